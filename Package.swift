@@ -1,0 +1,58 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Kernels are written with Swift SIMD types; targeting haswell (x86-64-v3: AVX2, FMA, F16C) lets the compiler
+// emit 256-bit vector code for them. saro checks the CPU at start-up and says so clearly when
+// it lacks these features (see `CPUFeatures.requireSupported`).
+let simdFlags: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"])]
+
+let package = Package(
+    name: "saro",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "saro", targets: ["saro"]),
+        .library(name: "Tensor", targets: ["Tensor"]),
+        .library(name: "Models", targets: ["Models"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .target(
+            name: "CSupport",
+            cSettings: [.unsafeFlags(["-O2"])]
+        ),
+        .target(
+            name: "Tensor",
+            dependencies: ["CSupport"],
+            swiftSettings: simdFlags,
+            linkerSettings: [.linkedLibrary("dl")]
+        ),
+        .target(
+            name: "Models",
+            dependencies: ["Tensor"],
+            swiftSettings: simdFlags
+        ),
+        .executableTarget(
+            name: "saro",
+            dependencies: [
+                "Tensor",
+                "Models",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: simdFlags
+        ),
+        .testTarget(
+            name: "TensorTests",
+            dependencies: ["Tensor"],
+            swiftSettings: simdFlags
+        ),
+        .testTarget(
+            name: "ModelsTests",
+            dependencies: ["Models", "Tensor"],
+            resources: [.copy("Golden")],
+            swiftSettings: simdFlags
+        ),
+    ],
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,151 @@
+import Foundation
+import Tensor
+
+/// A Llama-family model's `config.json`, with Hugging Face's keys. Covers Llama 2/3, Mistral,
+/// Qwen2 and SmolLM2 (all the same decoder with small differences: Qwen2 has q/k/v biases,
+/// Llama 3 scales its rotary frequencies, some tie the output head to the embeddings).
+public struct LlamaConfig: Codable, Sendable, Equatable {
+    public static let supportedModelTypes: Set<String> = ["llama", "mistral", "qwen2"]
+
+    public var modelType: String
+    public var vocabSize: Int
+    public var hiddenSize: Int
+    public var intermediateSize: Int
+    public var numHiddenLayers: Int
+    public var numAttentionHeads: Int
+    public var numKeyValueHeads: Int
+    public var headDim: Int
+    public var rmsNormEps: Double
+    public var ropeTheta: Double
+    public var ropeScaling: RopeScaling?
+    public var maxPositionEmbeddings: Int
+    public var tieWordEmbeddings: Bool
+    /// `attention_bias`: biases on the attention projections. Llama and Mistral put them on
+    /// q, k, v and o; Qwen2 always has q, k and v biases and none on o.
+    public var attentionBias: Bool
+    /// `mlp_bias`: biases on gate, up and down projections (Llama).
+    public var mlpBias: Bool
+    public var hiddenAct: String
+
+    /// `rope_scaling` (or transformers 5's `rope_parameters`): only "default" and "llama3" are
+    /// supported; anything else is refused rather than silently ignored.
+    public struct RopeScaling: Codable, Sendable, Equatable {
+        public var ropeType: String
+        public var factor: Double?
+        public var lowFreqFactor: Double?
+        public var highFreqFactor: Double?
+        public var originalMaxPositionEmbeddings: Int?
+        enum CodingKeys: String, CodingKey {
+            case ropeType = "rope_type", type, factor, lowFreqFactor = "low_freq_factor", highFreqFactor = "high_freq_factor"
+            case originalMaxPositionEmbeddings = "original_max_position_embeddings"
+        }
+        public init(ropeType: String, factor: Double? = nil, lowFreqFactor: Double? = nil, highFreqFactor: Double? = nil, originalMaxPositionEmbeddings: Int? = nil) {
+            self.ropeType = ropeType; self.factor = factor; self.lowFreqFactor = lowFreqFactor
+            self.highFreqFactor = highFreqFactor; self.originalMaxPositionEmbeddings = originalMaxPositionEmbeddings
+        }
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            ropeType = try c.decodeIfPresent(String.self, forKey: .ropeType) ?? c.decodeIfPresent(String.self, forKey: .type) ?? "default"
+            factor = try c.decodeIfPresent(Double.self, forKey: .factor)
+            lowFreqFactor = try c.decodeIfPresent(Double.self, forKey: .lowFreqFactor)
+            highFreqFactor = try c.decodeIfPresent(Double.self, forKey: .highFreqFactor)
+            originalMaxPositionEmbeddings = try c.decodeIfPresent(Int.self, forKey: .originalMaxPositionEmbeddings)
+        }
+        public func encode(to encoder: Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(ropeType, forKey: .ropeType)
+            try c.encodeIfPresent(factor, forKey: .factor)
+            try c.encodeIfPresent(lowFreqFactor, forKey: .lowFreqFactor)
+            try c.encodeIfPresent(highFreqFactor, forKey: .highFreqFactor)
+            try c.encodeIfPresent(originalMaxPositionEmbeddings, forKey: .originalMaxPositionEmbeddings)
+        }
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case modelType = "model_type", vocabSize = "vocab_size", hiddenSize = "hidden_size"
+        case intermediateSize = "intermediate_size", numHiddenLayers = "num_hidden_layers"
+        case numAttentionHeads = "num_attention_heads", numKeyValueHeads = "num_key_value_heads"
+        case headDim = "head_dim", rmsNormEps = "rms_norm_eps", ropeTheta = "rope_theta"
+        case ropeScaling = "rope_scaling", ropeParameters = "rope_parameters"
+        case maxPositionEmbeddings = "max_position_embeddings", tieWordEmbeddings = "tie_word_embeddings"
+        case attentionBias = "attention_bias", mlpBias = "mlp_bias", hiddenAct = "hidden_act"
+    }
+
+    struct RopeParameters: Decodable { var ropeTheta: Double?; enum CodingKeys: String, CodingKey { case ropeTheta = "rope_theta" } }
+
+    public init(modelType: String = "llama", vocabSize: Int, hiddenSize: Int, intermediateSize: Int, numHiddenLayers: Int,
+                numAttentionHeads: Int, numKeyValueHeads: Int? = nil, headDim: Int? = nil, rmsNormEps: Double = 1e-5,
+                ropeTheta: Double = 10000, ropeScaling: RopeScaling? = nil, maxPositionEmbeddings: Int = 2048,
+                tieWordEmbeddings: Bool = false, attentionBias: Bool? = nil, mlpBias: Bool = false, hiddenAct: String = "silu") {
+        self.modelType = modelType; self.vocabSize = vocabSize; self.hiddenSize = hiddenSize
+        self.intermediateSize = intermediateSize; self.numHiddenLayers = numHiddenLayers
+        self.numAttentionHeads = numAttentionHeads; self.numKeyValueHeads = numKeyValueHeads ?? numAttentionHeads
+        self.headDim = headDim ?? hiddenSize / numAttentionHeads; self.rmsNormEps = rmsNormEps
+        self.ropeTheta = ropeTheta; self.ropeScaling = ropeScaling; self.maxPositionEmbeddings = maxPositionEmbeddings
+        self.tieWordEmbeddings = tieWordEmbeddings; self.attentionBias = attentionBias ?? (modelType == "qwen2")
+        self.mlpBias = mlpBias; self.hiddenAct = hiddenAct
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        modelType = try c.decode(String.self, forKey: .modelType)
+        guard Self.supportedModelTypes.contains(modelType) else {
+            throw DecodingError.dataCorruptedError(forKey: .modelType, in: c,
+                debugDescription: "model_type '\(modelType)' is not supported (supported: \(Self.supportedModelTypes.sorted().joined(separator: ", ")))")
+        }
+        vocabSize = try c.decode(Int.self, forKey: .vocabSize)
+        hiddenSize = try c.decode(Int.self, forKey: .hiddenSize)
+        intermediateSize = try c.decode(Int.self, forKey: .intermediateSize)
+        numHiddenLayers = try c.decode(Int.self, forKey: .numHiddenLayers)
+        numAttentionHeads = try c.decode(Int.self, forKey: .numAttentionHeads)
+        numKeyValueHeads = try c.decodeIfPresent(Int.self, forKey: .numKeyValueHeads) ?? numAttentionHeads
+        headDim = try c.decodeIfPresent(Int.self, forKey: .headDim) ?? hiddenSize / numAttentionHeads
+        rmsNormEps = try c.decodeIfPresent(Double.self, forKey: .rmsNormEps) ?? 1e-6
+        let params = try c.decodeIfPresent(RopeParameters.self, forKey: .ropeParameters)
+        ropeTheta = try c.decodeIfPresent(Double.self, forKey: .ropeTheta) ?? params?.ropeTheta ?? 10000
+        ropeScaling = try c.decodeIfPresent(RopeScaling.self, forKey: .ropeScaling) ?? c.decodeIfPresent(RopeScaling.self, forKey: .ropeParameters)
+        maxPositionEmbeddings = try c.decodeIfPresent(Int.self, forKey: .maxPositionEmbeddings) ?? 2048
+        tieWordEmbeddings = try c.decodeIfPresent(Bool.self, forKey: .tieWordEmbeddings) ?? false
+        attentionBias = modelType == "qwen2" ? true : try c.decodeIfPresent(Bool.self, forKey: .attentionBias) ?? false
+        mlpBias = try c.decodeIfPresent(Bool.self, forKey: .mlpBias) ?? false
+        hiddenAct = try c.decodeIfPresent(String.self, forKey: .hiddenAct) ?? "silu"
+        guard hiddenAct == "silu" else {
+            throw DecodingError.dataCorruptedError(forKey: .hiddenAct, in: c, debugDescription: "hidden_act '\(hiddenAct)' is not supported (only silu)")
+        }
+        guard numAttentionHeads % numKeyValueHeads == 0 else {
+            throw DecodingError.dataCorruptedError(forKey: .numKeyValueHeads, in: c,
+                debugDescription: "num_attention_heads \(numAttentionHeads) is not a multiple of num_key_value_heads \(numKeyValueHeads)")
+        }
+        if let s = ropeScaling, !["default", "llama3"].contains(s.ropeType) {
+            throw DecodingError.dataCorruptedError(forKey: .ropeScaling, in: c, debugDescription: "rope scaling type '\(s.ropeType)' is not supported (default, llama3)")
+        }
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(modelType, forKey: .modelType); try c.encode(vocabSize, forKey: .vocabSize)
+        try c.encode(hiddenSize, forKey: .hiddenSize); try c.encode(intermediateSize, forKey: .intermediateSize)
+        try c.encode(numHiddenLayers, forKey: .numHiddenLayers); try c.encode(numAttentionHeads, forKey: .numAttentionHeads)
+        try c.encode(numKeyValueHeads, forKey: .numKeyValueHeads); try c.encode(headDim, forKey: .headDim)
+        try c.encode(rmsNormEps, forKey: .rmsNormEps); try c.encode(ropeTheta, forKey: .ropeTheta)
+        try c.encodeIfPresent(ropeScaling, forKey: .ropeScaling); try c.encode(maxPositionEmbeddings, forKey: .maxPositionEmbeddings)
+        try c.encode(tieWordEmbeddings, forKey: .tieWordEmbeddings); try c.encode(attentionBias, forKey: .attentionBias)
+        try c.encode(mlpBias, forKey: .mlpBias)
+        try c.encode(hiddenAct, forKey: .hiddenAct)
+    }
+
+    /// Bias on q, k and v projections.
+    public var hasQKVBias: Bool { attentionBias }
+    /// Bias on the attention output projection (Llama-style attention_bias, not Qwen2).
+    public var hasOutputBias: Bool { attentionBias && modelType != "qwen2" }
+
+    /// Rotary inverse frequencies for this model (with Llama 3 scaling when configured).
+    public var ropeInverseFrequencies: [Float] {
+        var llama3: Rope.Llama3Scaling? = nil
+        if let s = ropeScaling, s.ropeType == "llama3" {
+            llama3 = Rope.Llama3Scaling(factor: s.factor ?? 8, lowFreqFactor: s.lowFreqFactor ?? 1, highFreqFactor: s.highFreqFactor ?? 4,
+                                        originalMaxPositionEmbeddings: s.originalMaxPositionEmbeddings ?? 8192)
+        }
+        return Rope.inverseFrequencies(headDim: headDim, theta: ropeTheta, llama3: llama3)
+    }
+}

@@ -1,0 +1,110 @@
+import Tensor
+
+/// Errors from building a model out of named weights.
+public enum ModelError: Error, CustomStringConvertible {
+    case missingWeight(String)
+    case wrongShape(name: String, expected: [Int], found: [Int])
+
+    public var description: String {
+        switch self {
+        case .missingWeight(let n): return "missing weight '\(n)'"
+        case .wrongShape(let n, let e, let f): return "weight '\(n)' has shape \(f), expected \(e)"
+        }
+    }
+}
+
+/// The Llama-family decoder (transformers' LlamaForCausalLM): embeddings, N blocks of
+/// RMSNorm -> grouped-query attention with RoPE -> residual, RMSNorm -> SwiGLU MLP -> residual,
+/// a final RMSNorm and the output head. Parameters are variables named as in Hugging Face
+/// checkpoints, so loading, saving and adapters all speak the same names.
+public final class LlamaModel {
+    public let config: LlamaConfig
+    /// Every parameter by its Hugging Face name. With tied embeddings, lm_head is not a
+    /// separate entry: the head reads `model.embed_tokens.weight`.
+    public let parameters: [String: Variable]
+    let inverseFrequencies: [Float]
+
+    /// Builds the model from named weights, checking every name and shape.
+    public init(config: LlamaConfig, weights: [String: Tensor], trainable: Bool = false) throws {
+        self.config = config
+        var params: [String: Variable] = [:]
+        for (name, shape) in LlamaModel.expectedShapes(config) {
+            guard let t = weights[name] else { throw ModelError.missingWeight(name) }
+            guard t.shape == shape else { throw ModelError.wrongShape(name: name, expected: shape, found: t.shape) }
+            params[name] = Variable(t.contiguous(), requiresGrad: trainable, name: name)
+        }
+        parameters = params
+        inverseFrequencies = config.ropeInverseFrequencies
+    }
+
+    /// The parameter names and shapes a checkpoint of this configuration holds.
+    public static func expectedShapes(_ c: LlamaConfig) -> [(String, [Int])] {
+        let q = c.numAttentionHeads * c.headDim, kv = c.numKeyValueHeads * c.headDim
+        var out: [(String, [Int])] = [("model.embed_tokens.weight", [c.vocabSize, c.hiddenSize]), ("model.norm.weight", [c.hiddenSize])]
+        if !c.tieWordEmbeddings { out.append(("lm_head.weight", [c.vocabSize, c.hiddenSize])) }
+        for i in 0..<c.numHiddenLayers {
+            let p = "model.layers.\(i)."
+            out += [
+                (p + "input_layernorm.weight", [c.hiddenSize]),
+                (p + "self_attn.q_proj.weight", [q, c.hiddenSize]),
+                (p + "self_attn.k_proj.weight", [kv, c.hiddenSize]),
+                (p + "self_attn.v_proj.weight", [kv, c.hiddenSize]),
+                (p + "self_attn.o_proj.weight", [c.hiddenSize, q]),
+                (p + "post_attention_layernorm.weight", [c.hiddenSize]),
+                (p + "mlp.gate_proj.weight", [c.intermediateSize, c.hiddenSize]),
+                (p + "mlp.up_proj.weight", [c.intermediateSize, c.hiddenSize]),
+                (p + "mlp.down_proj.weight", [c.hiddenSize, c.intermediateSize]),
+            ]
+            if c.hasQKVBias {
+                out += [(p + "self_attn.q_proj.bias", [q]), (p + "self_attn.k_proj.bias", [kv]), (p + "self_attn.v_proj.bias", [kv])]
+            }
+            if c.hasOutputBias { out.append((p + "self_attn.o_proj.bias", [c.hiddenSize])) }
+            if c.mlpBias {
+                out += [(p + "mlp.gate_proj.bias", [c.intermediateSize]), (p + "mlp.up_proj.bias", [c.intermediateSize]),
+                        (p + "mlp.down_proj.bias", [c.hiddenSize])]
+            }
+        }
+        return out
+    }
+
+    func param(_ name: String) -> Variable { parameters[name]! }
+
+    /// A projection `prefix.weight` with its bias `prefix.bias` when the model has one.
+    func project(_ x: Variable, _ prefix: String) -> Variable {
+        Ops.linear(x, weight: param(prefix + ".weight"), bias: parameters[prefix + ".bias"])
+    }
+
+    /// Logits [B, T, V] for token ids [B * T] (row-major batch, time). Positions default to
+    /// 0..<T for every sequence.
+    public func forward(ids: [Int32], batch: Int, time: Int) -> Variable {
+        precondition(ids.count == batch * time, "\(ids.count) ids for batch \(batch) x time \(time)")
+        let c = config
+        let positions = (0..<batch).flatMap { _ in (0..<time).map { Int32($0) } }
+        let (cos, sin) = Rope.angles(positions: positions, inverseFrequencies: inverseFrequencies)
+        let eps = Float(c.rmsNormEps)
+        var h = Ops.embedding(param("model.embed_tokens.weight"), ids: ids).reshaped([batch, time, c.hiddenSize])
+        for i in 0..<c.numHiddenLayers {
+            let p = "model.layers.\(i)."
+            let x = Ops.rmsNorm(h, weight: param(p + "input_layernorm.weight"), eps: eps)
+            let q = project(x, p + "self_attn.q_proj"), k = project(x, p + "self_attn.k_proj"), v = project(x, p + "self_attn.v_proj")
+            let qr = Ops.rope(q.reshaped([batch, time, c.numAttentionHeads, c.headDim]), cos: cos, sin: sin)
+            let kr = Ops.rope(k.reshaped([batch, time, c.numKeyValueHeads, c.headDim]), cos: cos, sin: sin)
+            let attn = Ops.attention(q: qr, k: kr, v: v.reshaped([batch, time, c.numKeyValueHeads, c.headDim]))
+            h = h + project(attn.reshaped([batch, time, c.numAttentionHeads * c.headDim]), p + "self_attn.o_proj")
+            let y = Ops.rmsNorm(h, weight: param(p + "post_attention_layernorm.weight"), eps: eps)
+            let act = Ops.swiglu(gate: project(y, p + "mlp.gate_proj"), up: project(y, p + "mlp.up_proj"))
+            h = h + project(act, p + "mlp.down_proj")
+        }
+        h = Ops.rmsNorm(h, weight: param("model.norm.weight"), eps: eps)
+        let head = c.tieWordEmbeddings ? param("model.embed_tokens.weight") : param("lm_head.weight")
+        return Ops.linear(h, weight: head)
+    }
+
+    /// Next-token targets for causal language modelling: target[b, t] = labels[b, t + 1], and
+    /// -100 (ignored) at the last position, as transformers shifts labels inside its loss.
+    public static func shiftedTargets(labels: [Int32], batch: Int, time: Int) -> [Int32] {
+        var out = [Int32](repeating: -100, count: batch * time)
+        for b in 0..<batch { for t in 0..<(time - 1) { out[b * time + t] = labels[b * time + t + 1] } }
+        return out
+    }
+}

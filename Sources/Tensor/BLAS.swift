@@ -1,0 +1,140 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Errors from finding and loading a BLAS library.
+public enum BLASError: Error, CustomStringConvertible {
+    case notFound(tried: [String], lastError: String)
+    case missingSymbol(library: String, symbol: String)
+
+    public var description: String {
+        switch self {
+        case .notFound(let tried, let err):
+            return "no BLAS library could be loaded (tried \(tried.joined(separator: ", ")); last error: \(err)). "
+                + "Install one with `apt-get install libopenblas0-pthread` (or libdnnl2), or name a file with SARO_BLAS_LIB."
+        case .missingSymbol(let lib, let sym):
+            return "BLAS library \(lib) has no symbol \(sym)"
+        }
+    }
+}
+
+/// Row-major single-precision GEMM from a C BLAS loaded at run time.
+///
+/// The library is opened with dlopen rather than linked, for one reason: OpenBLAS picks its
+/// kernel from OPENBLAS_CORETYPE when it loads, so the program must set that variable before
+/// the library is in the process. `BLAS.shared` detects the CPU, sets the kernel family when
+/// the user has not, loads the library and then reads back the kernel it chose.
+public final class BLAS: @unchecked Sendable {
+    public enum Backend: String, Sendable, Codable { case openblas, dnnl }
+
+    public let backend: Backend
+    public let libraryPath: String
+    /// The kernel the library reports (OpenBLAS's core name), or the backend's own label.
+    public let kernel: String
+    /// The OPENBLAS_CORETYPE this process set, or nil when the user's value or OpenBLAS's
+    /// own detection was kept.
+    public let coreTypeSet: String?
+    public let threads: Int
+
+    private typealias CblasSgemm = @convention(c) (
+        Int32, Int32, Int32, Int32, Int32, Int32, Float, UnsafePointer<Float>?, Int32,
+        UnsafePointer<Float>?, Int32, Float, UnsafeMutablePointer<Float>?, Int32) -> Void
+    private typealias DnnlSgemm = @convention(c) (
+        CChar, CChar, Int64, Int64, Int64, Float, UnsafePointer<Float>?, Int64,
+        UnsafePointer<Float>?, Int64, Float, UnsafeMutablePointer<Float>?, Int64) -> Int32
+
+    private let cblas: CblasSgemm?
+    private let dnnl: DnnlSgemm?
+
+    /// The process-wide BLAS, loaded on first use. A failure to load is fatal with a message
+    /// that says what to install; `load()` returns the error instead.
+    public static let shared: BLAS = {
+        do { return try load() } catch { fatalError("\(error)") }
+    }()
+
+    /// Loads the BLAS named by SARO_BLAS (openblas or dnnl; default openblas, then dnnl) or
+    /// the file named by SARO_BLAS_LIB.
+    public static func load(environment: [String: String] = currentEnvironment()) throws -> BLAS {
+        let cpu = CPUFeatures.current
+        var coreTypeSet: String? = nil
+        if environment["OPENBLAS_CORETYPE"] == nil, let core = cpu.openBLASCoreType {
+            setenv("OPENBLAS_CORETYPE", core, 0)
+            coreTypeSet = core
+        }
+        var candidates: [(Backend, String)] = []
+        let wanted = environment["SARO_BLAS"].flatMap(Backend.init(rawValue:))
+        if let path = environment["SARO_BLAS_LIB"] {
+            candidates.append((wanted ?? (path.contains("dnnl") ? .dnnl : .openblas), path))
+        } else {
+            let openblas: [(Backend, String)] = ["libopenblas.so.0", "libopenblas.so", "libopenblas.dylib"].map { (.openblas, $0) }
+            let dnnl: [(Backend, String)] = ["libdnnl.so.2", "libdnnl.so", "libdnnl.dylib"].map { (.dnnl, $0) }
+            candidates = wanted == .dnnl ? dnnl + openblas : openblas + dnnl
+        }
+        var lastError = ""
+        for (backend, path) in candidates {
+            guard let handle = dlopen(path, RTLD_NOW | RTLD_LOCAL) else {
+                lastError = dlerror().map { String(cString: $0) } ?? "unknown"
+                continue
+            }
+            return try BLAS(handle: handle, backend: backend, path: path, coreTypeSet: backend == .openblas ? coreTypeSet : nil)
+        }
+        throw BLASError.notFound(tried: candidates.map(\.1), lastError: lastError)
+    }
+
+    public static func currentEnvironment() -> [String: String] {
+        var env: [String: String] = [:]
+        for key in ["OPENBLAS_CORETYPE", "SARO_BLAS", "SARO_BLAS_LIB"] {
+            if let v = getenv(key) { env[key] = String(cString: v) }
+        }
+        return env
+    }
+
+    private init(handle: UnsafeMutableRawPointer, backend: Backend, path: String, coreTypeSet: String?) throws {
+        self.backend = backend
+        self.libraryPath = path
+        self.coreTypeSet = coreTypeSet
+        func symbol(_ name: String) -> UnsafeMutableRawPointer? { dlsym(handle, name) }
+        switch backend {
+        case .openblas:
+            guard let f = symbol("cblas_sgemm") else { throw BLASError.missingSymbol(library: path, symbol: "cblas_sgemm") }
+            cblas = unsafeBitCast(f, to: CblasSgemm.self)
+            dnnl = nil
+            typealias CoreName = @convention(c) () -> UnsafeMutablePointer<CChar>?
+            typealias NumThreads = @convention(c) () -> Int32
+            kernel = symbol("openblas_get_corename")
+                .flatMap { unsafeBitCast($0, to: CoreName.self)() }
+                .map { String(cString: $0) } ?? "unknown"
+            threads = symbol("openblas_get_num_threads").map { Int(unsafeBitCast($0, to: NumThreads.self)()) } ?? 1
+        case .dnnl:
+            guard let f = symbol("dnnl_sgemm") else { throw BLASError.missingSymbol(library: path, symbol: "dnnl_sgemm") }
+            dnnl = unsafeBitCast(f, to: DnnlSgemm.self)
+            cblas = nil
+            kernel = "dnnl (runtime CPU dispatch)"
+            threads = Parallel.threads
+        }
+    }
+
+    /// C[m,n] = alpha * op(A)[m,k] * op(B)[k,n] + beta * C, all row-major.
+    /// op(A) is A ([m,k], lda >= k) or A transposed (A stored [k,m], lda >= m); likewise B.
+    public func sgemm(
+        transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
+        a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        if m == 0 || n == 0 { return }
+        if k == 0 {
+            // BLAS leaves C untouched when k == 0 only for beta == 1; make it exact for any beta.
+            for i in 0..<m { for j in 0..<n { c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j] } }
+            return
+        }
+        if let cblas {
+            cblas(101 /* row major */, transA ? 112 : 111, transB ? 112 : 111,
+                  Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+        } else if let dnnl {
+            _ = dnnl(transA ? 84 : 78, transB ? 84 : 78, Int64(m), Int64(n), Int64(k), alpha,
+                     a, Int64(lda), b, Int64(ldb), beta, c, Int64(ldc))
+        }
+    }
+}

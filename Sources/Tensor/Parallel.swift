@@ -1,0 +1,33 @@
+import Dispatch
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Splitting loops across the cores. Work items are chunked so that each thread gets a
+/// contiguous range (good for caches) and tiny loops stay on the calling thread.
+public enum Parallel {
+    public static let threads: Int = {
+        if let s = getenv("SARO_THREADS"), let n = Int(String(cString: s)), n > 0 { return n }
+        return max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+    }()
+
+    /// Calls body(range) over disjoint ranges covering 0..<count. `minPerThread` is the
+    /// smallest count worth a thread of its own (in items).
+    @inlinable
+    public static func forRanges(_ count: Int, minPerThread: Int = 1, _ body: (Range<Int>) -> Void) {
+        if count <= 0 { return }
+        let parts = min(threads, max(1, count / max(1, minPerThread)))
+        if parts <= 1 { body(0..<count); return }
+        let chunk = (count + parts - 1) / parts
+        DispatchQueue.concurrentPerform(iterations: parts) { p in
+            let lo = p * chunk, hi = min(count, lo + chunk)
+            if lo < hi { body(lo..<hi) }
+        }
+    }
+
+    /// Calls body(i) for every i in 0..<count, spread over the cores.
+    @inlinable
+    public static func forEach(_ count: Int, minPerThread: Int = 1, _ body: (Int) -> Void) {
+        forRanges(count, minPerThread: minPerThread) { r in for i in r { body(i) } }
+    }
+}

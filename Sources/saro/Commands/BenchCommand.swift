@@ -1,0 +1,130 @@
+import ArgumentParser
+import Foundation
+import Tensor
+
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure saro's speed against a reference run on this machine.",
+        subcommands: [GemmBench.self]
+    )
+}
+
+/// `saro bench gemm`: sgemm GFLOP/s at the shapes a 135M-1B model's training uses, beside
+/// numpy's matmul measured in the same run.
+struct GemmBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gemm",
+        abstract: "Benchmark float32 matrix multiply (sgemm) against numpy.",
+        discussion: """
+            Times C = A B at 1024x1024x1024 and 512x4864x896 (m x n x k), best of --runs calls \
+            after a warm-up, checks sampled entries against a double-precision reference, and, \
+            unless --no-reference, runs numpy's matmul on the same shapes with python3 and prints \
+            the ratio. The BLAS in use and its kernel are reported; see SARO_BLAS and \
+            SARO_BLAS_LIB to choose another.
+            """
+    )
+
+    @Flag(help: "Print JSON instead of a table.") var json = false
+    @Option(help: "Timed calls per shape; the best is kept.") var runs = 20
+    @Flag(inversion: .prefixedNo, help: "Also measure numpy's matmul (python3 with numpy) on the same shapes.")
+    var reference = true
+    @Option(help: "Shapes as MxNxK, comma-separated.") var shapes = "1024x1024x1024,512x4864x896"
+
+    func run() throws {
+        let parsed = try shapes.split(separator: ",").map { s -> (Int, Int, Int) in
+            let d = s.split(separator: "x").compactMap { Int($0) }
+            guard d.count == 3, d.allSatisfy({ $0 > 0 }) else { throw ValidationError("--shapes: '\(s)' is not MxNxK") }
+            return (d[0], d[1], d[2])
+        }
+        let blas = BLAS.shared
+        var rows: [GemmReport.Shape] = []
+        for (m, n, k) in parsed {
+            let r = GemmBenchmark.run(m: m, n: n, k: k, runs: runs)
+            rows.append(.init(m: m, n: n, k: k, gflops: r.gflops, max_relative_error: r.maxRelativeError))
+        }
+        var note: String? = nil
+        if reference {
+            do {
+                let numpy = try NumpyReference.measure(shapes: parsed, runs: runs)
+                for i in rows.indices {
+                    rows[i].numpy_gflops = numpy[i]
+                    rows[i].ratio = rows[i].gflops / numpy[i]
+                }
+            } catch {
+                note = "numpy reference not measured: \(error)"
+            }
+        }
+        let report = GemmReport(
+            blas: blas.backend.rawValue, library: blas.libraryPath, kernel: blas.kernel,
+            openblas_coretype_set: blas.coreTypeSet, threads: blas.threads, cpu: CPUFeatures.current, shapes: rows, note: note)
+        if json {
+            let enc = JSONEncoder()
+            enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try enc.encode(report), as: UTF8.self))
+        } else {
+            print("BLAS: \(report.blas) (\(report.library)), kernel \(report.kernel), \(report.threads) threads")
+            for r in rows {
+                var line = String(format: "%5d x %5d x %5d  %7.1f GFLOP/s", r.m, r.n, r.k, r.gflops)
+                if let np = r.numpy_gflops, let ratio = r.ratio { line += String(format: "   numpy %7.1f GFLOP/s   ratio %.2fx", np, ratio) }
+                line += String(format: "   max rel. error %.1e", r.max_relative_error)
+                print(line)
+            }
+            if let note { print(note) }
+        }
+    }
+}
+
+struct GemmReport: Codable {
+    struct Shape: Codable {
+        var m: Int, n: Int, k: Int
+        var gflops: Double
+        var max_relative_error: Double
+        var numpy_gflops: Double? = nil
+        var ratio: Double? = nil
+    }
+    var blas: String
+    var library: String
+    var kernel: String
+    var openblas_coretype_set: String?
+    var threads: Int
+    var cpu: CPUFeatures
+    var shapes: [Shape]
+    var note: String?
+}
+
+/// Runs numpy's float32 matmul in a python3 subprocess, timed the same way (best of N).
+enum NumpyReference {
+    static let script = """
+        import sys, time, json
+        import numpy as np
+        runs = int(sys.argv[1]); out = []
+        for s in sys.argv[2:]:
+            m, n, k = map(int, s.split("x"))
+            a = np.random.rand(m, k).astype(np.float32); b = np.random.rand(k, n).astype(np.float32)
+            a @ b
+            best = 1e9
+            for _ in range(runs):
+                t = time.perf_counter(); a @ b; best = min(best, time.perf_counter() - t)
+            out.append(2.0 * m * n * k / best / 1e9)
+        print(json.dumps(out))
+        """
+
+    static func measure(shapes: [(Int, Int, Int)], runs: Int) throws -> [Double] {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["python3", "-c", script, String(runs)] + shapes.map { "\($0.0)x\($0.1)x\($0.2)" }
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        let errData = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        guard p.terminationStatus == 0, let values = try? JSONDecoder().decode([Double].self, from: data), values.count == shapes.count else {
+            let msg = String(decoding: errData, as: UTF8.self).split(separator: "\n").last.map(String.init) ?? "exit \(p.terminationStatus)"
+            throw ValidationError("python3/numpy failed: \(msg)")
+        }
+        return values
+    }
+}

@@ -1,0 +1,26 @@
+import ArgumentParser
+import Tensor
+
+@main
+struct Saro: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "saro",
+        abstract: "Safety-oriented reasoning optimization (SaRO) for language models.",
+        discussion: """
+            saro builds reasoning-style safety data, fine-tunes models on it (SFT, then DPO on \
+            reasoning preferences) and evaluates them on jailbreaks, over-refusal and general \
+            capability. Run `saro help <subcommand>` for each command's options.
+            """,
+        subcommands: [BenchCommand.self, SystemCommand.self]
+    )
+
+    static func main() {
+        CPUCheck.requireSupported()
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            exit(withError: error)
+        }
+    }
+}

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs what saro needs on a Debian machine, only what is missing (quick when all is there):
+#   - OpenBLAS (libopenblas0-pthread): the BLAS saro loads at run time;
+#   - python3 with numpy: the reference run of `saro bench gemm`.
+# Later stages add their own needs here. Safe to run any number of times.
+set -euo pipefail
+
+need_apt=()
+dpkg -s libopenblas0-pthread >/dev/null 2>&1 || need_apt+=(libopenblas0-pthread)
+command -v python3 >/dev/null 2>&1 || need_apt+=(python3 python3-pip)
+if ((${#need_apt[@]})); then
+  echo "setup: installing ${need_apt[*]} with apt-get" >&2
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+if ! python3 -c 'import numpy' >/dev/null 2>&1; then
+  echo "setup: installing numpy with pip" >&2
+  python3 -m pip install --quiet numpy
+fi
