@@ -13,6 +13,7 @@ let package = Package(
         .executable(name: "saro", targets: ["saro"]),
         .library(name: "Tensor", targets: ["Tensor"]),
         .library(name: "Models", targets: ["Models"]),
+        .library(name: "Tokenizers", targets: ["Tokenizers"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -29,8 +30,12 @@ let package = Package(
             linkerSettings: [.linkedLibrary("dl")]
         ),
         .target(
+            name: "Tokenizers",
+            swiftSettings: simdFlags
+        ),
+        .target(
             name: "Models",
-            dependencies: ["Tensor"],
+            dependencies: ["Tensor", "Tokenizers"],
             swiftSettings: simdFlags
         ),
         .executableTarget(

@@ -1,0 +1,93 @@
+import Tensor
+
+/// Reading a Llama-family model (architectures llama, mistral, qwen2) out of a GGUF file into
+/// Hugging Face's names and layout, as transformers' GGUF loader does.
+extension GGUFFile {
+    /// The model configuration from `{arch}.*` metadata.
+    public func llamaConfig() throws -> LlamaConfig {
+        let arch = try require("general.architecture").string ?? ""
+        let modelType: String
+        switch arch {
+        case "llama": modelType = "llama"
+        case "mistral": modelType = "mistral"
+        case "qwen2": modelType = "qwen2"
+        default: throw GGUFError.corrupt(file: path, reason: "architecture '\(arch)' is not supported (llama, mistral, qwen2)")
+        }
+        func int(_ key: String) throws -> Int {
+            guard let v = try require("\(arch).\(key)").int else { throw GGUFError.corrupt(file: path, reason: "\(arch).\(key) is not an integer") }
+            return v
+        }
+        let heads = try int("attention.head_count")
+        let hidden = try int("embedding_length")
+        let vocab = metadata["\(arch).vocab_size"]?.int ?? metadata["tokenizer.ggml.tokens"]?.array?.count
+            ?? tensors["token_embd.weight"]?.shape.first ?? 0
+        return LlamaConfig(
+            modelType: modelType, vocabSize: vocab, hiddenSize: hidden, intermediateSize: try int("feed_forward_length"),
+            numHiddenLayers: try int("block_count"), numAttentionHeads: heads,
+            numKeyValueHeads: metadata["\(arch).attention.head_count_kv"]?.int ?? heads,
+            headDim: metadata["\(arch).attention.key_length"]?.int ?? hidden / heads,
+            rmsNormEps: metadata["\(arch).attention.layer_norm_rms_epsilon"]?.double ?? 1e-5,
+            ropeTheta: metadata["\(arch).rope.freq_base"]?.double ?? 10000,
+            maxPositionEmbeddings: metadata["\(arch).context_length"]?.int ?? 2048,
+            tieWordEmbeddings: tensors["output.weight"] == nil,
+            attentionBias: tensors["blk.0.attn_q.bias"] != nil)
+    }
+
+    /// GGUF's tensor name for a Hugging Face parameter name, or nil if it has none.
+    public static func ggufName(forHF name: String) -> String? {
+        let fixed = ["model.embed_tokens.weight": "token_embd.weight", "model.norm.weight": "output_norm.weight", "lm_head.weight": "output.weight"]
+        if let f = fixed[name] { return f }
+        let parts = name.split(separator: ".", maxSplits: 3).map(String.init)
+        guard parts.count == 4, parts[0] == "model", parts[1] == "layers" else { return nil }
+        let layerMap = [
+            "input_layernorm": "attn_norm", "post_attention_layernorm": "ffn_norm",
+            "self_attn.q_proj": "attn_q", "self_attn.k_proj": "attn_k", "self_attn.v_proj": "attn_v", "self_attn.o_proj": "attn_output",
+            "mlp.gate_proj": "ffn_gate", "mlp.up_proj": "ffn_up", "mlp.down_proj": "ffn_down",
+        ]
+        let rest = parts[3]
+        guard let dot = rest.lastIndex(of: ".") else { return nil }
+        let module = String(rest[..<dot]), kind = String(rest[rest.index(after: dot)...])
+        guard let g = layerMap[module] else { return nil }
+        return "blk.\(parts[2]).\(g).\(kind)"
+    }
+
+    /// Every weight the configuration needs, dequantized to Float32, under Hugging Face names.
+    /// llama.cpp stores Llama's q and k projections with the rows of each head interleaved
+    /// (its rotary convention); they are put back in Hugging Face's rotate-half order here.
+    public func llamaWeights(config: LlamaConfig) throws -> [String: Tensor] {
+        var out: [String: Tensor] = [:]
+        let arch = metadata["general.architecture"]?.string ?? "llama"
+        for (name, shape) in LlamaModel.expectedShapes(config) {
+            guard let g = GGUFFile.ggufName(forHF: name) else { throw GGUFError.missingTensor(file: path, tensor: name) }
+            var t = try tensor(g)
+            guard t.shape == shape else {
+                throw GGUFError.badTensor(file: path, tensor: g, reason: "shape \(t.shape), expected \(shape) for \(name)")
+            }
+            if arch != "qwen2" {
+                if name.hasSuffix("self_attn.q_proj.weight") || name.hasSuffix("self_attn.q_proj.bias") {
+                    t = GGUFFile.unpermuteRotaryRows(t, heads: config.numAttentionHeads)
+                } else if name.hasSuffix("self_attn.k_proj.weight") || name.hasSuffix("self_attn.k_proj.bias") {
+                    t = GGUFFile.unpermuteRotaryRows(t, heads: config.numKeyValueHeads)
+                }
+            }
+            out[name] = t
+        }
+        return out
+    }
+
+    /// Within each head of D rows, GGUF row 2i + t holds Hugging Face row t * D/2 + i.
+    static func unpermuteRotaryRows(_ t: Tensor, heads: Int) -> Tensor {
+        let rows = t.shape[0], cols = t.count / rows
+        let d = rows / heads, half = d / 2
+        let out = Tensor(uninitialized: t.shape)
+        for h in 0..<heads {
+            for i in 0..<half {
+                for s in 0..<2 {
+                    let src = t.data + (h * d + 2 * i + s) * cols
+                    (out.data + (h * d + s * half + i) * cols).update(from: src, count: cols)
+                }
+            }
+        }
+        return out
+    }
+}

