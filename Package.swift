@@ -21,7 +21,7 @@ let package = Package(
     targets: [
         .target(
             name: "CSupport",
-            cSettings: [.unsafeFlags(["-O2"])]
+            cSettings: [.unsafeFlags(["-O3", "-mavx2", "-mfma", "-mf16c", "-ffp-contract=off"])]
         ),
         .target(
             name: "Tensor",

@@ -22,11 +22,17 @@ public final class LlamaModel {
     /// Every parameter by its Hugging Face name. With tied embeddings, lm_head is not a
     /// separate entry: the head reads `model.embed_tokens.weight`.
     public let parameters: [String: Variable]
+    /// Block-quantized copies of projection weights (from a GGUF file), used instead of the
+    /// float32 weights when a few rows are multiplied without gradients: decoding.
+    public let quantized: [String: QuantizedMatrix]
     let inverseFrequencies: [Float]
+    /// Rows up to which a quantized weight beats float32 BLAS.
+    static let quantizedRowLimit = 32
 
     /// Builds the model from named weights, checking every name and shape.
-    public init(config: LlamaConfig, weights: [String: Tensor], trainable: Bool = false) throws {
+    public init(config: LlamaConfig, weights: [String: Tensor], trainable: Bool = false, quantized: [String: QuantizedMatrix] = [:]) throws {
         self.config = config
+        self.quantized = quantized
         var params: [String: Variable] = [:]
         for (name, shape) in LlamaModel.expectedShapes(config) {
             guard let t = weights[name] else { throw ModelError.missingWeight(name) }
@@ -71,15 +77,30 @@ public final class LlamaModel {
 
     /// A projection `prefix.weight` with its bias `prefix.bias` when the model has one.
     func project(_ x: Variable, _ prefix: String) -> Variable {
-        Ops.linear(x, weight: param(prefix + ".weight"), bias: parameters[prefix + ".bias"])
+        linear(x, weightName: prefix + ".weight", bias: parameters[prefix + ".bias"])
     }
 
-    /// Logits [B, T, V] for token ids [B * T] (row-major batch, time). Positions default to
-    /// 0..<T for every sequence.
-    public func forward(ids: [Int32], batch: Int, time: Int) -> Variable {
+    /// x W^T (+ b), through the quantized copy of W when decoding a few rows without gradients.
+    func linear(_ x: Variable, weightName: String, bias: Variable? = nil) -> Variable {
+        if !GradMode.isEnabled, let q = quantized[weightName], x.value.count / q.cols <= LlamaModel.quantizedRowLimit {
+            let y = q.matmul(x.value)
+            if let bias { y.addRowVector(bias.value) }
+            return Variable(y)
+        }
+        return Ops.linear(x, weight: param(weightName), bias: bias)
+    }
+
+    /// Logits [B, T, V] for token ids [B * T] (row-major batch, time).
+    ///
+    /// Without a cache every sequence starts at position 0 (training, scoring). With a cache the
+    /// tokens continue the cached sequences: their keys and values are appended, attention
+    /// covers all cached positions, and the cache advances by `time`. `lastOnly` computes the
+    /// output head for each sequence's last position only (decoding needs nothing else).
+    public func forward(ids: [Int32], batch: Int, time: Int, cache: KVCache? = nil, lastOnly: Bool = false) -> Variable {
         precondition(ids.count == batch * time, "\(ids.count) ids for batch \(batch) x time \(time)")
+        precondition(cache == nil || cache!.batch == batch, "cache batch \(cache!.batch) for batch \(batch)")
         let c = config
-        let positions = (0..<batch).flatMap { _ in (0..<time).map { Int32($0) } }
+        let positions = cache?.positions(time: time) ?? (0..<batch).flatMap { _ in (0..<time).map { Int32($0) } }
         let (cos, sin) = Rope.angles(positions: positions, inverseFrequencies: inverseFrequencies)
         let eps = Float(c.rmsNormEps)
         var h = Ops.embedding(param("model.embed_tokens.weight"), ids: ids).reshaped([batch, time, c.hiddenSize])
@@ -89,15 +110,27 @@ public final class LlamaModel {
             let q = project(x, p + "self_attn.q_proj"), k = project(x, p + "self_attn.k_proj"), v = project(x, p + "self_attn.v_proj")
             let qr = Ops.rope(q.reshaped([batch, time, c.numAttentionHeads, c.headDim]), cos: cos, sin: sin)
             let kr = Ops.rope(k.reshaped([batch, time, c.numKeyValueHeads, c.headDim]), cos: cos, sin: sin)
-            let attn = Ops.attention(q: qr, k: kr, v: v.reshaped([batch, time, c.numKeyValueHeads, c.headDim]))
+            let vr = v.reshaped([batch, time, c.numKeyValueHeads, c.headDim])
+            let attn: Variable
+            if let cache {
+                let (keys, values) = cache.append(layer: i, keys: kr.value, values: vr.value)
+                attn = Ops.attention(q: qr, k: Variable(keys), v: Variable(values), keyStart: cache.padding)
+            } else {
+                attn = Ops.attention(q: qr, k: kr, v: vr)
+            }
             h = h + project(attn.reshaped([batch, time, c.numAttentionHeads * c.headDim]), p + "self_attn.o_proj")
             let y = Ops.rmsNorm(h, weight: param(p + "post_attention_layernorm.weight"), eps: eps)
             let act = Ops.swiglu(gate: project(y, p + "mlp.gate_proj"), up: project(y, p + "mlp.up_proj"))
             h = h + project(act, p + "mlp.down_proj")
         }
+        cache?.advance(time)
+        if lastOnly && time > 1 {
+            precondition(!GradMode.isEnabled, "lastOnly is for decoding without gradients")
+            let last = h.value.slice(1, (time - 1)..<time).contiguous()
+            h = Variable(last)
+        }
         h = Ops.rmsNorm(h, weight: param("model.norm.weight"), eps: eps)
-        let head = c.tieWordEmbeddings ? param("model.embed_tokens.weight") : param("lm_head.weight")
-        return Ops.linear(h, weight: head)
+        return linear(h, weightName: c.tieWordEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight")
     }
 
     /// Next-token targets for causal language modelling: target[b, t] = labels[b, t + 1], and

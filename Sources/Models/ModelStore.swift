@@ -105,8 +105,14 @@ public struct PretrainedModel {
     public let config: LlamaConfig
     public let weights: [String: Tensor]
     public let tokenizer: Tokenizer
-    /// The quantized GGUF tensors kept for fast decoding (nil for safetensors models).
-    public let gguf: GGUFFile?
+    /// Block-quantized projection weights from a GGUF file, for fast decoding (empty for
+    /// safetensors checkpoints).
+    public let quantized: [String: QuantizedMatrix]
+
+    /// The model for inference (or for training with `trainable`).
+    public func makeModel(trainable: Bool = false) throws -> LlamaModel {
+        try LlamaModel(config: config, weights: weights, trainable: trainable, quantized: trainable ? [:] : quantized)
+    }
 
     public static func load(_ model: String, log: (String) -> Void = { _ in }) throws -> PretrainedModel {
         let url = try ModelStore.resolve(model, log: log)
@@ -117,7 +123,8 @@ public struct PretrainedModel {
         if url.pathExtension.lowercased() == "gguf" {
             let file = try GGUFFile(path: url.path)
             let config = try file.llamaConfig()
-            return PretrainedModel(source: url, config: config, weights: try file.llamaWeights(config: config), tokenizer: try file.tokenizer(), gguf: file)
+            return PretrainedModel(source: url, config: config, weights: try file.llamaWeights(config: config), tokenizer: try file.tokenizer(),
+                                   quantized: try file.llamaQuantizedWeights(config: config))
         }
         let configURL = url.appendingPathComponent("config.json")
         guard let data = try? Data(contentsOf: configURL) else {
@@ -129,7 +136,7 @@ public struct PretrainedModel {
         }
         let weights = try SafeTensorsCheckpoint.load(directory: url, names: LlamaModel.expectedShapes(config).map(\.0))
         let tokenizer = try Tokenizer(tokenizerJSON: url.appendingPathComponent("tokenizer.json"))
-        return PretrainedModel(source: url, config: config, weights: weights, tokenizer: tokenizer, gguf: nil)
+        return PretrainedModel(source: url, config: config, weights: weights, tokenizer: tokenizer, quantized: [:])
     }
 }
 

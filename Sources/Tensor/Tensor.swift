@@ -225,6 +225,14 @@ public struct Tensor: @unchecked Sendable, CustomStringConvertible {
         return Array(UnsafeBufferPointer(start: c.data, count: c.count))
     }
 
+    /// Adds `v` [C] to every row of this contiguous [..., C] tensor, in place.
+    public func addRowVector(_ v: Tensor) {
+        let c = v.count
+        precondition(isContiguous && shape.last == c, "addRowVector: \(v.shape) onto \(shape)")
+        let vc = v.contiguous()
+        for r in 0..<(count / c) { Elementwise.axpy(1, vc.data, data + r * c, n: c) }
+    }
+
     public func fill(_ value: Float) {
         if isContiguous { data.update(repeating: value, count: count); return }
         let p = data

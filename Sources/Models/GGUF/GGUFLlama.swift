@@ -75,18 +75,41 @@ extension GGUFFile {
         return out
     }
 
-    /// Within each head of D rows, GGUF row 2i + t holds Hugging Face row t * D/2 + i.
-    static func unpermuteRotaryRows(_ t: Tensor, heads: Int) -> Tensor {
-        let rows = t.shape[0], cols = t.count / rows
-        let d = rows / heads, half = d / 2
-        let out = Tensor(uninitialized: t.shape)
-        for h in 0..<heads {
-            for i in 0..<half {
-                for s in 0..<2 {
-                    let src = t.data + (h * d + 2 * i + s) * cols
-                    (out.data + (h * d + s * half + i) * cols).update(from: src, count: cols)
+    /// The projection weights stored in a block format with a matmul kernel (Q8_0, Q4_0, Q4_1),
+    /// kept as they are for decoding, under Hugging Face names and in Hugging Face row order.
+    public func llamaQuantizedWeights(config: LlamaConfig) throws -> [String: QuantizedMatrix] {
+        var out: [String: QuantizedMatrix] = [:]
+        let arch = metadata["general.architecture"]?.string ?? "llama"
+        for (name, shape) in LlamaModel.expectedShapes(config) where shape.count == 2 {
+            guard let g = GGUFFile.ggufName(forHF: name), let info = tensors[g], QuantizedMatrix.supportedTypes.contains(info.type),
+                  info.shape == shape else { continue }
+            var m = QuantizedMatrix(type: info.type, rows: shape[0], cols: shape[1], bytes: try rawBytes(g))
+            if arch != "qwen2" {
+                if name.hasSuffix("self_attn.q_proj.weight") {
+                    m = m.reorderingRows(GGUFFile.rotaryRowOrder(rows: shape[0], heads: config.numAttentionHeads))
+                } else if name.hasSuffix("self_attn.k_proj.weight") {
+                    m = m.reorderingRows(GGUFFile.rotaryRowOrder(rows: shape[0], heads: config.numKeyValueHeads))
                 }
             }
+            out[name] = m
+        }
+        return out
+    }
+
+    /// For each Hugging Face row, the GGUF row holding it: within each head of D rows, GGUF row
+    /// 2i + t holds Hugging Face row t * D/2 + i.
+    static func rotaryRowOrder(rows: Int, heads: Int) -> [Int] {
+        let d = rows / heads, half = d / 2
+        var order = [Int](repeating: 0, count: rows)
+        for h in 0..<heads { for s in 0..<2 { for i in 0..<half { order[h * d + s * half + i] = h * d + 2 * i + s } } }
+        return order
+    }
+
+    static func unpermuteRotaryRows(_ t: Tensor, heads: Int) -> Tensor {
+        let rows = t.shape[0], cols = t.count / rows
+        let out = Tensor(uninitialized: t.shape)
+        for (i, src) in rotaryRowOrder(rows: rows, heads: heads).enumerated() {
+            (out.data + i * cols).update(from: t.data + src * cols, count: cols)
         }
         return out
     }

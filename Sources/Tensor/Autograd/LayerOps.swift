@@ -126,12 +126,17 @@ public enum Ops {
     }
 
     /// Causal attention: q [B, T, Hq, D], k and v [B, S, Hkv, D] -> [B, T, Hq, D]. See `Attention`.
+    /// k and v may be views of a KV cache (batch entries further apart than S * Hkv * D); that
+    /// layout is read in place, without a copy, when no gradient is needed.
     public static func attention(q: Variable, k: Variable, v: Variable, keyStart: [Int]? = nil) -> Variable {
-        let qv = q.value.contiguous(), kv = k.value.contiguous(), vv = v.value.contiguous()
+        let qv = q.value.contiguous()
+        let needsGrad = GradMode.isEnabled && (q.requiresGrad || k.requiresGrad || v.requiresGrad)
+        let cacheStride = needsGrad ? nil : batchStridedRows(k.value).flatMap { s in batchStridedRows(v.value) == s ? s : nil }
+        let kv = cacheStride != nil ? k.value : k.value.contiguous(), vv = cacheStride != nil ? v.value : v.value.contiguous()
         precondition(qv.rank == 4 && kv.rank == 4 && kv.shape == vv.shape && qv.shape[0] == kv.shape[0] && qv.shape[3] == kv.shape[3],
                      "attention: q \(qv.shape), k \(kv.shape), v \(vv.shape)")
         let s = AttentionShape(batch: qv.shape[0], queryLength: qv.shape[1], keyLength: kv.shape[1],
-                               queryHeads: qv.shape[2], kvHeads: kv.shape[2], headDim: qv.shape[3])
+                               queryHeads: qv.shape[2], kvHeads: kv.shape[2], headDim: qv.shape[3], kvBatchStride: cacheStride)
         let out = Tensor(uninitialized: qv.shape), lse = Tensor(uninitialized: [s.batch, s.queryHeads, s.queryLength])
         Attention.forward(q: qv.data, k: kv.data, v: vv.data, o: out.data, lse: lse.data, shape: s, keyStart: keyStart)
         return Variable(result: out, parents: [q, k, v]) { [unowned q, unowned k, unowned v] g in
@@ -146,5 +151,14 @@ public enum Ops {
                                dq: dq.data, accumulateDq: accQ, dk: dk.data, dv: dv.data, shape: s, keyStart: keyStart)
             if q.requiresGrad { q.grad = dq }
         }
+    }
+
+    /// The batch stride of a [B, S, H, D] tensor whose rows are contiguous within each batch
+    /// entry (a KV cache view), or nil for any other layout.
+    static func batchStridedRows(_ t: Tensor) -> Int? {
+        guard t.rank == 4 else { return nil }
+        let h = t.shape[2], d = t.shape[3]
+        guard t.strides[3] == 1, t.strides[2] == d || h == 1, t.strides[1] == h * d || t.shape[1] == 1 else { return nil }
+        return t.shape[0] == 1 ? t.shape[1] * h * d : t.strides[0]
     }
 }

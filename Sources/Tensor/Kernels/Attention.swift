@@ -14,18 +14,22 @@ import Glibc
 /// per call, reused for every (batch, head), and is recomputed in backward from lse.
 public struct AttentionShape: Sendable, Equatable {
     public var batch: Int, queryLength: Int, keyLength: Int, queryHeads: Int, kvHeads: Int, headDim: Int
-    public init(batch: Int, queryLength: Int, keyLength: Int, queryHeads: Int, kvHeads: Int, headDim: Int) {
+    /// Elements between batch entries of k and v: keyLength * kvHeads * headDim when they are
+    /// contiguous, more when they are views of a KV cache with room for longer sequences.
+    public var kvBatchStride: Int
+    public init(batch: Int, queryLength: Int, keyLength: Int, queryHeads: Int, kvHeads: Int, headDim: Int, kvBatchStride: Int? = nil) {
         precondition(queryHeads % kvHeads == 0, "\(queryHeads) query heads do not divide into \(kvHeads) KV heads")
         precondition(queryLength <= keyLength, "more queries (\(queryLength)) than keys (\(keyLength))")
         self.batch = batch; self.queryLength = queryLength; self.keyLength = keyLength
         self.queryHeads = queryHeads; self.kvHeads = kvHeads; self.headDim = headDim
+        self.kvBatchStride = kvBatchStride ?? keyLength * kvHeads * headDim
     }
     var group: Int { queryHeads / kvHeads }
     var scale: Float { 1 / Float(headDim).squareRoot() }
     var qRowStride: Int { queryHeads * headDim }
     var kvRowStride: Int { kvHeads * headDim }
     func qOffset(_ b: Int, _ h: Int) -> Int { b * queryLength * qRowStride + h * headDim }
-    func kvOffset(_ b: Int, _ h: Int) -> Int { b * keyLength * kvRowStride + (h / group) * headDim }
+    func kvOffset(_ b: Int, _ h: Int) -> Int { b * kvBatchStride + (h / group) * headDim }
     /// The visible key range of query row i in batch b.
     func visible(_ i: Int, keyStart: Int) -> Range<Int> {
         let hi = min(keyLength, i + keyLength - queryLength + 1)
@@ -81,6 +85,7 @@ public enum Attention {
         dk: UnsafeMutablePointer<Float>, dv: UnsafeMutablePointer<Float>,
         shape s: AttentionShape, keyStart: [Int]? = nil
     ) {
+        precondition(s.kvBatchStride == s.keyLength * s.kvRowStride, "attention backward needs contiguous k and v")
         let blas = BLAS.shared
         let T = s.queryLength, S = s.keyLength, D = s.headDim
         let pStore = TensorStorage(count: T * S, zeroed: false), dpStore = TensorStorage(count: T * S, zeroed: false)

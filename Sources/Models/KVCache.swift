@@ -1,0 +1,47 @@
+import Tensor
+
+/// Keys and values of past positions for every layer, so each decoding step computes only the
+/// new tokens. Storage is [batch, capacity, kvHeads, headDim] per layer; attention reads the
+/// filled part in place. Sequences of different lengths are left-padded: `padding[b]` leading
+/// positions of row b are masked out and its positions count from the first real token.
+public final class KVCache {
+    public let batch: Int
+    public let capacity: Int
+    public let kvHeads: Int
+    public let headDim: Int
+    var keys: [Tensor]
+    var values: [Tensor]
+    /// Positions filled so far (the same for every row).
+    public private(set) var length = 0
+    public let padding: [Int]
+
+    public init(config: LlamaConfig, batch: Int, capacity: Int, padding: [Int]? = nil) {
+        self.batch = batch
+        self.capacity = capacity
+        self.kvHeads = config.numKeyValueHeads
+        self.headDim = config.headDim
+        self.padding = padding ?? [Int](repeating: 0, count: batch)
+        precondition(self.padding.count == batch, "padding for \(self.padding.count) rows, batch \(batch)")
+        keys = (0..<config.numHiddenLayers).map { _ in Tensor(zeros: [batch, capacity, config.numKeyValueHeads, config.headDim]) }
+        values = keys.map { Tensor(zeros: $0.shape) }
+    }
+
+    /// Rotary positions of `time` new tokens per row.
+    func positions(time: Int) -> [Int32] {
+        (0..<batch).flatMap { b in (0..<time).map { t in Int32(max(0, length + t - padding[b])) } }
+    }
+
+    /// Stores new keys and values [batch, time, kvHeads, headDim] of a layer at the current end,
+    /// and returns views of everything stored so far, [batch, length + time, kvHeads, headDim].
+    func append(layer: Int, keys k: Tensor, values v: Tensor) -> (Tensor, Tensor) {
+        let time = k.shape[1]
+        precondition(length + time <= capacity, "KV cache full: \(length) + \(time) positions, capacity \(capacity)")
+        let kc = keys[layer], vc = values[layer]
+        kc.slice(1, length..<(length + time)).copyElements(from: k)
+        vc.slice(1, length..<(length + time)).copyElements(from: v)
+        return (kc.slice(1, 0..<(length + time)), vc.slice(1, 0..<(length + time)))
+    }
+
+    /// Marks `time` more positions as filled (after every layer has appended them).
+    func advance(_ time: Int) { length += time }
+}

@@ -1,0 +1,110 @@
+import ArgumentParser
+import Foundation
+import Models
+import Tokenizers
+
+struct GenerateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "generate",
+        abstract: "Generate an assistant answer to a prompt, or to every prompt of a JSONL file.",
+        discussion: """
+            The prompt is rendered with the model's chat template as a user message. With --file, \
+            each line is {"prompt": "..."} (or {"messages": [...]}) and the answers are written as \
+            JSONL ({"prompt", "response", "finish_reason", "prompt_tokens", "completion_tokens"}) to \
+            --output (default: standard output), generated in batches.
+            """)
+
+    @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var chat: ChatOptions
+    @Flag(help: "Pick the most likely token at every step (same as --temperature 0).") var greedy = false
+    @Option(help: "Sampling temperature.") var temperature: Float = 0.7
+    @Option(help: "Keep the k most likely tokens (0: all).") var topK = 0
+    @Option(help: "Nucleus sampling mass.") var topP: Float = 1
+    @Option(help: "Random seed.") var seed: UInt64 = 0
+    @Option(help: "Maximum new tokens.") var maxTokens = 256
+    @Option(help: "Stop when this text appears (repeatable).") var stop: [String] = []
+    @Option(help: "JSONL file of prompts.") var file: String?
+    @Option(help: "Output JSONL (with --file).") var output: String?
+    @Option(help: "Prompts generated together (with --file).") var batchSize = 16
+    @Argument(help: "The prompt.") var prompt: String?
+
+    func validate() throws {
+        if (file == nil) == (prompt == nil) { throw ValidationError("give either a PROMPT or --file") }
+        if maxTokens < 1 { throw ValidationError("--max-tokens must be at least 1") }
+    }
+
+    func run() throws {
+        let loaded = try modelOptions.load()
+        let model = try loaded.makeModel()
+        let tokenizer = loaded.tokenizer
+        let template = try ChatTemplate.resolve(name: chat.chatTemplate, tokenizer: tokenizer)
+        let generator = Generator(model: model, tokenizer: tokenizer)
+        let options = GenerationOptions(
+            maxNewTokens: maxTokens,
+            sampling: greedy ? .greedy : SamplingParameters(temperature: temperature, topK: topK, topP: topP, seed: seed),
+            stopTokens: template.stopTokenIds(tokenizer: tokenizer), stopStrings: stop)
+        if let prompt {
+            let ids = try template.render(chat.messages(user: prompt), tokenizer: tokenizer, addGenerationPrompt: true).ids
+            _ = generator.generate(prompts: [ids], options: options) { _, _, delta in
+                FileHandle.standardOutput.write(Data(delta.utf8))
+            }
+            print()
+            return
+        }
+        let records = try PromptFile.read(file!)
+        var lines: [String] = []
+        for start in stride(from: 0, to: records.count, by: batchSize) {
+            let chunk = Array(records[start..<min(records.count, start + batchSize)])
+            let prompts = try chunk.map { r in try template.render(r.messages(system: chat.system), tokenizer: tokenizer, addGenerationPrompt: true).ids }
+            let results = generator.generate(prompts: prompts, options: options)
+            for (r, g) in zip(chunk, results) {
+                let row = GenerationRecord(prompt: r.prompt, messages: r.messagesField, response: g.text, finish_reason: g.finishReason.rawValue,
+                                           prompt_tokens: g.promptTokens, completion_tokens: g.tokens.count)
+                let enc = JSONEncoder()
+                enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+                lines.append(String(decoding: try enc.encode(row), as: UTF8.self))
+            }
+            FileHandle.standardError.write(Data("saro: generated \(min(records.count, start + batchSize))/\(records.count)\n".utf8))
+        }
+        let text = lines.joined(separator: "\n") + "\n"
+        if let output { try Data(text.utf8).write(to: URL(fileURLWithPath: output), options: .atomic) } else { print(text, terminator: "") }
+    }
+}
+
+struct GenerationRecord: Codable {
+    var prompt: String?
+    var messages: [ChatMessage]?
+    var response: String
+    var finish_reason: String
+    var prompt_tokens: Int
+    var completion_tokens: Int
+}
+
+/// A JSONL file of prompts: {"prompt": "..."} or {"messages": [{"role", "content"}, ...]}.
+struct PromptFile {
+    struct Record: Decodable {
+        var prompt: String?
+        var messagesField: [ChatMessage]?
+        enum CodingKeys: String, CodingKey { case prompt, messagesField = "messages" }
+        func messages(system: String?) -> [ChatMessage] {
+            if let m = messagesField { return m }
+            return (system.map { [ChatMessage.system($0)] } ?? []) + [.user(prompt ?? "")]
+        }
+    }
+
+    static func read(_ path: String) throws -> [Record] {
+        guard let data = FileManager.default.contents(atPath: path) else { throw ValidationError("\(path): cannot read the file") }
+        var out: [Record] = []
+        for (i, line) in String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            if line.trimmingCharacters(in: .whitespaces).isEmpty { continue }
+            do {
+                let r = try JSONDecoder().decode(Record.self, from: Data(line.utf8))
+                guard r.prompt != nil || r.messagesField != nil else { throw ValidationError("needs a \"prompt\" or \"messages\" field") }
+                out.append(r)
+            } catch {
+                throw ValidationError("\(path):\(i + 1): malformed record: \(error)")
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,36 @@
+import ArgumentParser
+import Foundation
+import Models
+import Tokenizers
+
+/// Options every command that loads a model shares.
+struct ModelOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp(
+        "A model: a known name (\(ModelStore.known.keys.sorted().joined(separator: ", "))), a Hugging Face directory (config.json, safetensors, tokenizer.json) or a .gguf file.",
+        valueName: "name-or-path"))
+    var model = ModelStore.defaultModel
+
+    func load() throws -> PretrainedModel {
+        try PretrainedModel.load(model) { FileHandle.standardError.write(Data("saro: \($0)\n".utf8)) }
+    }
+}
+
+/// Options of commands that render chat conversations.
+struct ChatOptions: ParsableArguments {
+    @Option(help: "Chat template: auto (from the model), chatml, llama3 or mistral.")
+    var chatTemplate = "auto"
+
+    @Option(help: "System prompt (default: the template's own, if it has one).")
+    var system: String?
+
+    func messages(user: String) -> [ChatMessage] {
+        (system.map { [ChatMessage.system($0)] } ?? []) + [.user(user)]
+    }
+}
+
+/// Writes a JSON value to standard output.
+func printJSON<T: Encodable>(_ value: T, pretty: Bool = false) throws {
+    let enc = JSONEncoder()
+    enc.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
+    print(String(decoding: try enc.encode(value), as: UTF8.self))
+}
