@@ -45,3 +45,13 @@ saro_cpu_features saro_cpu_detect(void) {
     return f;
 }
 #endif
+
+#if defined(__linux__)
+#include <malloc.h>
+void saro_configure_allocator(void) {
+    mallopt(M_MMAP_THRESHOLD, 1 << 30);
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
+}
+#else
+void saro_configure_allocator(void) {}
+#endif

@@ -2,6 +2,7 @@
 // times a large weight matrix, reading the weights in their compact form (Q4_1 is 0.625 bytes
 // a weight against 4 for float32), which is what bounds the speed of batch-1 decoding.
 #include "CSupport.h"
+#include <stdlib.h>
 #include <string.h>
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 #include <immintrin.h>
@@ -41,33 +42,24 @@ static inline void decode_block(int type, const unsigned char *b, float *out) {
 static inline int block_bytes(int type) { return type == 8 ? 34 : type == 2 ? 18 : type == 3 ? 20 : 0; }
 
 #ifdef SARO_AVX2
-// Decodes one block into four 8-wide vectors with the reference's arithmetic (a product, then
-// a separate add for Q4_1, not a fused multiply-add, so the values equal the dequantizer's).
-static inline void decode_block_avx2(int type, const unsigned char *b, __m256 w[4]) {
+// The block's integer codes q as floats (four 8-wide vectors), and (d, c) such that each
+// weight is d * q + c: Q8_0 (c = 0), Q4_0 (c = -8 d), Q4_1 (c = m).
+static inline void block_codes_avx2(int type, const unsigned char *b, __m256 q[4], float *d, float *c) {
+    *d = f16_to_f32(b);
     if (type == 8) {
-        __m256 d = _mm256_set1_ps(f16_to_f32(b));
-        for (int i = 0; i < 4; i++) {
-            __m128i q8 = _mm_loadl_epi64((const __m128i *)(b + 2 + 8 * i));
-            w[i] = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q8)));
-        }
+        *c = 0;
+        for (int i = 0; i < 4; i++)
+            q[i] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(b + 2 + 8 * i))));
         return;
     }
-    const unsigned char *qs = b + (type == 2 ? 2 : 4);
-    __m128i bytes = _mm_loadu_si128((const __m128i *)qs);
+    *c = type == 2 ? -8.0f * *d : f16_to_f32(b + 2);
+    __m128i bytes = _mm_loadu_si128((const __m128i *)(b + (type == 2 ? 2 : 4)));
     __m128i lo = _mm_and_si128(bytes, _mm_set1_epi8(0x0f));
     __m128i hi = _mm_and_si128(_mm_srli_epi16(bytes, 4), _mm_set1_epi8(0x0f));
-    __m256 q[4] = {
-        _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(lo)), _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(lo, 8))),
-        _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(hi)), _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(hi, 8))),
-    };
-    __m256 d = _mm256_set1_ps(f16_to_f32(b));
-    if (type == 2) {
-        __m256 eight = _mm256_set1_ps(8.0f);
-        for (int i = 0; i < 4; i++) w[i] = _mm256_mul_ps(d, _mm256_sub_ps(q[i], eight));
-    } else {
-        __m256 m = _mm256_set1_ps(f16_to_f32(b + 2));
-        for (int i = 0; i < 4; i++) w[i] = _mm256_add_ps(_mm256_mul_ps(d, q[i]), m);
-    }
+    q[0] = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(lo));
+    q[1] = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(lo, 8)));
+    q[2] = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(hi));
+    q[3] = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(hi, 8)));
 }
 
 static inline float hsum(__m256 v) {
@@ -75,6 +67,46 @@ static inline float hsum(__m256 v) {
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
     s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
     return _mm_cvtss_f32(s);
+}
+#endif
+
+#ifdef SARO_AVX2
+// One block of weights against RC activation rows, accumulated into acc and cacc.
+// Per block and row: sum_i (d q_i + c) x_i = d * (q . x) + c * sum(x); the codes are
+// converted once and shared by the rows; sum(x) per block comes precomputed.
+static inline __attribute__((always_inline)) void block_step(
+    const int RC, int type, const unsigned char *block, const float *xb, long ldx,
+    const float *xs, long nblocks, __m256 *acc, float *cacc) {
+    __m256 q[4];
+    float d, c;
+    block_codes_avx2(type, block, q, &d, &c);
+    __m256 vd = _mm256_set1_ps(d);
+    for (int r = 0; r < RC; r++) {
+        const float *xr = xb + r * ldx;
+        __m256 t0 = _mm256_mul_ps(q[0], _mm256_loadu_ps(xr));
+        __m256 t1 = _mm256_mul_ps(q[1], _mm256_loadu_ps(xr + 8));
+        t0 = _mm256_fmadd_ps(q[2], _mm256_loadu_ps(xr + 16), t0);
+        t1 = _mm256_fmadd_ps(q[3], _mm256_loadu_ps(xr + 24), t1);
+        acc[r] = _mm256_fmadd_ps(vd, _mm256_add_ps(t0, t1), acc[r]);
+        cacc[r] += c * xs[r * nblocks];
+    }
+}
+
+// RC activation rows against output rows [n_begin, n_end). RC is a constant at every call
+// site, so the accumulators live in registers (a runtime row count would put them on the
+// stack, and the loop would wait on store-to-load forwarding at every block). The loop is
+// bound by decoding the codes (about 20 instructions a block), which every row shares.
+static inline __attribute__((always_inline)) void rows_kernel(
+    const int RC, int type, const unsigned char *base, long row_bytes, int bb, long nblocks,
+    const float *x, long ldx, const float *xsum, float *y, long ldy, long n_begin, long n_end) {
+    for (long n = n_begin; n < n_end; n++) {
+        const unsigned char *row = base + n * row_bytes;
+        __m256 acc[8];
+        float cacc[8];
+        for (int r = 0; r < RC; r++) { acc[r] = _mm256_setzero_ps(); cacc[r] = 0; }
+        for (long j = 0; j < nblocks; j++) block_step(RC, type, row + j * bb, x + j * 32, ldx, xsum + j, nblocks, acc, cacc);
+        for (int r = 0; r < RC; r++) y[r * ldy + n] = hsum(acc[r]) + cacc[r];
+    }
 }
 #endif
 
@@ -86,28 +118,31 @@ int saro_quant_matmul(int type, const void *w, long row_bytes, long k,
     long nblocks = k / 32;
     const unsigned char *base = (const unsigned char *)w;
 #ifdef SARO_AVX2
-    enum { R = 8 };  // activation rows per pass: 8 accumulators + 4 weight vectors fit 16 registers
-    for (long n = n_begin; n < n_end; n++) {
-        const unsigned char *row = base + n * row_bytes;
-        for (long r0 = 0; r0 < rows; r0 += R) {
-            long rc = rows - r0 < R ? rows - r0 : R;
-            __m256 acc[R];
-            for (int r = 0; r < R; r++) acc[r] = _mm256_setzero_ps();
+    float xsum_stack[8 * 512];
+    float *xsum = nblocks <= 512 ? xsum_stack : (float *)malloc(sizeof(float) * 8 * nblocks);
+    for (long r0 = 0; r0 < rows; r0 += 8) {
+        long rc = rows - r0 < 8 ? rows - r0 : 8;
+        const float *xr0 = x + r0 * ldx;
+        for (long r = 0; r < rc; r++)
             for (long j = 0; j < nblocks; j++) {
-                __m256 wv[4];
-                decode_block_avx2(type, row + j * bb, wv);
-                const float *xb = x + r0 * ldx + j * 32;
-                for (long r = 0; r < rc; r++) {
-                    const float *xr = xb + r * ldx;
-                    acc[r] = _mm256_fmadd_ps(wv[0], _mm256_loadu_ps(xr), acc[r]);
-                    acc[r] = _mm256_fmadd_ps(wv[1], _mm256_loadu_ps(xr + 8), acc[r]);
-                    acc[r] = _mm256_fmadd_ps(wv[2], _mm256_loadu_ps(xr + 16), acc[r]);
-                    acc[r] = _mm256_fmadd_ps(wv[3], _mm256_loadu_ps(xr + 24), acc[r]);
-                }
+                const float *xb = xr0 + r * ldx + j * 32;
+                float s = 0;
+                for (int i = 0; i < 32; i++) s += xb[i];
+                xsum[r * nblocks + j] = s;
             }
-            for (long r = 0; r < rc; r++) y[(r0 + r) * ldy + n] = hsum(acc[r]);
+        float *yr0 = y + r0 * ldy;
+        switch (rc) {
+        case 1: rows_kernel(1, type, base, row_bytes, bb, nblocks, xr0, ldx, xsum, yr0, ldy, n_begin, n_end); break;
+        case 2: rows_kernel(2, type, base, row_bytes, bb, nblocks, xr0, ldx, xsum, yr0, ldy, n_begin, n_end); break;
+        case 3: rows_kernel(3, type, base, row_bytes, bb, nblocks, xr0, ldx, xsum, yr0, ldy, n_begin, n_end); break;
+        case 4: rows_kernel(4, type, base, row_bytes, bb, nblocks, xr0, ldx, xsum, yr0, ldy, n_begin, n_end); break;
+        case 5: rows_kernel(5, type, base, row_bytes, bb, nblocks, xr0, ldx, xsum, yr0, ldy, n_begin, n_end); break;
+        case 6: rows_kernel(6, type, base, row_bytes, bb, nblocks, xr0, ldx, xsum, yr0, ldy, n_begin, n_end); break;
+        case 7: rows_kernel(7, type, base, row_bytes, bb, nblocks, xr0, ldx, xsum, yr0, ldy, n_begin, n_end); break;
+        default: rows_kernel(8, type, base, row_bytes, bb, nblocks, xr0, ldx, xsum, yr0, ldy, n_begin, n_end); break;
         }
     }
+    if (xsum != xsum_stack) free(xsum);
 #else
     float wb[32];
     for (long n = n_begin; n < n_end; n++) {

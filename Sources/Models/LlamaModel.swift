@@ -1,3 +1,4 @@
+import Foundation
 import Tensor
 
 /// Errors from building a model out of named weights.
@@ -27,7 +28,7 @@ public final class LlamaModel {
     public let quantized: [String: QuantizedMatrix]
     let inverseFrequencies: [Float]
     /// Rows up to which a quantized weight beats float32 BLAS.
-    static let quantizedRowLimit = 32
+    static let quantizedRowLimit = Int(ProcessInfo.processInfo.environment["SARO_QUANT_ROWS"] ?? "") ?? 32
 
     /// Builds the model from named weights, checking every name and shape.
     public init(config: LlamaConfig, weights: [String: Tensor], trainable: Bool = false, quantized: [String: QuantizedMatrix] = [:]) throws {

@@ -1,3 +1,4 @@
+import CSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -7,8 +8,13 @@ public final class TensorStorage: @unchecked Sendable {
     public let pointer: UnsafeMutablePointer<Float>
     public let count: Int
 
+    /// Keep freed tensor buffers in the heap instead of returning each to the kernel: every
+    /// op allocates its output, and fresh pages from mmap cost a page fault (and zeroing) each.
+    static let configureAllocator: Void = saro_configure_allocator()
+
     public init(count: Int, zeroed: Bool = true) {
         precondition(count >= 0, "negative storage size")
+        TensorStorage.configureAllocator
         var raw: UnsafeMutableRawPointer? = nil
         let bytes = max(1, count) * MemoryLayout<Float>.stride
         guard posix_memalign(&raw, 64, bytes) == 0, let raw else {

@@ -17,11 +17,15 @@ typedef struct {
 
 saro_cpu_features saro_cpu_detect(void);
 
+/// Makes glibc keep large freed blocks for reuse instead of unmapping them (see TensorStorage).
+void saro_configure_allocator(void);
+
 
 /// y[r * ldy + n] = sum_k x[r * ldx + k] * W[n, k] for rows r < rows and outputs n in
 /// [n_begin, n_end), with W stored as ggml blocks along k (Q8_0, Q4_0 or Q4_1: 32 weights a
 /// block; `row_bytes` bytes per output row). Weights are decoded exactly as ggml's reference
-/// dequantizer does (d * q, d * (q - 8), d * q + m) and multiplied in float32.
+/// dequantizer does (d * q, d * (q - 8), d * q + m); products and sums are float32, grouped
+/// per block as d * (q . x) + c * sum(x), so they round differently from a float32 GEMM.
 /// type: 8 = Q8_0, 2 = Q4_0, 3 = Q4_1 (ggml's ids). Returns 0, or -1 for another type.
 int saro_quant_matmul(int type, const void *w, long row_bytes, long k,
                       const float *x, long ldx, long rows,

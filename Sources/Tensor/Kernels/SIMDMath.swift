@@ -10,7 +10,11 @@ public enum SIMDMath {
     @inline(__always)
     public static func exp(_ x: Vec8) -> Vec8 {
         let x = x.clamped(lowerBound: Vec8(repeating: -87.3), upperBound: Vec8(repeating: 88.7))
-        let n = (x * 1.442_695_04).rounded(.toNearestOrEven)
+        // Adding 1.5 * 2^23 rounds to an integer held in the low mantissa bits: n as a float
+        // and as an Int32 without a (slow, per-lane) generic conversion.
+        let magic = Vec8(repeating: 12_582_912)
+        let shifted = x * 1.442_695_04 + magic
+        let n = shifted - magic
         var r = x - n * 0.693_359_375
         r = r + n * 2.121_944_4e-4
         var p: Vec8 = Vec8(repeating: 1.987_569_15e-4)
@@ -20,7 +24,7 @@ public enum SIMDMath {
         p = p * r + 1.666_666_55e-1
         p = p * r + 5.000_000_12e-1
         let er = p * r * r + r + 1
-        let bits = (SIMD8<Int32>(n) &+ 127) &<< 23
+        let bits = (unsafeBitCast(shifted, to: SIMD8<Int32>.self) &- 0x4B40_0000 &+ 127) &<< 23
         return er * unsafeBitCast(bits, to: Vec8.self)
     }
 

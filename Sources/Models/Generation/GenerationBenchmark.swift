@@ -1,0 +1,91 @@
+import Foundation
+import Tensor
+
+/// Throughput of the generation engine: batch-1 and batched decoding and long-prompt prefill,
+/// with the memory-bandwidth bound of batch-1 decoding beside it.
+public enum GenerationBenchmark {
+    public struct Result: Codable, Sendable {
+        public var decode_batch1_tokens_per_second: Double
+        public var decode_batched_tokens_per_second: Double
+        public var batch: Int
+        public var new_tokens: Int
+        public var prefill_tokens_per_second: Double
+        public var prefill_tokens: Int
+        /// Bytes of weights read to decode one token (quantized where the model has them).
+        public var weight_bytes_per_token: Int
+        /// Measured read bandwidth of this machine (GB/s) and the decode bound it implies.
+        public var memory_bandwidth_gb_per_second: Double
+        public var decode_bound_tokens_per_second: Double
+    }
+
+    static func now() -> Double { GemmBenchmark.now() }
+
+    /// Times decoding `newTokens` tokens after `promptLength` prompt tokens (the prompt's
+    /// prefill excluded), at batch 1 and at `batch`, and prefill of `prefillLength` tokens.
+    public static func run(model: LlamaModel, promptLength: Int = 16, newTokens: Int = 128, batch: Int = 16, prefillLength: Int = 512) -> Result {
+        var rng = SplitMix64(seed: 1)
+        let vocab = model.config.vocabSize
+        func randomIds(_ n: Int) -> [Int32] { (0..<n).map { _ in Int32(rng.next() % UInt64(vocab)) } }
+
+        func decode(batch b: Int) -> Double {
+            let cache = KVCache(config: model.config, batch: b, capacity: promptLength + newTokens + 1)
+            _ = GradMode.withNoGrad { model.forward(ids: randomIds(b * promptLength), batch: b, time: promptLength, cache: cache, lastOnly: true) }
+            var next = randomIds(b)
+            let t0 = now()
+            for _ in 0..<newTokens {
+                let logits = GradMode.withNoGrad { model.forward(ids: next, batch: b, time: 1, cache: cache, lastOnly: true) }.value
+                next = (0..<b).map { row in
+                    let p = logits.data + row * vocab
+                    var best = 0
+                    for i in 1..<vocab where p[i] > p[best] { best = i }
+                    return Int32(best)
+                }
+            }
+            return Double(b * newTokens) / (now() - t0)
+        }
+        let single = decode(batch: 1)
+        let batched = decode(batch: batch)
+        let prompt = randomIds(prefillLength)
+        let t0 = now()
+        _ = GradMode.withNoGrad { model.forward(ids: prompt, batch: 1, time: prefillLength, cache: KVCache(config: model.config, batch: 1, capacity: prefillLength), lastOnly: true) }
+        let prefill = Double(prefillLength) / (now() - t0)
+
+        let bytes = weightBytesPerToken(model)
+        let bandwidth = measureReadBandwidth()
+        return Result(decode_batch1_tokens_per_second: single, decode_batched_tokens_per_second: batched, batch: batch, new_tokens: newTokens,
+                      prefill_tokens_per_second: prefill, prefill_tokens: prefillLength, weight_bytes_per_token: bytes,
+                      memory_bandwidth_gb_per_second: bandwidth / 1e9, decode_bound_tokens_per_second: bandwidth / Double(bytes))
+    }
+
+    /// Weight bytes one decoding step reads: quantized matrices at their size, other
+    /// parameters as float32; the embedding table contributes one row.
+    public static func weightBytesPerToken(_ model: LlamaModel) -> Int {
+        var total = 0
+        for (name, p) in model.parameters {
+            let asHead = name == "model.embed_tokens.weight" && model.config.tieWordEmbeddings
+            if name == "model.embed_tokens.weight" && !asHead { total += model.config.hiddenSize * 4; continue }
+            if let q = model.quantized[name] { total += q.bytes.count } else { total += p.value.count * 4 }
+        }
+        return total
+    }
+
+    /// Best-of-5 read bandwidth over a 256 MB buffer with both cores summing it.
+    public static func measureReadBandwidth() -> Double {
+        let count = 64 << 20
+        let buffer = Tensor(repeating: 1, shape: [count])
+        var best = Double.infinity
+        for _ in 0..<5 {
+            let t0 = now()
+            let partial = Tensor(zeros: [Parallel.threads])
+            Parallel.forRanges(count, minPerThread: 1 << 20) { r in
+                var acc = Vec8()
+                var i = r.lowerBound
+                while i + 8 <= r.upperBound { acc += SIMDMath.load(buffer.data + i); i += 8 }
+                partial.data[r.lowerBound * Parallel.threads / count] += acc.sum()
+            }
+            best = min(best, now() - t0)
+            precondition(partial.scalars.reduce(0, +) > 0)
+        }
+        return Double(count * 4) / best
+    }
+}

@@ -1,0 +1,87 @@
+import ArgumentParser
+import Foundation
+import Models
+
+/// `saro bench generate`: decoding and prefill throughput on a model.
+struct GenerateBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "generate",
+        abstract: "Benchmark generation: batch-1 and batched decoding, and prefill.",
+        discussion: """
+            Decodes --new-tokens tokens after a --prompt-length prompt at batch 1 and at --batch, \
+            and prefills a --prefill-length prompt. Batch-1 decoding reads every weight once per \
+            token, so its bound (weight bytes per token against this machine's measured read \
+            bandwidth) is printed beside it. With --reference, transformers' generate runs on the \
+            same GGUF in python3 and the ratio is printed.
+            """)
+
+    @OptionGroup var modelOptions: ModelOptions
+    @Flag(help: "Print JSON.") var json = false
+    @Option(help: "Rows of the batched run.") var batch = 16
+    @Option(help: "New tokens per run.") var newTokens = 128
+    @Option(help: "Prompt tokens before decoding.") var promptLength = 16
+    @Option(help: "Prompt tokens of the prefill run.") var prefillLength = 512
+    @Flag(help: "Also time transformers' generate (python3 with torch and transformers) on the same model.") var reference = false
+
+    func run() throws {
+        let loaded = try modelOptions.load()
+        let model = try loaded.makeModel()
+        var r = GenerationBenchmark.run(model: model, promptLength: promptLength, newTokens: newTokens, batch: batch, prefillLength: prefillLength)
+        struct Report: Encodable {
+            var result: GenerationBenchmark.Result
+            var transformers_tokens_per_second: Double?
+            var ratio_batch1_vs_transformers: Double?
+            var ratio_batched_vs_batch1: Double
+        }
+        var report = Report(result: r, ratio_batched_vs_batch1: r.decode_batched_tokens_per_second / r.decode_batch1_tokens_per_second)
+        if reference {
+            let tps = try TransformersReference.generateTokensPerSecond(model: loaded.source, newTokens: newTokens)
+            report.transformers_tokens_per_second = tps
+            report.ratio_batch1_vs_transformers = r.decode_batch1_tokens_per_second / tps
+        }
+        r = report.result
+        if json { try printJSON(report, pretty: true); return }
+        print(String(format: "decode batch 1:   %7.1f tokens/s  (bound %.1f: %.0f MB of weights per token at %.1f GB/s)",
+                     r.decode_batch1_tokens_per_second, r.decode_bound_tokens_per_second, Double(r.weight_bytes_per_token) / 1e6, r.memory_bandwidth_gb_per_second))
+        print(String(format: "decode batch %-3d: %7.1f tokens/s  (%.2fx batch 1)", r.batch, r.decode_batched_tokens_per_second, report.ratio_batched_vs_batch1))
+        print(String(format: "prefill %d:       %7.1f tokens/s", r.prefill_tokens, r.prefill_tokens_per_second))
+        if let t = report.transformers_tokens_per_second, let ratio = report.ratio_batch1_vs_transformers {
+            print(String(format: "transformers generate: %.1f tokens/s; saro batch 1 is %.2fx", t, ratio))
+        }
+    }
+}
+
+/// transformers' `generate` on the same model file, timed in a python3 subprocess.
+enum TransformersReference {
+    static let script = """
+        import os, sys, time, torch
+        from transformers import AutoModelForCausalLM
+        path, new = sys.argv[1], int(sys.argv[2])
+        folder, name = os.path.split(path)
+        kw = {"gguf_file": name} if name.endswith(".gguf") else {}
+        model = AutoModelForCausalLM.from_pretrained(folder if kw else path, torch_dtype=torch.float32, **kw).eval()
+        ids = torch.randint(0, model.config.vocab_size, (1, 16))
+        with torch.no_grad():
+            model.generate(ids, max_new_tokens=8, do_sample=False, min_new_tokens=8)
+            t = time.perf_counter()
+            out = model.generate(ids, max_new_tokens=new, min_new_tokens=new, do_sample=False)
+            dt = time.perf_counter() - t
+        print((out.shape[1] - ids.shape[1]) / dt)
+        """
+
+    static func generateTokensPerSecond(model: URL, newTokens: Int) throws -> Double {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["python3", "-c", script, model.path, String(newTokens)]
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        guard p.terminationStatus == 0, let v = Double(String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\n").last ?? "") else {
+            throw ValidationError("the transformers reference failed (exit \(p.terminationStatus)); it needs python3 with torch, transformers, gguf and accelerate")
+        }
+        return v
+    }
+}
