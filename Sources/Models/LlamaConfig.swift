@@ -104,6 +104,7 @@ public struct LlamaConfig: Codable, Sendable, Equatable {
         let params = try c.decodeIfPresent(RopeParameters.self, forKey: .ropeParameters)
         ropeTheta = try c.decodeIfPresent(Double.self, forKey: .ropeTheta) ?? params?.ropeTheta ?? 10000
         ropeScaling = try c.decodeIfPresent(RopeScaling.self, forKey: .ropeScaling) ?? c.decodeIfPresent(RopeScaling.self, forKey: .ropeParameters)
+        if ropeScaling?.ropeType == "default" { ropeScaling = nil }  // plain RoPE: nothing to scale
         maxPositionEmbeddings = try c.decodeIfPresent(Int.self, forKey: .maxPositionEmbeddings) ?? 2048
         tieWordEmbeddings = try c.decodeIfPresent(Bool.self, forKey: .tieWordEmbeddings) ?? false
         attentionBias = modelType == "qwen2" ? true : try c.decodeIfPresent(Bool.self, forKey: .attentionBias) ?? false

@@ -39,6 +39,9 @@ public final class Tokenizer: @unchecked Sendable {
     /// an unknown token, such symbols are dropped.
     let byteIds: [Int?]
     let specialIds: Set<Int>
+    let addedTokenIds: Set<Int>
+    /// The merges in rank order (for writing tokenizer.json back out).
+    public let mergeList: [(String, String)]
     /// Added tokens longest first, so a longer token wins over its own prefix.
     let addedByLength: [AddedToken]
     /// First bytes of the added tokens: most positions cannot start one and are skipped fast.
@@ -88,6 +91,8 @@ public final class Tokenizer: @unchecked Sendable {
             throw TokenizerError.invalid(source: source, reason: "the vocabulary lacks most byte-level symbols: not a byte-level BPE tokenizer")
         }
         specialIds = Set(addedTokens.filter(\.special).map(\.id))
+        addedTokenIds = Set(addedTokens.map(\.id))
+        self.mergeList = mergeList
         addedByLength = addedTokens.filter { !$0.content.isEmpty }.sorted { $0.content.utf8.count > $1.content.utf8.count }
         addedFirstBytes = Set(addedByLength.compactMap { $0.content.utf8.first })
     }
@@ -207,7 +212,15 @@ public final class Tokenizer: @unchecked Sendable {
         return String(decoding: bytes, as: UTF8.self)
     }
 
-    lazy var addedTokenIds: Set<Int> = Set(addedTokens.map(\.id))
+
+    /// How many bytes of text a token stands for.
+    public func byteCount(of id: Int) -> Int {
+        guard let t = token(id) else { return 0 }
+        if addedTokenIds.contains(id) { return t.utf8.count }
+        var bytes: [UInt8] = []
+        ByteLevel.decode(t, into: &bytes)
+        return bytes.count
+    }
 
     /// The token string of an id (in the byte-level alphabet).
     public func token(_ id: Int) -> String? { id >= 0 && id < idToToken.count ? idToToken[id] : nil }

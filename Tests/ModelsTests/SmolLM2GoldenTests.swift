@@ -9,7 +9,18 @@ import Testing
 @Suite struct SmolLM2GoldenTests {
     struct TokenizerGolden: Decodable {
         struct Case: Decodable { let text: String; let ids: [Int]; let decoded: String }
+        struct Chat: Decodable { let messages: [ChatMessage]; let add_generation_prompt: Bool; let ids: [Int] }
         let cases: [Case]
+        let chats: [Chat]
+    }
+
+    /// A byte-level tokenizer whose vocabulary is the first `vocab` SmolLM2 tokens: enough to
+    /// decode what a tiny test model generates.
+    static func tinyTokenizer(vocab: Int) throws -> Tokenizer {
+        let base = tokenizer
+        var v: [String: Int] = [:]
+        for (tok, id) in base.vocab where id < vocab || ByteLevel.byteToScalar.contains(where: { String($0) == tok }) { v[tok] = id }
+        return try Tokenizer(vocab: v, merges: [], addedTokens: base.addedTokens.filter { $0.id < vocab }, preTokenizer: base.preTokenizer, source: "test")
     }
     struct LogprobGolden: Decodable {
         struct Text: Decodable { let text: String; let ids: [Int]; let logprobs: [Double] }
@@ -34,6 +45,26 @@ import Testing
             }
         }
         #expect(encodeFailures == 0 && decodeFailures == 0)
+    }
+
+    @Test func chatTemplateMatchesTransformersAndMasksAssistantTokens() throws {
+        let golden = try JSONDecoder().decode(TokenizerGolden.self, from: Data(contentsOf: DefaultModel.goldenURL("smollm2_tokenizer", "json")))
+        let t = Self.tokenizer
+        let template = try ChatTemplate.resolve(name: nil, tokenizer: t)
+        #expect(template.format == .chatml && template.defaultSystemPrompt == "You are a helpful AI assistant named SmolLM, trained by Hugging Face")
+        for chat in golden.chats {
+            let (ids, mask) = try template.render(chat.messages, tokenizer: t, addGenerationPrompt: chat.add_generation_prompt)
+            #expect(ids == chat.ids)
+            #expect(mask.count == ids.count)
+            // The masked tokens are exactly the assistant contents, each with its <|im_end|>.
+            let masked = zip(ids, mask).filter(\.1).map(\.0)
+            let expected = chat.messages.filter { $0.role == "assistant" }.flatMap { t.encode($0.content) + [t.id(of: "<|im_end|>")!] }
+            #expect(masked == expected)
+        }
+        #expect(throws: ChatTemplateError.emptyLossMask) { try template.render([.user("hi")], tokenizer: t, requireLoss: true) }
+        // A partial assistant turn stays open, so generation continues the reasoning prefix.
+        let open = try template.render([.user("hi"), .assistant("<think>\nWait,")], tokenizer: t, continueFinalMessage: true).ids
+        #expect(t.decode(open).hasSuffix("<|im_start|>assistant\n<think>\nWait,"))
     }
 
     @Test func specialTokensAndSkipping() {

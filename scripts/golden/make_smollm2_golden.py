@@ -78,8 +78,18 @@ def main():
     for s in strings():
         ids = tok(s, add_special_tokens=False)["input_ids"]
         cases.append({"text": s, "ids": ids, "decoded": tok.decode(ids)})
+    conversations = [
+        ([{"role": "user", "content": "What is the capital of France?"}], True),
+        ([{"role": "system", "content": "Think before answering."}, {"role": "user", "content": "How do I kill a Python process?"},
+          {"role": "assistant", "content": "<think>\nA process, not a person.\n</think>\nUse `kill <pid>`."}], False),
+        ([{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello! How can I help?"},
+          {"role": "user", "content": "  Tell me a joke.\n"}], True),
+    ]
+    chats = [{"messages": m, "add_generation_prompt": g,
+              "ids": list(tok.apply_chat_template(m, add_generation_prompt=g, tokenize=True, return_dict=True)["input_ids"])}
+             for m, g in conversations]
     with open(os.path.join(OUT, "smollm2_tokenizer.json"), "w") as f:
-        json.dump({"source": "transformers AutoTokenizer, gguf_file=" + name, "cases": cases}, f, ensure_ascii=False, indent=0)
+        json.dump({"source": "transformers AutoTokenizer, gguf_file=" + name, "cases": cases, "chats": chats}, f, ensure_ascii=False, indent=0)
     print(f"{len(cases)} tokenizer cases")
 
     model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, torch_dtype=torch.float32)

@@ -1,12 +1,13 @@
 import ArgumentParser
 import Foundation
 import Models
+import Tensor
 
 struct ModelCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "model",
         abstract: "Fetch and inspect models.",
-        subcommands: [Fetch.self, Info.self])
+        subcommands: [Fetch.self, Info.self, Export.self])
 
     struct Fetch: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -28,6 +29,22 @@ struct ModelCommand: ParsableCommand {
         func run() throws {
             let m = try modelOptions.load()
             try printJSON(m.config, pretty: true)
+        }
+    }
+
+    struct Export: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Save a model (for example a GGUF file) as a Hugging Face folder that transformers loads.",
+            discussion: "Writes config.json, model.safetensors (dequantized), tokenizer.json, tokenizer_config.json and generation_config.json.")
+        @OptionGroup var modelOptions: ModelOptions
+        @Option(help: "Output folder.") var out: String
+        @Option(help: "Weight dtype: f32, bf16 or f16.") var dtype = "f32"
+
+        func run() throws {
+            guard let d = ["f32": SafeTensorsFile.DType.f32, "bf16": .bf16, "f16": .f16][dtype] else { throw ValidationError("--dtype must be f32, bf16 or f16") }
+            let m = try modelOptions.load()
+            try ModelWriter.save(config: m.config, weights: m.weights, tokenizer: m.tokenizer, to: URL(fileURLWithPath: out), dtype: d)
+            print(out)
         }
     }
 }

@@ -1,0 +1,54 @@
+import Foundation
+import Tensor
+import Tokenizers
+
+/// Saving a model in Hugging Face layout: config.json (with `architectures`), weights in
+/// model.safetensors, tokenizer.json and tokenizer_config.json, generation_config.json.
+/// transformers' `from_pretrained` loads the folder.
+public enum ModelWriter {
+    public static func architecture(_ c: LlamaConfig) -> String {
+        switch c.modelType {
+        case "qwen2": return "Qwen2ForCausalLM"
+        case "mistral": return "MistralForCausalLM"
+        default: return "LlamaForCausalLM"
+        }
+    }
+
+    /// config.json as transformers writes it: our keys plus architectures and dtype.
+    public static func configJSON(_ c: LlamaConfig, dtype: SafeTensorsFile.DType, tokenizer: Tokenizer?) throws -> Data {
+        var obj = try JSONSerialization.jsonObject(with: JSONEncoder().encode(c)) as! [String: Any]
+        obj["architectures"] = [architecture(c)]
+        obj["torch_dtype"] = dtype == .bf16 ? "bfloat16" : dtype == .f16 ? "float16" : "float32"
+        if let t = tokenizer {
+            if let b = t.bosTokenId { obj["bos_token_id"] = b }
+            if let e = t.eosTokenId { obj["eos_token_id"] = e }
+            if let p = t.padTokenId { obj["pad_token_id"] = p }
+        }
+        if c.modelType == "qwen2" { obj["use_sliding_window"] = false }
+        return try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys, .prettyPrinted])
+    }
+
+    /// Writes the model to `directory` (created if needed). Every file is written atomically.
+    public static func save(config: LlamaConfig, weights: [String: Tensor], tokenizer: Tokenizer?, to directory: URL,
+                            dtype: SafeTensorsFile.DType = .f32) throws {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        var tensors: [String: Tensor] = [:]
+        for (name, _) in LlamaModel.expectedShapes(config) {
+            guard let t = weights[name] else { throw ModelError.missingWeight(name) }
+            tensors[name] = t
+        }
+        try SafeTensorsFile.write(tensors, to: directory.appendingPathComponent("model.safetensors").path, dtype: dtype, metadata: ["format": "pt"])
+        try AtomicFile.write(try configJSON(config, dtype: dtype, tokenizer: tokenizer), to: directory.appendingPathComponent("config.json").path)
+        if let tokenizer {
+            try tokenizer.save(to: directory)
+            var gen: [String: Any] = [:]
+            if let b = tokenizer.bosTokenId { gen["bos_token_id"] = b }
+            if let e = tokenizer.eosTokenId { gen["eos_token_id"] = e }
+            try AtomicFile.write(try JSONSerialization.data(withJSONObject: gen, options: [.sortedKeys]), to: directory.appendingPathComponent("generation_config.json").path)
+        }
+    }
+
+    public static func save(_ model: LlamaModel, tokenizer: Tokenizer?, to directory: URL, dtype: SafeTensorsFile.DType = .f32) throws {
+        try save(config: model.config, weights: model.parameters.mapValues(\.value), tokenizer: tokenizer, to: directory, dtype: dtype)
+    }
+}

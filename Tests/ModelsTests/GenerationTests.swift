@@ -1,0 +1,128 @@
+import Foundation
+import Testing
+@testable import Models
+@testable import Tensor
+@testable import Tokenizers
+
+/// The KV cache, batching and quantized weights must not change what the model computes.
+@Suite struct GenerationTests {
+    static func tinyModel(_ name: String = "gqa_llama3") throws -> LlamaModel {
+        let file = try TinyLlamaGoldenTests.golden(name)
+        let config = try JSONDecoder().decode(LlamaConfig.self, from: Data(file.metadata["config"]!.utf8))
+        var weights: [String: Tensor] = [:]
+        for n in file.names where !n.hasPrefix("grad.") && !n.hasPrefix("expected.") && n != "input_ids" && n != "labels" { weights[n] = try file.tensor(n) }
+        return try LlamaModel(config: config, weights: weights)
+    }
+
+    static func maxDifference(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
+        var worst: Float = 0
+        for i in 0..<n { worst = max(worst, abs(a[i] - b[i])) }
+        return worst
+    }
+
+    @Test(arguments: ["gqa_llama3", "tied_bias", "qwen2"])
+    func cachedDecodingEqualsFullForward(name: String) throws {
+        let model = try Self.tinyModel(name)
+        let v = model.config.vocabSize
+        let ids: [Int32] = [3, 17, 5, 9, 30, 2, 11, 7, 1, 20]
+        let full = GradMode.withNoGrad { model.forward(ids: ids, batch: 1, time: ids.count) }.value
+        let cache = KVCache(config: model.config, batch: 1, capacity: 16)
+        // Prefill 4 tokens, then one token at a time.
+        let prefill = GradMode.withNoGrad { model.forward(ids: Array(ids[0..<4]), batch: 1, time: 4, cache: cache) }.value
+        #expect(Self.maxDifference(prefill.data, full.data, 4 * v) < 1e-5)
+        for t in 4..<ids.count {
+            let step = GradMode.withNoGrad { model.forward(ids: [ids[t]], batch: 1, time: 1, cache: cache) }.value
+            #expect(Self.maxDifference(step.data, full.data + t * v, v) < 1e-5, "position \(t)")
+        }
+        #expect(cache.length == ids.count)
+    }
+
+    @Test func leftPaddedBatchMatchesSingleSequences() throws {
+        let model = try Self.tinyModel()
+        let tokenizer = try SmolLM2GoldenTests.tinyTokenizer(vocab: model.config.vocabSize)
+        let generator = Generator(model: model, tokenizer: tokenizer)
+        let prompts = [[3, 4, 5], [9, 1, 2, 8, 8, 7, 6], [12]]
+        let options = GenerationOptions(maxNewTokens: 12, sampling: .greedy)
+        let batched = generator.generate(prompts: prompts, options: options)
+        for (i, p) in prompts.enumerated() {
+            let alone = generator.generate(prompts: [p], options: options)[0]
+            #expect(batched[i].tokens == alone.tokens, "row \(i)")
+            #expect(batched[i].tokens.count == 12 && batched[i].finishReason == .length)
+        }
+        // Seeded sampling: each row draws from its own stream, so a batch reproduces runs alone.
+        let sampled = GenerationOptions(maxNewTokens: 8, sampling: SamplingParameters(temperature: 1.0, topK: 20, topP: 0.9, seed: 7))
+        let b1 = generator.generate(prompts: prompts, options: sampled), b2 = generator.generate(prompts: prompts, options: sampled)
+        #expect(b1.map(\.tokens) == b2.map(\.tokens))
+    }
+
+    @Test func stopTokensAndStreaming() throws {
+        let model = try Self.tinyModel()
+        let tokenizer = try SmolLM2GoldenTests.tinyTokenizer(vocab: model.config.vocabSize)
+        let generator = Generator(model: model, tokenizer: tokenizer)
+        let everything = Set(0..<model.config.vocabSize)
+        let stopped = generator.generate(prompts: [[1, 2]], options: GenerationOptions(maxNewTokens: 5, stopTokens: everything))[0]
+        #expect(stopped.finishReason == .stop && stopped.tokens.isEmpty)
+        var streamed = ""
+        let result = generator.generate(prompts: [[1, 2]], options: GenerationOptions(maxNewTokens: 9)) { row, _, delta in
+            #expect(row == 0)
+            streamed += delta
+        }[0]
+        #expect(streamed == result.text)
+        #expect(result.text == tokenizer.decode(result.tokens))
+    }
+
+    @Test func samplerFollowsTheDistribution() {
+        let logits: [Float] = [2, 1, 0, -1]
+        var s = Sampler(SamplingParameters(temperature: 1, seed: 3))
+        var counts = [0, 0, 0, 0]
+        for _ in 0..<4000 { counts[logits.withUnsafeBufferPointer { s.sample($0.baseAddress!, count: 4) }] += 1 }
+        let z = logits.map { exp(Double($0)) }.reduce(0, +)
+        for i in 0..<4 { #expect(abs(Double(counts[i]) / 4000 - exp(Double(logits[i])) / z) < 0.03) }
+        var topK = Sampler(SamplingParameters(temperature: 1, topK: 1, seed: 3))
+        #expect(logits.withUnsafeBufferPointer { topK.sample($0.baseAddress!, count: 4) } == 0)
+        var topP = Sampler(SamplingParameters(temperature: 1, topP: 0.5, seed: 3))
+        for _ in 0..<50 { #expect(logits.withUnsafeBufferPointer { topP.sample($0.baseAddress!, count: 4) } == 0) }
+        var greedy = Sampler(.greedy)
+        #expect([0.5, 3, 1].withUnsafeBufferPointer { greedy.sample($0.baseAddress!, count: 3) } == 1)
+    }
+
+    @Test func quantizedMatmulEqualsDequantizedWeights() throws {
+        let gguf = DefaultModel.gguf
+        let config = try gguf.llamaConfig()
+        let q = try gguf.llamaQuantizedWeights(config: config)
+        let f = try gguf.llamaWeights(config: config)
+        var rng = SplitMix64(seed: 5)
+        for name in ["model.layers.0.self_attn.q_proj.weight", "model.layers.3.self_attn.k_proj.weight", "model.layers.7.mlp.down_proj.weight", "model.embed_tokens.weight"] {
+            let m = try #require(q[name])
+            #expect(m.dequantized().scalars == f[name]!.scalars, "\(name): quantized copy decodes to the float32 weights")
+            for rows in [1, 3, 11] {
+                let x = Tensor.randn([rows, m.cols], rng: &rng)
+                let got = m.matmul(x), expected = x.matmul(f[name]!.transposed())
+                let scale = expected.scalars.map(abs).max()!
+                #expect(Self.maxDifference(got.data, expected.data, got.count) < 1e-5 * scale, "\(name), \(rows) rows")
+            }
+        }
+        #expect(q["model.layers.0.self_attn.q_proj.weight"]?.type == .q4_1 && q["model.embed_tokens.weight"]?.type == .q8_0)
+    }
+
+    @Test func q4_0KernelMatchesDequantization() throws {
+        let file = try GGUFFile(path: DefaultModel_goldenPath("dequant", "gguf"))
+        let info = try #require(file.tensors["q.Q4_0"])
+        let m = QuantizedMatrix(type: .q4_0, rows: info.shape[0], cols: info.shape[1], bytes: try file.rawBytes("q.Q4_0"))
+        var rng = SplitMix64(seed: 6)
+        let x = Tensor.randn([2, info.shape[1]], rng: &rng)
+        let expected = x.matmul(try file.tensor("expected.Q4_0").transposed())
+        let got = m.matmul(x)
+        #expect(Self.maxDifference(got.data, expected.data, got.count) < 1e-4)
+    }
+
+    @Test func defaultModelAnswersParis() throws {
+        let loaded = try PretrainedModel.load(url: DefaultModel.path)
+        let model = try loaded.makeModel()
+        let template = try ChatTemplate.resolve(name: nil, tokenizer: loaded.tokenizer)
+        let prompt = try template.render([.user("What is the capital of France?")], tokenizer: loaded.tokenizer, addGenerationPrompt: true).ids
+        let result = Generator(model: model, tokenizer: loaded.tokenizer).generate(
+            prompts: [prompt], options: GenerationOptions(maxNewTokens: 12, sampling: .greedy, stopTokens: template.stopTokenIds(tokenizer: loaded.tokenizer)))[0]
+        #expect(result.text.contains("Paris"), "answer: \(result.text)")
+    }
+}
