@@ -1,0 +1,59 @@
+import Foundation
+import Testing
+@testable import Tokenizers
+
+/// tokenizer.json files with the pre-tokenizers of GPT-2, Llama 3 and Qwen2, trained by
+/// Hugging Face `tokenizers` (scripts/golden/make_tokenizer_json_golden.py), against the ids
+/// it gives for 600 strings.
+@Suite struct TokenizerJSONTests {
+    struct Expected: Decodable {
+        struct Case: Decodable { let text: String; let ids: [Int]; let decoded: String }
+        let cases: [Case]
+    }
+
+    static func folder(_ name: String) throws -> URL {
+        try #require(Bundle.module.url(forResource: "Golden/tokenizers/\(name)", withExtension: nil))
+    }
+
+    @Test(arguments: ["gpt2", "llama3", "qwen2"])
+    func encodesAndDecodesLikeTokenizers(name: String) throws {
+        let dir = try Self.folder(name)
+        let tokenizer = try Tokenizer(tokenizerJSON: dir.appendingPathComponent("tokenizer.json"))
+        let expected = try JSONDecoder().decode(Expected.self, from: Data(contentsOf: dir.appendingPathComponent("expected.json")))
+        var failures = 0
+        for c in expected.cases {
+            let ids = tokenizer.encode(c.text)
+            if ids != c.ids || tokenizer.decode(c.ids) != c.decoded {
+                failures += 1
+                if failures <= 3 { Issue.record("\(name) \(c.text.debugDescription): got \(ids), expected \(c.ids)") }
+            }
+        }
+        #expect(failures == 0)
+        #expect(name != "qwen2" || tokenizer.normalizeNFC)
+        #expect(name != "llama3" || tokenizer.ignoreMerges)
+    }
+
+    @Test func writtenTokenizerJSONReadsBackIdentically() throws {
+        let src = try Tokenizer(tokenizerJSON: Self.folder("llama3").appendingPathComponent("tokenizer.json"))
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("saro-tok-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        src.chatTemplate = "{{ '<|im_start|>' }}"
+        src.eosTokenId = src.id(of: "<|im_end|>")
+        try src.save(to: dir)
+        let back = try Tokenizer(tokenizerJSON: dir.appendingPathComponent("tokenizer.json"))
+        #expect(back.chatTemplate == src.chatTemplate && back.eosTokenId == src.eosTokenId)
+        for text in ["Hello world 12345", "  x\n\ny", "<|im_start|>hi"] { #expect(back.encode(text) == src.encode(text)) }
+    }
+
+    @Test func unsupportedTokenizersAreRefusedWithTheReason() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("saro-tok-bad-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let url = dir.appendingPathComponent("tokenizer.json")
+        try Data(#"{"model": {"type": "Unigram", "vocab": []}}"#.utf8).write(to: url)
+        #expect(throws: TokenizerError.self) { try Tokenizer(tokenizerJSON: url) }
+        try Data(#"{"model": {"type": "BPE", "byte_fallback": true, "vocab": {}, "merges": []}}"#.utf8).write(to: url)
+        do { _ = try Tokenizer(tokenizerJSON: url); Issue.record("byte_fallback accepted") } catch { #expect("\(error)".contains("byte_fallback")) }
+        try Data("not json".utf8).write(to: url)
+        do { _ = try Tokenizer(tokenizerJSON: url); Issue.record("garbage accepted") } catch { #expect("\(error)".contains(url.path)) }
+    }
+}
