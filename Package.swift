@@ -53,6 +53,11 @@ let package = Package(
             swiftSettings: simdFlags
         ),
         .testTarget(
+            name: "CLITests",
+            dependencies: ["saro"],
+            swiftSettings: simdFlags
+        ),
+        .testTarget(
             name: "ModelsTests",
             dependencies: ["Models", "Tensor"],
             resources: [.copy("Golden")],

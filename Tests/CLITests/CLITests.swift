@@ -1,0 +1,88 @@
+import Foundation
+import Testing
+
+/// The `saro` command line's real output: the binary built beside the tests, run as a user would.
+@Suite struct CLITests {
+    struct Run { let status: Int32; let out: String; let err: String }
+
+    static let binary: URL = {
+        let testBundle = URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL
+        var dir = testBundle.deletingLastPathComponent()
+        while !FileManager.default.fileExists(atPath: dir.appendingPathComponent("saro").path) && dir.path != "/" {
+            dir = dir.deletingLastPathComponent()
+        }
+        return dir.appendingPathComponent("saro")
+    }()
+
+    static func saro(_ args: [String]) throws -> Run {
+        let p = Process()
+        p.executableURL = binary
+        p.arguments = args
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return Run(status: p.terminationStatus, out: String(decoding: o, as: UTF8.self), err: String(decoding: e, as: UTF8.self))
+    }
+
+    static func temp(_ name: String, _ contents: String) throws -> String {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("saro-cli-\(getpid())-\(name)")
+        try Data(contents.utf8).write(to: url)
+        return url.path
+    }
+
+    @Test func helpListsTheCommands() throws {
+        let r = try Self.saro(["--help"])
+        #expect(r.status == 0)
+        for c in ["generate", "score", "tokenize", "model", "bench", "system"] { #expect(r.out.contains(c), "help mentions \(c)") }
+        let gen = try Self.saro(["generate", "--help"])
+        #expect(gen.out.contains("--max-tokens") && gen.out.contains("--temperature") && gen.out.contains("--file"))
+    }
+
+    @Test func tokenizeAndScorePrintJSON() throws {
+        let t = try Self.saro(["tokenize", "--json", "Hello world! 12345 don't"])
+        #expect(t.status == 0, "\(t.err)")
+        struct Tok: Decodable { let ids: [Int]; let tokens: [String] }
+        let tok = try JSONDecoder().decode(Tok.self, from: Data(t.out.utf8))
+        #expect(tok.ids == [19556, 905, 17, 216, 33, 34, 35, 36, 37, 1326, 982])   // transformers' ids for this string
+        let s = try Self.saro(["score", "--json", "The capital of France is Paris."])
+        #expect(s.status == 0, "\(s.err)")
+        struct Score: Decodable { let ids: [Int]; let logprobs: [Double?]; let total_logprob: Double }
+        let score = try JSONDecoder().decode(Score.self, from: Data(s.out.utf8))
+        #expect(score.logprobs.first! == nil && score.logprobs.count == score.ids.count)
+        #expect(score.total_logprob < 0 && score.logprobs.dropFirst().allSatisfy { ($0 ?? 1) <= 0 })
+    }
+
+    @Test func generateAnswersAndBatchesAFile() throws {
+        let r = try Self.saro(["generate", "--greedy", "--max-tokens", "12", "What is the capital of France?"])
+        #expect(r.status == 0, "\(r.err)")
+        #expect(r.out.contains("Paris"))
+        let input = try Self.temp("prompts.jsonl", """
+            {"prompt": "What is 2 + 3?"}
+            {"messages": [{"role": "user", "content": "Name a color."}]}
+
+            """)
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("saro-cli-\(getpid())-out.jsonl").path
+        let f = try Self.saro(["generate", "--greedy", "--max-tokens", "8", "--file", input, "--output", output])
+        #expect(f.status == 0, "\(f.err)")
+        let lines = try String(contentsOfFile: output, encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 2)
+        for line in lines {
+            let obj = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
+            #expect(obj["response"] is String && obj["completion_tokens"] as? Int ?? 0 > 0 && obj["finish_reason"] != nil)
+        }
+    }
+
+    @Test func malformedInputNamesFileAndLine() throws {
+        let input = try Self.temp("bad.jsonl", "{\"prompt\": \"ok\"}\n{not json}\n")
+        let r = try Self.saro(["generate", "--file", input])
+        #expect(r.status != 0)
+        #expect(r.err.contains("\(input):2"))
+        let missing = try Self.saro(["generate", "--model", "/nonexistent/model.gguf", "hi"])
+        #expect(missing.status != 0 && missing.err.contains("/nonexistent/model.gguf"))
+        let both = try Self.saro(["generate"])
+        #expect(both.status != 0 && both.err.contains("PROMPT"))
+    }
+}
