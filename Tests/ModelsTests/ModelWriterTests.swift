@@ -42,4 +42,30 @@ import Testing
         #expect(reread == config)
         try? FileManager.default.removeItem(at: dir)
     }
+
+    @Test func shardedCheckpointLoadsAndMissingShardTensorIsNamed() throws {
+        let file = try TinyLlamaGoldenTests.golden("qwen2")
+        let config = try JSONDecoder().decode(LlamaConfig.self, from: Data(file.metadata["config"]!.utf8))
+        let names = LlamaModel.expectedShapes(config).map(\.0)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("saro-sharded-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        var map: [String: String] = [:]
+        var shards: [[String: Tensor]] = [[:], [:]]
+        for (i, n) in names.enumerated() {
+            shards[i % 2][n] = try file.tensor(n)
+            map[n] = "model-0000\(i % 2 + 1)-of-00002.safetensors"
+        }
+        for (i, s) in shards.enumerated() { try SafeTensorsFile.write(s, to: dir.appendingPathComponent("model-0000\(i + 1)-of-00002.safetensors").path, dtype: .f16) }
+        try JSONSerialization.data(withJSONObject: ["metadata": [:], "weight_map": map]).write(to: dir.appendingPathComponent("model.safetensors.index.json"))
+        let loaded = try SafeTensorsCheckpoint.load(directory: dir, names: names)
+        #expect(loaded.count == names.count)
+        let w = try file.tensor("model.layers.1.self_attn.q_proj.bias").scalars
+        #expect(zip(loaded["model.layers.1.self_attn.q_proj.bias"]!.scalars, w).allSatisfy { abs($0 - $1) <= abs($1) / 1000 })
+        map.removeValue(forKey: "model.norm.weight")
+        try JSONSerialization.data(withJSONObject: ["weight_map": map]).write(to: dir.appendingPathComponent("model.safetensors.index.json"))
+        do { _ = try SafeTensorsCheckpoint.load(directory: dir, names: names); Issue.record("loaded without model.norm.weight") } catch {
+            #expect("\(error)".contains("model.norm.weight"))
+        }
+        try? FileManager.default.removeItem(at: dir)
+    }
 }

@@ -8,14 +8,16 @@ import Testing
 @Suite struct TokenizerJSONTests {
     struct Expected: Decodable {
         struct Case: Decodable { let text: String; let ids: [Int]; let decoded: String }
+        struct Chat: Decodable { let messages: [ChatMessage]; let add_generation_prompt: Bool; let ids: [Int] }
         let cases: [Case]
+        let chats: [Chat]
     }
 
     static func folder(_ name: String) throws -> URL {
         try #require(Bundle.module.url(forResource: "Golden/tokenizers/\(name)", withExtension: nil))
     }
 
-    @Test(arguments: ["gpt2", "llama3", "qwen2"])
+    @Test(arguments: ["gpt2", "llama3", "qwen2", "mistral"])
     func encodesAndDecodesLikeTokenizers(name: String) throws {
         let dir = try Self.folder(name)
         let tokenizer = try Tokenizer(tokenizerJSON: dir.appendingPathComponent("tokenizer.json"))
@@ -31,6 +33,23 @@ import Testing
         #expect(failures == 0)
         #expect(name != "qwen2" || tokenizer.normalizeNFC)
         #expect(name != "llama3" || tokenizer.ignoreMerges)
+    }
+
+    /// Llama 3 and Mistral chat templates against transformers' apply_chat_template with the
+    /// families' published Jinja templates.
+    @Test(arguments: ["llama3", "mistral"])
+    func chatTemplatesMatchTransformers(name: String) throws {
+        let dir = try Self.folder(name)
+        let tokenizer = try Tokenizer(tokenizerJSON: dir.appendingPathComponent("tokenizer.json"))
+        let template = try ChatTemplate.resolve(name: nil, tokenizer: tokenizer)
+        #expect(template.format.rawValue == name)
+        let expected = try JSONDecoder().decode(Expected.self, from: Data(contentsOf: dir.appendingPathComponent("expected.json")))
+        #expect(!expected.chats.isEmpty)
+        for chat in expected.chats {
+            let (ids, mask) = try template.render(chat.messages, tokenizer: tokenizer, addGenerationPrompt: chat.add_generation_prompt)
+            #expect(ids == chat.ids)
+            #expect(mask.contains(true) == chat.messages.contains { $0.role == "assistant" })
+        }
     }
 
     @Test func writtenTokenizerJSONReadsBackIdentically() throws {
