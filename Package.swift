@@ -14,9 +14,11 @@ let package = Package(
         .library(name: "Tensor", targets: ["Tensor"]),
         .library(name: "Models", targets: ["Models"]),
         .library(name: "Tokenizers", targets: ["Tokenizers"]),
+        .library(name: "Training", targets: ["Training"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     ],
     targets: [
         .target(
@@ -38,18 +40,32 @@ let package = Package(
             dependencies: ["Tensor", "Tokenizers"],
             swiftSettings: simdFlags
         ),
+        .target(
+            name: "Training",
+            dependencies: ["Models", "Tensor", "Tokenizers"],
+            swiftSettings: simdFlags
+        ),
         .executableTarget(
             name: "saro",
             dependencies: [
                 "Tensor",
                 "Models",
+                "Training",
+                "Tokenizers",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: simdFlags
         ),
         .testTarget(
             name: "TensorTests",
             dependencies: ["Tensor"],
+            swiftSettings: simdFlags
+        ),
+        .testTarget(
+            name: "TrainingTests",
+            dependencies: ["Training", "Models", "Tensor", "Tokenizers"],
+            resources: [.copy("Golden")],
             swiftSettings: simdFlags
         ),
         .testTarget(

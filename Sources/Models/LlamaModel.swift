@@ -5,11 +5,13 @@ import Tensor
 public enum ModelError: Error, CustomStringConvertible {
     case missingWeight(String)
     case wrongShape(name: String, expected: [Int], found: [Int])
+    case unknownModule(String)
 
     public var description: String {
         switch self {
         case .missingWeight(let n): return "missing weight '\(n)'"
         case .wrongShape(let n, let e, let f): return "weight '\(n)' has shape \(f), expected \(e)"
+        case .unknownModule(let m): return m
         }
     }
 }
@@ -27,6 +29,8 @@ public final class LlamaModel {
     /// float32 weights when a few rows are multiplied without gradients: decoding.
     public let quantized: [String: QuantizedMatrix]
     let inverseFrequencies: [Float]
+    /// LoRA adapters applied on top of the (then frozen) projections.
+    public var lora: LoRAAdapters?
     /// Rows up to which a quantized weight beats float32 BLAS.
     static let quantizedRowLimit = Int(ProcessInfo.processInfo.environment["SARO_QUANT_ROWS"] ?? "") ?? 32
 
@@ -76,9 +80,12 @@ public final class LlamaModel {
 
     func param(_ name: String) -> Variable { parameters[name]! }
 
-    /// A projection `prefix.weight` with its bias `prefix.bias` when the model has one.
+    /// A projection `prefix.weight` with its bias `prefix.bias` when the model has one, plus
+    /// its LoRA adapter's contribution when it has one.
     func project(_ x: Variable, _ prefix: String) -> Variable {
-        linear(x, weightName: prefix + ".weight", bias: parameters[prefix + ".bias"])
+        let y = linear(x, weightName: prefix + ".weight", bias: parameters[prefix + ".bias"])
+        guard let d = lora?.delta(x, path: prefix) else { return y }
+        return y + d
     }
 
     /// x W^T (+ b), through the quantized copy of W when decoding a few rows without gradients.
@@ -139,6 +146,21 @@ public final class LlamaModel {
     public static func shiftedTargets(labels: [Int32], batch: Int, time: Int) -> [Int32] {
         var out = [Int32](repeating: -100, count: batch * time)
         for b in 0..<batch { for t in 0..<(time - 1) { out[b * time + t] = labels[b * time + t + 1] } }
+        return out
+    }
+}
+
+extension LlamaModel {
+    /// Fresh weights as transformers initialises a Llama: normal(0, std) projections and
+    /// embeddings, zero biases, unit norms. For models trained from scratch (tests, tiny recipes).
+    public static func initialWeights(config: LlamaConfig, seed: UInt64, std: Float = 0.02) -> [String: Tensor] {
+        var rng = SplitMix64(seed: seed)
+        var out: [String: Tensor] = [:]
+        for (name, shape) in expectedShapes(config) {
+            if name.hasSuffix("norm.weight") { out[name] = Tensor(repeating: 1, shape: shape) } else if name.hasSuffix(".bias") { out[name] = Tensor(zeros: shape) } else {
+                out[name] = Tensor.randn(shape, std: std, rng: &rng)
+            }
+        }
         return out
     }
 }

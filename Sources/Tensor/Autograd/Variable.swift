@@ -27,7 +27,7 @@ public final class Variable {
     }
 
     /// The result of an op. The backward closure is kept only when it will be needed.
-    init(result: Tensor, parents: [Variable], backward: @escaping (Tensor) -> Void) {
+    public init(result: Tensor, parents: [Variable], backward: @escaping (Tensor) -> Void) {
         let needs = GradMode.isEnabled && parents.contains { $0.requiresGrad }
         self.value = result
         self.requiresGrad = needs

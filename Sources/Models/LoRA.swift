@@ -1,0 +1,135 @@
+import Foundation
+import Tensor
+
+/// Low-rank adapters (LoRA, Hu et al. 2021) in PEFT's convention: for a frozen projection W
+/// [out, in], y = x W^T + (alpha / r) * dropout(x) A^T B^T with A [r, in] initialised like
+/// PEFT (Kaiming-uniform, bound 1 / sqrt(in)) and B [out, r] zero, so training starts from the
+/// base model exactly.
+public struct LoRAConfig: Codable, Sendable, Equatable {
+    public var rank: Int
+    public var alpha: Double
+    public var dropout: Double
+    /// Module names as PEFT spells them: q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj.
+    public var targetModules: [String]
+
+    public static let allLinear = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+
+    public init(rank: Int = 16, alpha: Double = 32, dropout: Double = 0.05, targetModules: [String] = LoRAConfig.allLinear) {
+        self.rank = rank; self.alpha = alpha; self.dropout = dropout; self.targetModules = targetModules
+    }
+
+    public var scale: Float { Float(alpha / Double(rank)) }
+}
+
+public final class LoRAAdapters {
+    public let config: LoRAConfig
+    /// Module path ("model.layers.3.self_attn.q_proj") -> (A [r, in], B [out, r]).
+    public private(set) var modules: [String: (a: Variable, b: Variable)] = [:]
+    /// Adapters off: the base model (DPO's reference policy).
+    public var enabled = true
+    /// Dropout masks; part of a checkpoint so a resumed run draws the same ones.
+    public var rng: SplitMix64
+
+    /// New adapters for every targeted projection of `model`.
+    public init(config: LoRAConfig, model: LlamaModel, seed: UInt64) throws {
+        self.config = config
+        rng = SplitMix64(seed: seed ^ 0x4C6F_5241)
+        let unknown = Set(config.targetModules).subtracting(LoRAConfig.allLinear)
+        guard unknown.isEmpty else {
+            throw ModelError.unknownModule("LoRA target modules \(unknown.sorted()) are not projections of this model (\(LoRAConfig.allLinear.joined(separator: ", ")))")
+        }
+        var initRNG = SplitMix64(seed: seed)
+        for (name, shape) in LlamaModel.expectedShapes(model.config) where name.hasSuffix(".weight") && shape.count == 2 {
+            let path = String(name.dropLast(".weight".count))
+            guard let module = path.split(separator: ".").last, config.targetModules.contains(String(module)) else { continue }
+            let bound = 1 / Float(shape[1]).squareRoot()
+            let a = Tensor.uniform([config.rank, shape[1]], low: -bound, high: bound, rng: &initRNG)
+            modules[path] = (Variable(a, requiresGrad: true, name: path + ".lora_A.weight"),
+                             Variable(Tensor(zeros: [shape[0], config.rank]), requiresGrad: true, name: path + ".lora_B.weight"))
+        }
+    }
+
+    /// Trainable parameters by PEFT key.
+    public var parameters: [String: Variable] {
+        var out: [String: Variable] = [:]
+        for (path, m) in modules {
+            out[LoRAAdapters.peftKey(path, "lora_A")] = m.a
+            out[LoRAAdapters.peftKey(path, "lora_B")] = m.b
+        }
+        return out
+    }
+
+    /// PEFT's key in adapter_model.safetensors: base_model.model.<path>.lora_A.weight.
+    public static func peftKey(_ path: String, _ which: String) -> String { "base_model.model.\(path).\(which).weight" }
+
+    /// The adapter's contribution for module `path` given its input x, or nil.
+    func delta(_ x: Variable, path: String) -> Variable? {
+        guard enabled, let m = modules[path] else { return nil }
+        let xin = GradMode.isEnabled && config.dropout > 0 ? Ops.dropout(x, p: Float(config.dropout), rng: &rng) : x
+        return config.scale * Ops.linear(Ops.linear(xin, weight: m.a), weight: m.b)
+    }
+
+    // MARK: PEFT files
+
+    /// adapter_config.json as PEFT writes it.
+    public func adapterConfigJSON(baseModel: String) throws -> Data {
+        let obj: [String: Any] = [
+            "peft_type": "LORA", "task_type": "CAUSAL_LM", "r": config.rank, "lora_alpha": config.alpha,
+            "lora_dropout": config.dropout, "target_modules": config.targetModules, "bias": "none",
+            "fan_in_fan_out": false, "inference_mode": true, "base_model_name_or_path": baseModel,
+            "modules_to_save": NSNull(), "use_rslora": false, "use_dora": false, "init_lora_weights": true,
+        ]
+        return try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys, .prettyPrinted])
+    }
+
+    /// Writes adapter_config.json and adapter_model.safetensors into `directory`.
+    public func save(to directory: URL, baseModel: String) throws {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try SafeTensorsFile.write(parameters.mapValues(\.value), to: directory.appendingPathComponent("adapter_model.safetensors").path)
+        try AtomicFile.write(try adapterConfigJSON(baseModel: baseModel), to: directory.appendingPathComponent("adapter_config.json").path)
+    }
+
+    /// Loads adapters saved by saro or PEFT into this (matching) set of modules.
+    public func load(from directory: URL) throws {
+        let file = try SafeTensorsFile(path: directory.appendingPathComponent("adapter_model.safetensors").path)
+        for (path, m) in modules {
+            for (which, v) in [("lora_A", m.a), ("lora_B", m.b)] {
+                let t = try file.tensor(LoRAAdapters.peftKey(path, which))
+                guard t.shape == v.value.shape else {
+                    throw ModelError.wrongShape(name: LoRAAdapters.peftKey(path, which), expected: v.value.shape, found: t.shape)
+                }
+                v.value.copyElements(from: t)
+            }
+        }
+    }
+
+    /// Reads adapter_config.json (saro's or PEFT's).
+    public static func readConfig(_ directory: URL) throws -> LoRAConfig {
+        let url = directory.appendingPathComponent("adapter_config.json")
+        guard let data = try? Data(contentsOf: url), let obj = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            throw ModelStoreError.invalid(path: url.path, reason: "missing or not a JSON object")
+        }
+        guard obj["peft_type"] as? String == "LORA", let r = obj["r"] as? Int else {
+            throw ModelStoreError.invalid(path: url.path, reason: "not a LoRA adapter config (peft_type LORA with r)")
+        }
+        let targets: [String]
+        if let list = obj["target_modules"] as? [String] { targets = list } else if obj["target_modules"] as? String == "all-linear" { targets = LoRAConfig.allLinear } else {
+            throw ModelStoreError.invalid(path: url.path, reason: "target_modules must be a list of module names")
+        }
+        return LoRAConfig(rank: r, alpha: (obj["lora_alpha"] as? NSNumber)?.doubleValue ?? Double(r), dropout: (obj["lora_dropout"] as? NSNumber)?.doubleValue ?? 0, targetModules: targets)
+    }
+
+    /// Folds the adapters into the base weights: W + scale * B A (what `saro merge` saves).
+    public func merged(into weights: [String: Tensor]) -> [String: Tensor] {
+        var out = weights
+        for (path, m) in modules {
+            let name = path + ".weight"
+            guard let w = weights[name] else { continue }
+            let delta = m.b.value.matmul(m.a.value)
+            let merged = w.copy()
+            Elementwise.axpy(config.scale, delta.data, merged.data, n: merged.count)
+            out[name] = merged
+        }
+        return out
+    }
+}

@@ -1,0 +1,126 @@
+import Foundation
+import Models
+import Tensor
+
+/// What a trainer minimises: how to turn a micro-batch of examples into a loss.
+///
+/// Losses are normalised per optimizer step, not per micro-batch (`stepNormalizer` over all the
+/// step's examples), so gradient accumulation gives the same update as one large batch.
+public protocol TrainingObjective {
+    var count: Int { get }
+    func length(_ index: Int) -> Int
+    /// The step-level normaliser: trained tokens (SFT) or pairs (DPO) of these examples.
+    func stepNormalizer(_ indices: [Int]) -> Double
+    /// The micro-batch's loss (already divided by the step normaliser), its metrics (sums the
+    /// trainer averages), and the tokens it processed.
+    func loss(model: LlamaModel, indices: [Int], normalizer: Double, stepIndices: [Int]) -> (Variable, [String: Double], Int)
+}
+
+/// Right-padded token rows and next-token targets (-100 where nothing is trained).
+struct PaddedBatch {
+    var ids: [Int32] = []
+    var targets: [Int32] = []
+    var rows = 0
+    var time = 0
+
+    /// rows of (ids, trained) with trained[t] saying whether token t is a target.
+    init(_ sequences: [([Int], [Bool])], pad: Int32) {
+        rows = sequences.count
+        time = sequences.map(\.0.count).max() ?? 0
+        for (seq, trained) in sequences {
+            ids += seq.map(Int32.init) + [Int32](repeating: pad, count: time - seq.count)
+            for t in 0..<time {
+                targets.append(t + 1 < seq.count && trained[t + 1] ? Int32(seq[t + 1]) : -100)
+            }
+        }
+    }
+}
+
+/// Supervised fine-tuning: mean negative log-likelihood over the loss-mask tokens.
+public struct SFTObjective: TrainingObjective {
+    public let examples: [SFTExample]
+    let pad: Int32
+
+    public init(examples: [SFTExample], padToken: Int) { self.examples = examples; pad = Int32(padToken) }
+
+    public var count: Int { examples.count }
+    public func length(_ i: Int) -> Int { examples[i].tokens }
+    public func stepNormalizer(_ indices: [Int]) -> Double {
+        Double(indices.map { examples[$0].mask.dropFirst().filter { $0 }.count }.reduce(0, +))
+    }
+
+    public func loss(model: LlamaModel, indices: [Int], normalizer: Double, stepIndices: [Int]) -> (Variable, [String: Double], Int) {
+        let batch = PaddedBatch(indices.map { (examples[$0].ids, examples[$0].mask) }, pad: pad)
+        let logits = model.forward(ids: batch.ids, batch: batch.rows, time: batch.time)
+        let logp = Ops.gatherLogProbs(logits, targets: batch.targets).sum()
+        let loss = (-1 / Float(normalizer)) * logp
+        return (loss, ["loss": Double(loss.value.scalars[0])], indices.map { examples[$0].tokens }.reduce(0, +))
+    }
+}
+
+/// Direct preference optimization on (prompt, chosen, rejected) with cached reference log-probs.
+public struct DPOObjective: TrainingObjective {
+    public let examples: [PreferenceExample]
+    public let config: DPOLossConfig
+    /// Reference log-probs: chosen then rejected per example, [2 * count].
+    public let reference: [Float]
+    let pad: Int32
+
+    public init(examples: [PreferenceExample], config: DPOLossConfig, reference: [Float], padToken: Int) {
+        precondition(reference.count == 2 * examples.count, "reference log-probs for \(reference.count / 2) pairs, \(examples.count) examples")
+        self.examples = examples; self.config = config; self.reference = reference; pad = Int32(padToken)
+    }
+
+    public var count: Int { examples.count }
+    public func length(_ i: Int) -> Int { examples[i].tokens }
+    public func stepNormalizer(_ indices: [Int]) -> Double { Double(indices.count) }
+
+    /// Rows for a micro-batch: prompt + chosen for each pair, then prompt + rejected.
+    static func rows(_ examples: [PreferenceExample], _ indices: [Int]) -> [([Int], [Bool])] {
+        func row(_ e: PreferenceExample, _ c: [Int]) -> ([Int], [Bool]) {
+            (e.prompt + c, [Bool](repeating: false, count: e.prompt.count) + [Bool](repeating: true, count: c.count))
+        }
+        return indices.map { row(examples[$0], examples[$0].chosen) } + indices.map { row(examples[$0], examples[$0].rejected) }
+    }
+
+    /// Summed completion log-probs of the micro-batch's rows (chosen rows, then rejected).
+    static func logps(model: LlamaModel, examples: [PreferenceExample], indices: [Int], pad: Int32) -> Variable {
+        let batch = PaddedBatch(rows(examples, indices), pad: pad)
+        let logits = model.forward(ids: batch.ids, batch: batch.rows, time: batch.time)
+        return Ops.sequenceLogProbs(logits, targets: batch.targets)
+    }
+
+    public func loss(model: LlamaModel, indices: [Int], normalizer: Double, stepIndices: [Int]) -> (Variable, [String: Double], Int) {
+        let lp = Self.logps(model: model, examples: examples, indices: indices, pad: pad)
+        let ref = indices.map { reference[2 * $0] } + indices.map { reference[2 * $0 + 1] }
+        let chosenTokensInStep = stepIndices.map { examples[$0].chosen.count }.reduce(0, +)
+        let (loss, stats) = config.loss(logps: lp, reference: ref, chosenTokens: indices.map { examples[$0].chosen.count },
+                                        pairsInStep: Int(normalizer), chosenTokensInStep: chosenTokensInStep)
+        var metrics = ["loss": stats.loss]
+        for (k, v) in stats.metrics { metrics[k] = v * Double(stats.pairs) }   // sums; the trainer divides by pairs
+        metrics["pairs"] = Double(stats.pairs)
+        return (loss, metrics, indices.map { examples[$0].prompt.count * 2 + examples[$0].chosen.count + examples[$0].rejected.count }.reduce(0, +))
+    }
+
+    /// Reference log-probs for every pair, computed once without gradients (the caller turns
+    /// adapters off, or passes the untouched model). Cached in `cacheFile` under `fingerprint`.
+    public static func referenceLogps(model: LlamaModel, examples: [PreferenceExample], padToken: Int, batchSize: Int,
+                                      cacheFile: URL?, fingerprint: String, progress: (Int, Int) -> Void = { _, _ in }) throws -> [Float] {
+        if let cacheFile, let f = try? SafeTensorsFile(path: cacheFile.path), f.metadata["fingerprint"] == fingerprint,
+           let t = try? f.tensor("reference_logps"), t.count == 2 * examples.count {
+            return t.scalars
+        }
+        var out = [Float](repeating: 0, count: 2 * examples.count)
+        let order = examples.indices.sorted { examples[$0].tokens < examples[$1].tokens }
+        for start in stride(from: 0, to: order.count, by: batchSize) {
+            let idx = Array(order[start..<min(order.count, start + batchSize)])
+            let lp = GradMode.withNoGrad { logps(model: model, examples: examples, indices: idx, pad: Int32(padToken)) }.value.scalars
+            for (j, i) in idx.enumerated() { out[2 * i] = lp[j]; out[2 * i + 1] = lp[idx.count + j] }
+            progress(min(order.count, start + batchSize), order.count)
+        }
+        if let cacheFile {
+            try SafeTensorsFile.write(["reference_logps": Tensor(out, shape: [out.count])], to: cacheFile.path, metadata: ["fingerprint": fingerprint])
+        }
+        return out
+    }
+}

@@ -1,0 +1,92 @@
+import Foundation
+import Models
+
+/// Hyper-parameters of a training run, named as TRL users know them. The same names (with
+/// dashes or underscores) are accepted in a YAML config file; an unknown key is an error.
+public struct TrainingOptions: Codable, Sendable, Equatable {
+    public var epochs: Double = 1
+    /// Stop after this many optimizer steps (overrides epochs when > 0).
+    public var maxSteps: Int = 0
+    public var batchSize: Int = 4
+    public var gradAccum: Int = 1
+    public var lr: Double = 2e-4
+    public var warmupRatio: Double = 0
+    public var lrSchedule: LRSchedule = .linear
+    public var weightDecay: Double = 0
+    public var maxGradNorm: Double = 1
+    public var maxLength: Int = 1024
+    public var seed: UInt64 = 42
+    public var loggingSteps: Int = 10
+    /// Checkpoint every N steps (0: only at the end).
+    public var saveSteps: Int = 0
+    public var saveTotalLimit: Int = 2
+    /// Evaluate every N steps on the held-out split (0: only at the end, if there is one).
+    public var evalSteps: Int = 0
+    /// Fraction of the data held out for validation when no eval file is given.
+    public var evalSplit: Double = 0
+    /// Full fine-tuning instead of LoRA.
+    public var full: Bool = false
+    public var loraRank: Int = 16
+    public var loraAlpha: Double = 32
+    public var loraDropout: Double = 0.05
+    public var loraTargets: [String] = LoRAConfig.allLinear
+    // DPO
+    public var beta: Double = 0.1
+    public var lossType: DPOLossConfig.LossType = .sigmoid
+    public var labelSmoothing: Double = 0
+    /// Weight of the NLL term on the chosen response (TRL's rpo_alpha); 0 turns it off.
+    public var rpoAlpha: Double = 0
+
+    public init() {}
+
+    public static let keys: [String] = [
+        "epochs", "max_steps", "batch_size", "grad_accum", "lr", "warmup_ratio", "lr_schedule", "weight_decay", "max_grad_norm",
+        "max_length", "seed", "logging_steps", "save_steps", "save_total_limit", "eval_steps", "eval_split", "full", "lora_rank",
+        "lora_alpha", "lora_dropout", "lora_targets", "beta", "loss_type", "label_smoothing", "rpo_alpha",
+    ]
+
+    enum CodingKeys: String, CodingKey {
+        case epochs, maxSteps = "max_steps", batchSize = "batch_size", gradAccum = "grad_accum", lr, warmupRatio = "warmup_ratio"
+        case lrSchedule = "lr_schedule", weightDecay = "weight_decay", maxGradNorm = "max_grad_norm", maxLength = "max_length", seed
+        case loggingSteps = "logging_steps", saveSteps = "save_steps", saveTotalLimit = "save_total_limit", evalSteps = "eval_steps"
+        case evalSplit = "eval_split", full, loraRank = "lora_rank", loraAlpha = "lora_alpha", loraDropout = "lora_dropout"
+        case loraTargets = "lora_targets", beta, lossType = "loss_type", labelSmoothing = "label_smoothing", rpoAlpha = "rpo_alpha"
+    }
+
+    public var lora: LoRAConfig { LoRAConfig(rank: loraRank, alpha: loraAlpha, dropout: loraDropout, targetModules: loraTargets) }
+    public var dpo: DPOLossConfig { DPOLossConfig(beta: beta, lossType: lossType, labelSmoothing: labelSmoothing, rpoAlpha: rpoAlpha) }
+
+    /// Checks ranges; the message names the option.
+    public func validate() throws {
+        func bad(_ s: String) -> Error { TrainingError.invalidOption(s) }
+        if batchSize < 1 { throw bad("batch_size must be at least 1") }
+        if gradAccum < 1 { throw bad("grad_accum must be at least 1") }
+        if lr <= 0 { throw bad("lr must be positive") }
+        if !(0..<1).contains(warmupRatio) { throw bad("warmup_ratio must be in [0, 1)") }
+        if maxLength < 2 { throw bad("max_length must be at least 2") }
+        if loraRank < 1 && !full { throw bad("lora_rank must be at least 1") }
+        if !(0..<1).contains(loraDropout) { throw bad("lora_dropout must be in [0, 1)") }
+        if !(0..<1).contains(evalSplit) { throw bad("eval_split must be in [0, 1)") }
+        if beta <= 0 { throw bad("beta must be positive") }
+        if !(0..<0.5).contains(labelSmoothing) { throw bad("label_smoothing must be in [0, 0.5)") }
+        if epochs <= 0 && maxSteps <= 0 { throw bad("give epochs > 0 or max_steps > 0") }
+    }
+}
+
+public enum TrainingError: Error, CustomStringConvertible {
+    case invalidOption(String)
+    case unknownConfigKeys(file: String, keys: [String])
+    case badConfig(file: String, reason: String)
+    case noCheckpoint(String)
+    case mismatchedCheckpoint(String)
+
+    public var description: String {
+        switch self {
+        case .invalidOption(let s): return "invalid option: \(s)"
+        case .unknownConfigKeys(let f, let k): return "\(f): unknown key\(k.count > 1 ? "s" : "") \(k.joined(separator: ", ")) (known: \(TrainingOptions.keys.joined(separator: ", ")))"
+        case .badConfig(let f, let r): return "\(f): \(r)"
+        case .noCheckpoint(let d): return "\(d): no checkpoint to resume from"
+        case .mismatchedCheckpoint(let r): return "cannot resume: \(r)"
+        }
+    }
+}

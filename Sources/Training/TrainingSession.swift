@@ -1,0 +1,115 @@
+import Foundation
+import Models
+import Tensor
+import Tokenizers
+
+/// A training run assembled from a model, a data file and options: the piece the command line
+/// and the tests both use. It loads and renders the data, holds out a validation split, puts
+/// LoRA adapters on the model (or makes every weight trainable), prepares DPO's reference
+/// log-probs, and builds the trainer with the right way to save.
+public struct TrainingSession {
+    public enum Kind: String, Sendable { case sft, dpo }
+
+    public let trainer: Trainer
+    public let report: DatasetReader.Report
+    public let evalExamples: Int
+
+    public init(kind: Kind, model loaded: PretrainedModel, modelName: String, data: String, evalData: String? = nil,
+                chatTemplate: String? = nil, options: TrainingOptions, outputDirectory: URL,
+                log: (String) -> Void = { _ in }) throws {
+        try options.validate()
+        let tokenizer = loaded.tokenizer
+        let template = try ChatTemplate.resolve(name: chatTemplate, tokenizer: tokenizer)
+        let reader = DatasetReader(tokenizer: tokenizer, template: template, maxLength: options.maxLength)
+        let model = try loaded.makeModel(trainable: options.full)
+        let pad = tokenizer.padTokenId ?? tokenizer.eosTokenId ?? 0
+
+        var trainable: [String: Variable]
+        let weightsFile: String
+        let saveModel: (URL) throws -> Void
+        if options.full {
+            trainable = model.parameters
+            weightsFile = "model.safetensors"
+            saveModel = { try ModelWriter.save(model, tokenizer: tokenizer, to: $0) }
+        } else {
+            let adapters = try LoRAAdapters(config: options.lora, model: model, seed: options.seed)
+            model.lora = adapters
+            trainable = adapters.parameters
+            weightsFile = "adapter_model.safetensors"
+            let base = modelName
+            saveModel = { dir in
+                try adapters.save(to: dir, baseModel: base)
+                try tokenizer.save(to: dir)
+            }
+        }
+
+        func split<T>(_ all: [T]) throws -> ([T], [T]) {
+            if let evalData { _ = evalData; return (all, []) }
+            guard options.evalSplit > 0 else { return (all, []) }
+            var rng = SplitMix64(seed: options.seed ^ 0x5EED)
+            var idx = Array(all.indices)
+            idx.shuffle(using: &rng)
+            let n = max(1, Int(Double(all.count) * options.evalSplit))
+            return (idx.dropFirst(n).sorted().map { all[$0] }, idx.prefix(n).sorted().map { all[$0] })
+        }
+
+        let objective: TrainingObjective, evalObjective: TrainingObjective?
+        switch kind {
+        case .sft:
+            let (all, report) = try reader.readSFT(data)
+            var (train, held) = try split(all)
+            if let evalData { held = try reader.readSFT(evalData).0 }
+            self.report = report
+            evalExamples = held.count
+            objective = SFTObjective(examples: train, padToken: pad)
+            evalObjective = held.isEmpty ? nil : SFTObjective(examples: held, padToken: pad)
+        case .dpo:
+            let (all, report) = try reader.readPreferences(data)
+            var (train, held) = try split(all)
+            if let evalData { held = try reader.readPreferences(evalData).0 }
+            self.report = report
+            evalExamples = held.count
+            // The reference policy is the model before training: the base with adapters off, or
+            // the untouched weights for full fine-tuning. Computed once, cached on disk.
+            func reference(_ examples: [PreferenceExample], _ name: String) throws -> [Float] {
+                let fingerprint = TrainingSession.fingerprint([loaded.source.path, TrainingSession.fileDigest(loaded.source.path),
+                                                               TrainingSession.fileDigest(data), evalData.map(TrainingSession.fileDigest) ?? "",
+                                                               String(options.maxLength), "\(template.format)", name,
+                                                               String(examples.count), String(examples.map(\.tokens).reduce(0, +))])
+                try FileManager.default.createDirectory(at: outputDirectory, withIntermediateDirectories: true)
+                model.lora?.enabled = false
+                defer { model.lora?.enabled = true }
+                log("computing reference log-probs for \(examples.count) \(name) pairs")
+                return try DPOObjective.referenceLogps(model: model, examples: examples, padToken: pad, batchSize: options.batchSize,
+                                                       cacheFile: outputDirectory.appendingPathComponent("reference_logps_\(name).safetensors"),
+                                                       fingerprint: fingerprint)
+            }
+            objective = DPOObjective(examples: train, config: options.dpo, reference: try reference(train, "train"), padToken: pad)
+            evalObjective = held.isEmpty ? nil : DPOObjective(examples: held, config: options.dpo, reference: try reference(held, "eval"), padToken: pad)
+        }
+        trainer = Trainer(model: model, trainable: trainable, objective: objective, evalObjective: evalObjective, options: options,
+                          outputDirectory: outputDirectory, weightsFile: weightsFile, saveModel: saveModel)
+    }
+
+    /// A digest of a data file's contents (a model file: its size and modification time).
+    public static func fileDigest(_ path: String) -> String {
+        let attrs = try? FileManager.default.attributesOfItem(atPath: path)
+        if (attrs?[.type] as? FileAttributeType) == .typeDirectory || ((attrs?[.size] as? Int) ?? 0) > 64 << 20 {
+            return "\(attrs?[.size] ?? 0)-\((attrs?[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0)"
+        }
+        guard let data = FileManager.default.contents(atPath: path) else { return "missing" }
+        var h: UInt64 = 0xCBF2_9CE4_8422_2325
+        for b in data { h = (h ^ UInt64(b)) &* 0x100_0000_01B3 }
+        return String(h, radix: 16)
+    }
+
+    /// A stable hex digest of strings (FNV-1a, 64 bits), for cache keys.
+    public static func fingerprint(_ parts: [String]) -> String {
+        var h: UInt64 = 0xCBF2_9CE4_8422_2325
+        for part in parts {
+            for b in part.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01B3 }
+            h = (h ^ 0xFF) &* 0x100_0000_01B3
+        }
+        return String(h, radix: 16)
+    }
+}

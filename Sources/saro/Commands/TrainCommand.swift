@@ -1,0 +1,157 @@
+import ArgumentParser
+import Foundation
+import Models
+import Training
+import Yams
+
+struct TrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Fine-tune a model: SFT (the reasoning-style warmup) or DPO (reasoning preference optimization).",
+        subcommands: [SFT.self, DPO.self])
+
+    struct SFT: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "sft",
+            abstract: "Supervised fine-tuning on conversations.",
+            discussion: """
+                Data: JSONL with TRL's fields, {"messages": [{"role", "content"}, ...]} or \
+                {"prompt": ..., "completion": ...}. The loss is the mean negative log-likelihood of \
+                the assistant tokens (including the end-of-turn token). LoRA by default (adapters in \
+                PEFT's layout); --full trains every weight and saves a Hugging Face model.
+                """)
+        @OptionGroup var common: TrainOptions
+        func run() throws { try common.run(.sft) }
+    }
+
+    struct DPO: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "dpo",
+            abstract: "Direct preference optimization on (prompt, chosen, rejected) pairs.",
+            discussion: """
+                Data: JSONL with TRL's fields {"prompt", "chosen", "rejected"} (strings or message \
+                lists; a prompt may end with a partial assistant turn that both completions continue). \
+                The reference policy is the starting model; its log-probs are computed once and cached \
+                in the output folder. Losses: sigmoid (default), ipo; --label-smoothing gives \
+                conservative DPO, --rpo-alpha adds an NLL term on the chosen response.
+                """)
+        @OptionGroup var common: TrainOptions
+        func run() throws { try common.run(.dpo) }
+    }
+}
+
+/// The options of `saro train sft` and `saro train dpo`. Each may also come from --config
+/// (YAML, same names with dashes or underscores); flags given on the command line win.
+struct TrainOptions: ParsableArguments {
+    @Option(help: "YAML file with any of these options.") var config: String?
+    @Option(help: "Base model (name, folder or .gguf).") var model: String?
+    @Option(help: "Training data (JSONL).") var data: String?
+    @Option(help: "Validation data (JSONL); else --eval-split of the data is held out.") var evalData: String?
+    @Option(help: "Output folder.") var out: String?
+    @Option(help: "Chat template: auto, chatml, llama3, mistral.") var chatTemplate: String?
+    @Option(help: "Training epochs.") var epochs: Double?
+    @Option(help: "Stop after this many optimizer steps (overrides --epochs).") var maxSteps: Int?
+    @Option(help: "Sequences (or pairs) per micro-batch.") var batchSize: Int?
+    @Option(help: "Micro-batches per optimizer step.") var gradAccum: Int?
+    @Option(help: "Peak learning rate.") var lr: Double?
+    @Option(help: "Fraction of steps of linear warmup.") var warmupRatio: Double?
+    @Option(help: "constant, linear or cosine.") var lrSchedule: String?
+    @Option(help: "AdamW decoupled weight decay.") var weightDecay: Double?
+    @Option(help: "Clip gradients to this global norm (0: off).") var maxGradNorm: Double?
+    @Option(help: "Truncate examples to this many tokens.") var maxLength: Int?
+    @Option(help: "Random seed (data order, LoRA init, dropout).") var seed: UInt64?
+    @Option(help: "Write metrics every N steps.") var loggingSteps: Int?
+    @Option(help: "Checkpoint every N steps (0: at the end only).") var saveSteps: Int?
+    @Option(help: "Keep at most this many checkpoints.") var saveTotalLimit: Int?
+    @Option(help: "Validate every N steps (0: at the end).") var evalSteps: Int?
+    @Option(help: "Fraction of the data held out for validation.") var evalSplit: Double?
+    @Flag(help: "Full fine-tuning instead of LoRA.") var full = false
+    @Option(help: "LoRA rank.") var loraRank: Int?
+    @Option(help: "LoRA alpha.") var loraAlpha: Double?
+    @Option(help: "LoRA dropout.") var loraDropout: Double?
+    @Option(help: "LoRA target modules, comma-separated (q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj).") var loraTargets: String?
+    @Option(help: "DPO beta.") var beta: Double?
+    @Option(help: "DPO loss: sigmoid or ipo.") var lossType: String?
+    @Option(help: "DPO label smoothing (conservative DPO).") var labelSmoothing: Double?
+    @Option(help: "Weight of an NLL term on the chosen response (TRL's rpo_alpha).") var rpoAlpha: Double?
+    @Flag(help: "Continue from the newest checkpoint in --out.") var resume = false
+    @Flag(help: "No progress bar.") var quiet = false
+
+    /// Options from --config, then the flags given on the command line.
+    func resolved() throws -> (TrainingOptions, [String: String]) {
+        var merged = try JSONSerialization.jsonObject(with: JSONEncoder().encode(TrainingOptions())) as! [String: Any]
+        var paths: [String: String] = [:]
+        if let config {
+            guard let text = try? String(contentsOfFile: config, encoding: .utf8) else { throw ValidationError("\(config): cannot read the file") }
+            let yaml: Any?
+            do { yaml = try Yams.load(yaml: text) } catch { throw ValidationError("\(config): not valid YAML: \(error)") }
+            guard let dict = yaml as? [String: Any] else { throw ValidationError("\(config): expected a mapping of option names to values") }
+            let pathKeys = ["model", "data", "eval_data", "out", "chat_template"]
+            var unknown: [String] = []
+            for (rawKey, value) in dict {
+                let key = rawKey.replacingOccurrences(of: "-", with: "_")
+                if pathKeys.contains(key) { paths[key] = "\(value)"; continue }
+                guard TrainingOptions.keys.contains(key) else { unknown.append(rawKey); continue }
+                merged[key] = key == "lora_targets" ? ((value as? String)?.split(separator: ",").map(String.init) ?? value) : value
+            }
+            if !unknown.isEmpty { throw TrainingError.unknownConfigKeys(file: config, keys: unknown.sorted()) }
+        }
+        let flags: [String: Any?] = [
+            "epochs": epochs, "max_steps": maxSteps, "batch_size": batchSize, "grad_accum": gradAccum, "lr": lr, "warmup_ratio": warmupRatio,
+            "lr_schedule": lrSchedule, "weight_decay": weightDecay, "max_grad_norm": maxGradNorm, "max_length": maxLength, "seed": seed,
+            "logging_steps": loggingSteps, "save_steps": saveSteps, "save_total_limit": saveTotalLimit, "eval_steps": evalSteps,
+            "eval_split": evalSplit, "lora_rank": loraRank, "lora_alpha": loraAlpha, "lora_dropout": loraDropout,
+            "lora_targets": loraTargets.map { $0.split(separator: ",").map(String.init) }, "beta": beta, "loss_type": lossType,
+            "label_smoothing": labelSmoothing, "rpo_alpha": rpoAlpha,
+        ]
+        for (k, v) in flags { if let v { merged[k] = v } }
+        if full { merged["full"] = true }
+        for (k, v) in [("model", model), ("data", data), ("eval_data", evalData), ("out", out), ("chat_template", chatTemplate)] {
+            if let v { paths[k] = v }
+        }
+        do {
+            let options = try JSONDecoder().decode(TrainingOptions.self, from: JSONSerialization.data(withJSONObject: merged))
+            return (options, paths)
+        } catch let DecodingError.dataCorrupted(c) {
+            throw ValidationError("option \(c.codingPath.map(\.stringValue).joined(separator: ".")): \(c.debugDescription)")
+        } catch let DecodingError.typeMismatch(_, c) {
+            throw ValidationError("option \(c.codingPath.map(\.stringValue).joined(separator: ".")) has the wrong type")
+        }
+    }
+
+    func run(_ kind: TrainingSession.Kind) throws {
+        let (options, paths) = try resolved()
+        guard let data = paths["data"] else { throw ValidationError("--data is required (or data: in --config)") }
+        guard let out = paths["out"] else { throw ValidationError("--out is required (or out: in --config)") }
+        let modelName = paths["model"] ?? ModelStore.defaultModel
+        let stderr = FileHandle.standardError
+        let loaded = try PretrainedModel.load(modelName) { stderr.write(Data("saro: \($0)\n".utf8)) }
+        let session = try TrainingSession(kind: kind, model: loaded, modelName: modelName, data: data, evalData: paths["eval_data"],
+                                          chatTemplate: paths["chat_template"], options: options, outputDirectory: URL(fileURLWithPath: out)) {
+            stderr.write(Data("saro: \($0)\n".utf8))
+        }
+        let r = session.report
+        stderr.write(Data("saro: \(r.read) records read, \(r.truncated) truncated to \(options.maxLength) tokens, \(r.dropped) dropped; \(session.evalExamples) held out\n".utf8))
+        let bar = ProgressBar(label: "train \(kind.rawValue)", quiet: quiet)
+        try session.trainer.run(resume: resume) { event in
+            switch event {
+            case .started(let total, let start, let params, let examples):
+                stderr.write(Data("saro: \(examples) examples, \(total) steps\(start > 0 ? ", resuming after step \(start)" : ""), \(params) trainable parameters\n".utf8))
+                bar.start(total: total, done: start)
+            case .step(let step, _, let loss, let tps):
+                bar.update(done: step, status: String(format: "loss %.4f  %.0f tok/s", loss, tps))
+            case .logged(let row):
+                bar.note(row.sorted { $0.key < $1.key }.map { "\($0.key)=\(String(format: "%.4g", $0.value))" }.joined(separator: " "))
+            case .evaluated(let row):
+                bar.note("eval: " + row.filter { $0.key.hasPrefix("eval_") }.sorted { $0.key < $1.key }.map { "\($0.key)=\(String(format: "%.4g", $0.value))" }.joined(separator: " "))
+            case .skipped(let step, let reason):
+                bar.note("step \(step) skipped: \(reason)")
+            case .checkpoint(_, let path):
+                bar.note("checkpoint \(path)")
+            case .finished(let path):
+                bar.finish()
+                print(path)
+            }
+        }
+    }
+}

@@ -1,0 +1,81 @@
+import Foundation
+import Testing
+@testable import Models
+@testable import Tensor
+@testable import Training
+
+/// LoRA SFT and DPO losses and adapter gradients against PyTorch + PEFT
+/// (scripts/golden/make_lora_golden.py).
+@Suite struct LoRAGoldenTests {
+    static func setup() throws -> (LlamaModel, LoRAAdapters, SafeTensorsFile) {
+        let (config, weights) = try Fixtures.tinyGoldenModel()
+        let model = try LlamaModel(config: config, weights: weights)
+        let adapters = try LoRAAdapters(config: LoRAConfig(rank: 4, alpha: 8, dropout: 0), model: model, seed: 0)
+        let golden = try SafeTensorsFile(path: Fixtures.goldenDir.appendingPathComponent("lora_golden.safetensors").path)
+        for (key, p) in adapters.parameters { p.value.copyElements(from: try golden.tensor(key)) }
+        model.lora = adapters
+        return (model, adapters, golden)
+    }
+
+    static func relativeError(_ a: Tensor, _ b: Tensor) -> Float {
+        let scale = max(b.scalars.map(abs).max() ?? 0, 1e-12)
+        return zip(a.scalars, b.scalars).map { abs($0 - $1) }.max()! / scale
+    }
+
+    @Test func sftLossAndAdapterGradients() throws {
+        let (model, adapters, golden) = try Self.setup()
+        let ids = try golden.integers("sft.ids"), mask = try golden.integers("sft.mask").map { $0 != 0 }
+        let examples = (0..<2).map { r in SFTExample(ids: Array(ids[(r * 8)..<(r * 8 + 8)]), mask: Array(mask[(r * 8)..<(r * 8 + 8)])) }
+        let objective = SFTObjective(examples: examples, padToken: 0)
+        let (loss, _, _) = objective.loss(model: model, indices: [0, 1], normalizer: objective.stepNormalizer([0, 1]), stepIndices: [0, 1])
+        #expect(abs(loss.value.scalars[0] - (try golden.tensor("sft.loss").scalars[0])) < 1e-5)
+        loss.backward()
+        for (key, p) in adapters.parameters {
+            let err = Self.relativeError(try #require(p.grad), try golden.tensor("sft_grad." + key))
+            #expect(err < 1e-4, "\(key): relative error \(err)")
+        }
+    }
+
+    @Test func dpoLossAndAdapterGradients() throws {
+        let (model, adapters, golden) = try Self.setup()
+        func rows(_ name: String) throws -> [[Int]] {
+            let t = try golden.tensor(name)
+            return (0..<t.shape[0]).map { r in (0..<t.shape[1]).map { Int(t[index: [r, $0]]) }.filter { $0 >= 0 } }
+        }
+        let prompts = try rows("dpo.prompts"), chosen = try rows("dpo.chosen"), rejected = try rows("dpo.rejected")
+        let examples = (0..<2).map { PreferenceExample(prompt: prompts[$0], chosen: chosen[$0], rejected: rejected[$0]) }
+        adapters.enabled = false
+        let reference = try DPOObjective.referenceLogps(model: model, examples: examples, padToken: 0, batchSize: 2, cacheFile: nil, fingerprint: "")
+        adapters.enabled = true
+        let expectedRef = try golden.tensor("dpo.reference").scalars   // chosen rows, then rejected rows
+        for i in 0..<2 {
+            #expect(abs(reference[2 * i] - expectedRef[i]) < 1e-4 && abs(reference[2 * i + 1] - expectedRef[2 + i]) < 1e-4)
+        }
+        let objective = DPOObjective(examples: examples, config: DPOLossConfig(beta: 0.1), reference: reference, padToken: 0)
+        let (loss, _, _) = objective.loss(model: model, indices: [0, 1], normalizer: 2, stepIndices: [0, 1])
+        #expect(abs(loss.value.scalars[0] - (try golden.tensor("dpo.loss").scalars[0])) < 1e-5)
+        loss.backward()
+        for (key, p) in adapters.parameters {
+            let err = Self.relativeError(try #require(p.grad), try golden.tensor("dpo_grad." + key))
+            #expect(err < 1e-3, "\(key): relative error \(err)")
+        }
+    }
+
+    @Test func adapterFilesUsePEFTLayoutAndMergeMatchesForward() throws {
+        let (model, adapters, _) = try Self.setup()
+        let dir = Fixtures.temporaryDirectory("adapter")
+        try adapters.save(to: dir, baseModel: "tiny")
+        let cfg = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("adapter_config.json"))) as! [String: Any]
+        #expect(cfg["peft_type"] as? String == "LORA" && cfg["r"] as? Int == 4 && (cfg["lora_alpha"] as? NSNumber)?.doubleValue == 8)
+        let st = try SafeTensorsFile(path: dir.appendingPathComponent("adapter_model.safetensors").path)
+        #expect(st.names.contains("base_model.model.model.layers.1.mlp.down_proj.lora_B.weight") && st.names.count == 2 * 7 * 2)
+        let readBack = try LoRAAdapters.readConfig(dir)
+        #expect(readBack == adapters.config)
+        // Merged weights give the adapted model's logits.
+        let ids: [Int32] = [3, 7, 11, 2, 9]
+        let adapted = GradMode.withNoGrad { model.forward(ids: ids, batch: 1, time: 5) }.value.scalars
+        let merged = try LlamaModel(config: model.config, weights: adapters.merged(into: model.parameters.mapValues(\.value)))
+        let folded = GradMode.withNoGrad { merged.forward(ids: ids, batch: 1, time: 5) }.value.scalars
+        #expect(zip(adapted, folded).map { abs($0 - $1) }.max()! < 1e-4)
+    }
+}
