@@ -28,15 +28,17 @@ enum Fixtures {
         return t
     }
 
-    /// A small random Llama (vocabulary of `tokenizer()`), written as a Hugging Face folder.
-    static func tinyModelFolder(seed: UInt64 = 1) throws -> URL {
+    /// A small random Llama (vocabulary of `tokenizer()`), written once per test process as a
+    /// Hugging Face folder.
+    static func tinyModelFolder() throws -> URL { try tinyModel.get() }
+    static let tinyModel: Result<URL, Error> = Result { try makeTinyModelFolder(seed: 1) }
+
+    static func makeTinyModelFolder(seed: UInt64) throws -> URL {
         let tok = try tokenizer()
         let config = LlamaConfig(vocabSize: tok.vocabularySize, hiddenSize: 32, intermediateSize: 64, numHiddenLayers: 2,
                                  numAttentionHeads: 4, numKeyValueHeads: 2, maxPositionEmbeddings: 512, tieWordEmbeddings: true)
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("saro-tiny-model-\(getpid())-\(seed)")
-        if !FileManager.default.fileExists(atPath: dir.appendingPathComponent("config.json").path) {
-            try ModelWriter.save(config: config, weights: LlamaModel.initialWeights(config: config, seed: seed, std: 0.1), tokenizer: tok, to: dir)
-        }
+        try ModelWriter.save(config: config, weights: LlamaModel.initialWeights(config: config, seed: seed, std: 0.1), tokenizer: tok, to: dir)
         return dir
     }
 

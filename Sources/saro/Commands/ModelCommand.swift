@@ -2,12 +2,13 @@ import ArgumentParser
 import Foundation
 import Models
 import Tensor
+import Tokenizers
 
 struct ModelCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "model",
         abstract: "Fetch and inspect models.",
-        subcommands: [Fetch.self, Info.self, Export.self])
+        subcommands: [Fetch.self, Info.self, Export.self, Init.self])
 
     struct Fetch: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -44,6 +45,43 @@ struct ModelCommand: ParsableCommand {
             guard let d = ["f32": SafeTensorsFile.DType.f32, "bf16": .bf16, "f16": .f16][dtype] else { throw ValidationError("--dtype must be f32, bf16 or f16") }
             let m = try modelOptions.load()
             try ModelWriter.save(config: m.config, weights: m.weights, tokenizer: m.tokenizer, to: URL(fileURLWithPath: out), dtype: d)
+            print(out)
+        }
+    }
+
+    struct Init: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create a randomly initialised Llama model (for training from scratch and tests).",
+            discussion: "The tokenizer (and its vocabulary size) comes from --tokenizer-from: a model name, a model folder, a .gguf file, or a folder holding only tokenizer.json.")
+        @Option(help: "Where the tokenizer comes from.") var tokenizerFrom = ModelStore.defaultModel
+        @Option(help: "Hidden size.") var hiddenSize = 64
+        @Option(help: "MLP intermediate size.") var intermediateSize = 128
+        @Option(help: "Decoder layers.") var layers = 2
+        @Option(help: "Attention heads.") var heads = 4
+        @Option(help: "Key/value heads.") var kvHeads = 2
+        @Option(help: "Context length.") var maxPositions = 2048
+        @Option(help: "Standard deviation of the initial weights.") var std: Float = 0.02
+        @Option(help: "Random seed.") var seed: UInt64 = 0
+        @Option(help: "Output folder.") var out: String
+
+        func validate() throws {
+            if heads % kvHeads != 0 { throw ValidationError("--heads must be a multiple of --kv-heads") }
+            if hiddenSize % heads != 0 || (hiddenSize / heads) % 2 != 0 { throw ValidationError("--hidden-size must split into heads of even size") }
+        }
+
+        func run() throws {
+            let source = URL(fileURLWithPath: tokenizerFrom)
+            let tokenizer: Tokenizer
+            if FileManager.default.fileExists(atPath: source.appendingPathComponent("tokenizer.json").path),
+               !FileManager.default.fileExists(atPath: source.appendingPathComponent("config.json").path) {
+                tokenizer = try Tokenizer(tokenizerJSON: source.appendingPathComponent("tokenizer.json"))
+            } else {
+                tokenizer = try PretrainedModel.load(tokenizerFrom).tokenizer
+            }
+            let config = LlamaConfig(vocabSize: tokenizer.vocabularySize, hiddenSize: hiddenSize, intermediateSize: intermediateSize,
+                                     numHiddenLayers: layers, numAttentionHeads: heads, numKeyValueHeads: kvHeads,
+                                     maxPositionEmbeddings: maxPositions, tieWordEmbeddings: true)
+            try ModelWriter.save(config: config, weights: LlamaModel.initialWeights(config: config, seed: seed, std: std), tokenizer: tokenizer, to: URL(fileURLWithPath: out))
             print(out)
         }
     }

@@ -1,0 +1,103 @@
+import Foundation
+import Testing
+@testable import Models
+@testable import Tensor
+@testable import Tokenizers
+@testable import Training
+
+@Suite struct TrainerTests {
+    static func session(_ kind: TrainingSession.Kind, data: String, options: TrainingOptions, out: URL) throws -> TrainingSession {
+        let loaded = try PretrainedModel.load(url: try Fixtures.tinyModelFolder())
+        return try TrainingSession(kind: kind, model: loaded, modelName: "tiny", data: data, options: options, outputDirectory: out)
+    }
+
+    static func options(batch: Int, accum: Int, steps: Int) -> TrainingOptions {
+        var o = TrainingOptions()
+        o.batchSize = batch; o.gradAccum = accum; o.maxSteps = steps; o.loggingSteps = 1; o.lr = 1e-3
+        o.loraDropout = 0; o.maxLength = 128; o.warmupRatio = 0; o.lrSchedule = .constant
+        return o
+    }
+
+    @Test func firstDPOStepLossIsLn2() throws {
+        let out = Fixtures.temporaryDirectory("dpo-ln2")
+        let s = try Self.session(.dpo, data: try Fixtures.dpoData(), options: Self.options(batch: 4, accum: 1, steps: 3), out: out)
+        var losses: [Double] = []
+        try s.trainer.run { if case .step(_, _, let loss, _) = $0 { losses.append(loss) } }
+        #expect(abs(losses[0] - log(2)) < 1e-6, "first loss \(losses[0])")
+        #expect(losses[2] < losses[0], "DPO loss decreases: \(losses)")
+        let metrics = try Fixtures.readMetrics(out)
+        for key in ["loss", "grad_norm", "learning_rate", "epoch", "step", "tokens_per_second", "rewards/chosen", "rewards/rejected",
+                    "rewards/accuracies", "rewards/margins", "logps/chosen", "logps/rejected"] {
+            #expect(metrics[0][key] != nil, "metrics.jsonl has \(key)")
+        }
+        #expect(FileManager.default.fileExists(atPath: out.appendingPathComponent("adapter_model.safetensors").path))
+        #expect(FileManager.default.fileExists(atPath: out.appendingPathComponent("reference_logps_train.safetensors").path))
+    }
+
+    /// batch 8 x accumulation 1 and batch 1 x accumulation 8: same loss and gradient norm.
+    @Test(arguments: [TrainingSession.Kind.sft, .dpo])
+    func accumulationEqualsLargeBatch(kind: TrainingSession.Kind) throws {
+        let data = kind == .sft ? try Fixtures.sftData() : try Fixtures.dpoData()
+        func run(_ batch: Int, _ accum: Int) throws -> [[String: Any]] {
+            let out = Fixtures.temporaryDirectory("accum-\(batch)")
+            try Self.session(kind, data: data, options: Self.options(batch: batch, accum: accum, steps: 3), out: out).trainer.run()
+            return try Fixtures.readMetrics(out)
+        }
+        let big = try run(8, 1), small = try run(1, 8)
+        #expect(big.count == 3 && small.count == 3)
+        for (a, b) in zip(big, small) {
+            let la = a["loss"] as! Double, lb = b["loss"] as! Double, ga = a["grad_norm"] as! Double, gb = b["grad_norm"] as! Double
+            #expect(abs(la - lb) < 1e-5 * max(1, abs(la)), "loss \(la) vs \(lb)")
+            #expect(abs(ga - gb) < 1e-4 * max(1, ga), "grad norm \(ga) vs \(gb)")
+        }
+    }
+
+    @Test func sftLearnsAndEvaluatesOnAHeldOutSplit() throws {
+        var o = Self.options(batch: 4, accum: 1, steps: 12)
+        o.evalSplit = 0.25; o.evalSteps = 6; o.lr = 3e-3
+        let out = Fixtures.temporaryDirectory("sft-eval")
+        let s = try Self.session(.sft, data: try Fixtures.sftData(count: 24), options: o, out: out)
+        #expect(s.evalExamples == 6)
+        var evals: [[String: Double]] = []
+        try s.trainer.run { if case .evaluated(let row) = $0 { evals.append(row) } }
+        #expect(evals.count == 2)
+        let rows = try Fixtures.readMetrics(out).filter { $0["loss"] != nil }
+        #expect((rows.last!["loss"] as! Double) < (rows.first!["loss"] as! Double))
+        #expect(evals[1]["eval_loss"]! < evals[0]["eval_loss"]! + 1e-9)
+    }
+
+    @Test func nonFiniteStepIsSkippedAndLogged() throws {
+        // A learning rate large enough to blow up the weights: later losses become non-finite,
+        // those steps are skipped (no update) and logged rather than corrupting the run.
+        var o = Self.options(batch: 4, accum: 1, steps: 6)
+        o.full = true; o.lr = 1e8; o.maxGradNorm = 0
+        let out = Fixtures.temporaryDirectory("nan")
+        var skipped = 0
+        try Self.session(.sft, data: try Fixtures.sftData(), options: o, out: out).trainer.run { if case .skipped = $0 { skipped += 1 } }
+        let logged = try Fixtures.readMetrics(out).filter { $0["skipped"] != nil }.count
+        #expect(skipped > 0 && skipped == logged)
+    }
+
+    @Test func optionsValidateAndScheduleShapes() throws {
+        var o = TrainingOptions()
+        o.batchSize = 0
+        #expect(throws: TrainingError.self) { try o.validate() }
+        #expect(LRSchedule.linear.rate(step: 5, totalSteps: 10, warmupSteps: 0, peak: 1) == 0.5)
+        #expect(LRSchedule.cosine.rate(step: 5, totalSteps: 10, warmupSteps: 0, peak: 1) < 0.5000001)
+        #expect(LRSchedule.constant.rate(step: 1, totalSteps: 10, warmupSteps: 4, peak: 2) == 0.5)
+        // Plans are a pure function of the seed and every example is used once per epoch.
+        let plan = StepPlan(lengths: (0..<16).map { $0 % 5 }, batchSize: 2, gradAccum: 2, epochs: 1, maxSteps: nil, seed: 3)
+        let used = (0..<plan.totalSteps).flatMap { plan.microBatches(forStep: $0).flatMap { $0 } }
+        #expect(used.sorted() == Array(0..<16))
+        #expect(plan.microBatches(forStep: 2) == StepPlan(lengths: (0..<16).map { $0 % 5 }, batchSize: 2, gradAccum: 2, epochs: 1, maxSteps: nil, seed: 3).microBatches(forStep: 2))
+    }
+
+    @Test func malformedDataNamesFileLineAndField() throws {
+        let url = Fixtures.temporaryDirectory("bad").appendingPathComponent("bad.jsonl")
+        try Data("{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}, {\"role\": \"assistant\", \"content\": \"yo\"}]}\n{\"prompt\": \"x\"}\n".utf8).write(to: url)
+        let reader = DatasetReader(tokenizer: try Fixtures.tokenizer(), template: ChatTemplate(format: .chatml), maxLength: 64)
+        do { _ = try reader.readSFT(url.path); Issue.record("accepted") } catch { #expect("\(error)".hasPrefix("\(url.path):2:")) }
+        try Data("{\"prompt\": \"x\", \"chosen\": \"a\"}\n".utf8).write(to: url)
+        do { _ = try reader.readPreferences(url.path); Issue.record("accepted") } catch { #expect("\(error)" == "\(url.path):1: missing field 'rejected'") }
+    }
+}
