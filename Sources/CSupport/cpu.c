@@ -49,7 +49,8 @@ saro_cpu_features saro_cpu_detect(void) {
 #if defined(__linux__)
 #include <malloc.h>
 void saro_configure_allocator(void) {
-    mallopt(M_MMAP_THRESHOLD, 1 << 30);
+    // 32 MiB is glibc's largest mmap threshold on 64-bit; larger blocks are mapped regardless.
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
     mallopt(M_TRIM_THRESHOLD, 1 << 30);
 }
 #else

@@ -83,14 +83,23 @@ public final class LlamaModel {
     /// A projection `prefix.weight` with its bias `prefix.bias` when the model has one, plus
     /// its LoRA adapter's contribution when it has one.
     func project(_ x: Variable, _ prefix: String) -> Variable {
-        let y = linear(x, weightName: prefix + ".weight", bias: parameters[prefix + ".bias"])
-        guard let d = lora?.delta(x, path: prefix) else { return y }
-        return y + d
+        let bias = parameters[prefix + ".bias"]
+        if let lora, usesQuantized(x, prefix + ".weight") {
+            let y = linear(x, weightName: prefix + ".weight", bias: bias)
+            return lora.delta(x, path: prefix).map { y + $0 } ?? y
+        }
+        if let adapted = lora?.apply(x, path: prefix, weight: param(prefix + ".weight"), bias: bias) { return adapted }
+        return linear(x, weightName: prefix + ".weight", bias: bias)
+    }
+
+    func usesQuantized(_ x: Variable, _ weightName: String) -> Bool {
+        guard !GradMode.isEnabled, let q = quantized[weightName] else { return false }
+        return x.value.count / q.cols <= LlamaModel.quantizedRowLimit
     }
 
     /// x W^T (+ b), through the quantized copy of W when decoding a few rows without gradients.
     func linear(_ x: Variable, weightName: String, bias: Variable? = nil) -> Variable {
-        if !GradMode.isEnabled, let q = quantized[weightName], x.value.count / q.cols <= LlamaModel.quantizedRowLimit {
+        if usesQuantized(x, weightName), let q = quantized[weightName] {
             let y = q.matmul(x.value)
             if let bias { y.addRowVector(bias.value) }
             return Variable(y)

@@ -62,11 +62,18 @@ public final class LoRAAdapters {
     /// PEFT's key in adapter_model.safetensors: base_model.model.<path>.lora_A.weight.
     public static func peftKey(_ path: String, _ which: String) -> String { "base_model.model.\(path).\(which).weight" }
 
-    /// The adapter's contribution for module `path` given its input x, or nil.
+    /// The adapted projection of x for module `path` (nil when it has no adapter or adapters
+    /// are off): the base projection plus scale * dropout(x) A^T B^T, fused in one op.
+    func apply(_ x: Variable, path: String, weight: Variable, bias: Variable?) -> Variable? {
+        guard enabled, let m = modules[path] else { return nil }
+        let adapterInput = GradMode.isEnabled && config.dropout > 0 ? Ops.dropout(x, p: Float(config.dropout), rng: &rng) : nil
+        return Ops.loraLinear(x, weight: weight, bias: bias, a: m.a, b: m.b, scale: config.scale, adapterInput: adapterInput)
+    }
+
+    /// The adapter's contribution alone, for inference on top of a quantized base projection.
     func delta(_ x: Variable, path: String) -> Variable? {
         guard enabled, let m = modules[path] else { return nil }
-        let xin = GradMode.isEnabled && config.dropout > 0 ? Ops.dropout(x, p: Float(config.dropout), rng: &rng) : x
-        return config.scale * Ops.linear(Ops.linear(xin, weight: m.a), weight: m.b)
+        return config.scale * Ops.linear(Ops.linear(x, weight: m.a), weight: m.b)
     }
 
     // MARK: PEFT files

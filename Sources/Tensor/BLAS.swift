@@ -63,6 +63,9 @@ public final class BLAS: @unchecked Sendable {
             setenv("OPENBLAS_CORETYPE", core, 0)
             coreTypeSet = core
         }
+        // OpenBLAS's idle workers spin (sched_yield) for 2^28 cycles after each call by default,
+        // taking a core from saro's own kernels between BLAS calls; a shorter spin gives it back.
+        if environment["OPENBLAS_THREAD_TIMEOUT"] == nil { setenv("OPENBLAS_THREAD_TIMEOUT", "10", 0) }
         var candidates: [(Backend, String)] = []
         let wanted = environment["SARO_BLAS"].flatMap(Backend.init(rawValue:))
         if let path = environment["SARO_BLAS_LIB"] {
@@ -85,7 +88,7 @@ public final class BLAS: @unchecked Sendable {
 
     public static func currentEnvironment() -> [String: String] {
         var env: [String: String] = [:]
-        for key in ["OPENBLAS_CORETYPE", "SARO_BLAS", "SARO_BLAS_LIB"] {
+        for key in ["OPENBLAS_CORETYPE", "OPENBLAS_THREAD_TIMEOUT", "SARO_BLAS", "SARO_BLAS_LIB"] {
             if let v = getenv(key) { env[key] = String(cString: v) }
         }
         return env

@@ -1,4 +1,5 @@
 import CSupport
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -15,17 +16,52 @@ public final class TensorStorage: @unchecked Sendable {
     public init(count: Int, zeroed: Bool = true) {
         precondition(count >= 0, "negative storage size")
         TensorStorage.configureAllocator
-        var raw: UnsafeMutableRawPointer? = nil
-        let bytes = max(1, count) * MemoryLayout<Float>.stride
-        guard posix_memalign(&raw, 64, bytes) == 0, let raw else {
-            fatalError("out of memory allocating \(bytes) bytes for a tensor")
-        }
-        pointer = raw.bindMemory(to: Float.self, capacity: max(1, count))
         self.count = count
+        if let reused = BufferPool.shared.take(count) {
+            pointer = reused
+        } else {
+            var raw: UnsafeMutableRawPointer? = nil
+            let bytes = max(1, count) * MemoryLayout<Float>.stride
+            guard posix_memalign(&raw, 64, bytes) == 0, let raw else {
+                fatalError("out of memory allocating \(bytes) bytes for a tensor")
+            }
+            pointer = raw.bindMemory(to: Float.self, capacity: max(1, count))
+        }
         if zeroed { pointer.initialize(repeating: 0, count: count) }
     }
 
-    deinit { free(pointer) }
+    deinit {
+        if !BufferPool.shared.give(pointer, count) { free(pointer) }
+    }
+}
+
+/// Large tensor buffers, kept after use and handed out again for the same size. Training and
+/// decoding allocate the same big activations every step; reusing them saves the page faults
+/// and zeroing of fresh memory (glibc maps blocks over 32 MiB anew each time). Bounded in bytes.
+final class BufferPool: @unchecked Sendable {
+    static let shared = BufferPool()
+    static let minimumCount = 1 << 18            // 1 MiB: smaller blocks come from malloc's bins
+    static let capacityBytes = 4 << 30
+    private var free: [Int: [UnsafeMutablePointer<Float>]] = [:]
+    private var bytes = 0
+    private let lock = NSLock()
+
+    func take(_ count: Int) -> UnsafeMutablePointer<Float>? {
+        guard count >= Self.minimumCount else { return nil }
+        lock.lock(); defer { lock.unlock() }
+        guard let p = free[count]?.popLast() else { return nil }
+        bytes -= count * 4
+        return p
+    }
+
+    func give(_ p: UnsafeMutablePointer<Float>, _ count: Int) -> Bool {
+        guard count >= Self.minimumCount else { return false }
+        lock.lock(); defer { lock.unlock() }
+        guard bytes + count * 4 <= Self.capacityBytes else { return false }
+        free[count, default: []].append(p)
+        bytes += count * 4
+        return true
+    }
 }
 
 /// An n-dimensional Float32 array: a storage, a shape, strides (in elements) and an offset.

@@ -29,6 +29,33 @@ import Testing
         #expect(x.grad != nil)
     }
 
+    @Test func loraLinear() {
+        // Trainable base, bias and both adapter matrices; then the frozen-base case.
+        check.check([param([2, 3, 6], seed: 40), param([5, 6], seed: 41), param([5], seed: 42), param([2, 6], seed: 43), param([5, 2], seed: 44)]) {
+            Ops.loraLinear($0[0], weight: $0[1], bias: $0[2], a: $0[3], b: $0[4], scale: 1.5)
+        }
+        var rng = SplitMix64(seed: 45)
+        let frozen = Variable(Tensor.randn([5, 6], rng: &rng))
+        check.check([param([4, 6], seed: 46), param([3, 6], seed: 47), param([5, 3], seed: 48)]) {
+            Ops.loraLinear($0[0], weight: frozen, bias: nil, a: $0[1], b: $0[2], scale: 0.5)
+        }
+        // With a separate adapter input (dropout's output): gradients reach x through both paths.
+        check.check([param([4, 6], seed: 49), param([3, 6], seed: 50), param([5, 3], seed: 51)]) {
+            Ops.loraLinear($0[0], weight: frozen, bias: nil, a: $0[1], b: $0[2], scale: 0.5, adapterInput: 2 * $0[0])
+        }
+    }
+
+    @Test func dropoutKeepsExpectationAndMasksGradient() {
+        var rng = SplitMix64(seed: 52)
+        let x = Variable(Tensor(repeating: 1, shape: [20000]), requiresGrad: true)
+        let y = Ops.dropout(x, p: 0.25, rng: &rng)
+        let kept = y.value.scalars.filter { $0 != 0 }
+        #expect(abs(Double(kept.count) / 20000 - 0.75) < 0.02)
+        #expect(kept.allSatisfy { abs($0 - 4.0 / 3.0) < 1e-6 })
+        y.sum().backward()
+        #expect(x.grad!.scalars == y.value.scalars)
+    }
+
     @Test func rmsNorm() {
         check.check([param([2, 3, 16], seed: 4), param([16], seed: 5)]) { Ops.rmsNorm($0[0], weight: $0[1], eps: 1e-5) }
     }
@@ -47,6 +74,12 @@ import Testing
     @Test(arguments: [(5, 5, 4, 2), (3, 7, 4, 1), (6, 6, 2, 2), (1, 9, 3, 3)])
     func attention(t: Int, s: Int, hq: Int, hkv: Int) {
         let q = param([2, t, hq, 8], seed: 10), k = param([2, s, hkv, 8], seed: 11), v = param([2, s, hkv, 8], seed: 12)
+        check.check([q, k, v]) { Ops.attention(q: $0[0], k: $0[1], v: $0[2]) }
+    }
+
+    @Test func attentionAcrossQueryBlocks() {
+        // 130 rows: two blocks of query rows with different causal key limits.
+        let q = param([1, 130, 2, 4], seed: 60, std: 0.5), k = param([1, 130, 1, 4], seed: 61, std: 0.5), v = param([1, 130, 1, 4], seed: 62)
         check.check([q, k, v]) { Ops.attention(q: $0[0], k: $0[1], v: $0[2]) }
     }
 

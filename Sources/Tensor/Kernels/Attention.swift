@@ -30,6 +30,14 @@ public struct AttentionShape: Sendable, Equatable {
     var kvRowStride: Int { kvHeads * headDim }
     func qOffset(_ b: Int, _ h: Int) -> Int { b * queryLength * qRowStride + h * headDim }
     func kvOffset(_ b: Int, _ h: Int) -> Int { b * kvBatchStride + (h / group) * headDim }
+    /// Query rows in blocks of up to 128 (one block when decoding a few rows).
+    var queryBlocks: [Range<Int>] {
+        stride(from: 0, to: queryLength, by: 128).map { $0..<min(queryLength, $0 + 128) }
+    }
+
+    /// Keys any row of the block can see: up to the block's last query position.
+    func keyLimit(_ rows: Range<Int>) -> Int { min(keyLength, rows.upperBound + keyLength - queryLength) }
+
     /// The visible key range of query row i in batch b.
     func visible(_ i: Int, keyStart: Int) -> Range<Int> {
         let hi = min(keyLength, i + keyLength - queryLength + 1)
@@ -51,27 +59,34 @@ public enum Attention {
             let start = keyStart?[b] ?? 0
             for h in 0..<s.queryHeads {
                 let qo = s.qOffset(b, h), kvo = s.kvOffset(b, h)
-                blas.sgemm(transA: false, transB: true, m: T, n: S, k: D, alpha: s.scale,
-                           a: q + qo, lda: s.qRowStride, b: k + kvo, ldb: s.kvRowStride, c: p, ldc: S)
                 let lseRow = lse + (b * s.queryHeads + h) * T
-                Parallel.forRanges(T, minPerThread: max(1, 16384 / max(S, 1))) { rows in
-                    for i in rows {
-                        let row = p + i * S
-                        let vis = s.visible(i, keyStart: start)
-                        if vis.isEmpty {
-                            row.update(repeating: 0, count: S)
-                            lseRow[i] = -.infinity
-                            continue
+                // Blocks of query rows see only keys up to their last row's position: the
+                // causal mask skips the upper triangle's work, not only its values.
+                for rows in s.queryBlocks {
+                    let keys = s.keyLimit(rows)
+                    blas.sgemm(transA: false, transB: true, m: rows.count, n: keys, k: D, alpha: s.scale,
+                               a: q + qo + rows.lowerBound * s.qRowStride, lda: s.qRowStride, b: k + kvo, ldb: s.kvRowStride,
+                               c: p + rows.lowerBound * S, ldc: S)
+                    Parallel.forRanges(rows.count, minPerThread: max(1, 16384 / max(keys, 1))) { part in
+                        for i in (rows.lowerBound + part.lowerBound)..<(rows.lowerBound + part.upperBound) {
+                            let row = p + i * S
+                            let vis = s.visible(i, keyStart: start)
+                            if vis.isEmpty {
+                                row.update(repeating: 0, count: keys)
+                                lseRow[i] = -.infinity
+                                continue
+                            }
+                            let m = SIMDMath.max(row + vis.lowerBound, vis.count)
+                            let sum = SIMDMath.sumExp(row + vis.lowerBound, vis.count, shift: m)
+                            let l = m + Float(log(sum))
+                            lseRow[i] = l
+                            softmaxFromLSE(row, visible: vis, count: keys, lse: l)
                         }
-                        let m = SIMDMath.max(row + vis.lowerBound, vis.count)
-                        let sum = SIMDMath.sumExp(row + vis.lowerBound, vis.count, shift: m)
-                        let l = m + Float(log(sum))
-                        lseRow[i] = l
-                        softmaxFromLSE(row, visible: vis, count: S, lse: l)
                     }
+                    blas.sgemm(transA: false, transB: false, m: rows.count, n: D, k: keys,
+                               a: p + rows.lowerBound * S, lda: S, b: v + kvo, ldb: s.kvRowStride,
+                               c: o + qo + rows.lowerBound * s.qRowStride, ldc: s.qRowStride)
                 }
-                blas.sgemm(transA: false, transB: false, m: T, n: D, k: S,
-                           a: p, lda: S, b: v + kvo, ldb: s.kvRowStride, c: o + qo, ldc: s.qRowStride)
             }
         }
     }
@@ -95,34 +110,39 @@ public enum Attention {
             for h in 0..<s.queryHeads {
                 let qo = s.qOffset(b, h), kvo = s.kvOffset(b, h)
                 let lseRow = lse + (b * s.queryHeads + h) * T
-                // P = softmax(scale * Q K^T), recomputed from the saved log-sum-exp.
-                blas.sgemm(transA: false, transB: true, m: T, n: S, k: D, alpha: s.scale,
-                           a: q + qo, lda: s.qRowStride, b: k + kvo, ldb: s.kvRowStride, c: p, ldc: S)
-                Parallel.forRanges(T, minPerThread: max(1, 16384 / max(S, 1))) { rows in
-                    for i in rows {
-                        let vis = s.visible(i, keyStart: start)
-                        if vis.isEmpty { (p + i * S).update(repeating: 0, count: S); continue }
-                        softmaxFromLSE(p + i * S, visible: vis, count: S, lse: lseRow[i])
+                for rows in s.queryBlocks {
+                    let keys = s.keyLimit(rows), r0 = rows.lowerBound, nr = rows.count
+                    let pb = p + r0 * S, dpb = dp + r0 * S
+                    let qb = q + qo + r0 * s.qRowStride, gb = dout + qo + r0 * s.qRowStride
+                    // P = softmax(scale * Q K^T), recomputed from the saved log-sum-exp.
+                    blas.sgemm(transA: false, transB: true, m: nr, n: keys, k: D, alpha: s.scale,
+                               a: qb, lda: s.qRowStride, b: k + kvo, ldb: s.kvRowStride, c: pb, ldc: S)
+                    Parallel.forRanges(nr, minPerThread: max(1, 16384 / max(keys, 1))) { part in
+                        for i in (r0 + part.lowerBound)..<(r0 + part.upperBound) {
+                            let vis = s.visible(i, keyStart: start)
+                            if vis.isEmpty { (p + i * S).update(repeating: 0, count: keys); continue }
+                            softmaxFromLSE(p + i * S, visible: vis, count: keys, lse: lseRow[i])
+                        }
                     }
-                }
-                // dV += P^T dO ; dP = dO V^T
-                blas.sgemm(transA: true, transB: false, m: S, n: D, k: T,
-                           a: p, lda: S, b: dout + qo, ldb: s.qRowStride, beta: 1, c: dv + kvo, ldc: s.kvRowStride)
-                blas.sgemm(transA: false, transB: true, m: T, n: S, k: D,
-                           a: dout + qo, lda: s.qRowStride, b: v + kvo, ldb: s.kvRowStride, c: dp, ldc: S)
-                // dS = P * (dP - rowsum(dO * O)), stored over P.
-                Parallel.forRanges(T, minPerThread: max(1, 16384 / max(S, 1))) { rows in
-                    for i in rows {
-                        let di = SIMDMath.dot(dout + qo + i * s.qRowStride, o + qo + i * s.qRowStride, D)
-                        let pr = p + i * S, dpr = dp + i * S
-                        for j in s.visible(i, keyStart: start) { pr[j] = pr[j] * (dpr[j] - di) }
+                    // dV += P^T dO ; dP = dO V^T
+                    blas.sgemm(transA: true, transB: false, m: keys, n: D, k: nr,
+                               a: pb, lda: S, b: gb, ldb: s.qRowStride, beta: 1, c: dv + kvo, ldc: s.kvRowStride)
+                    blas.sgemm(transA: false, transB: true, m: nr, n: keys, k: D,
+                               a: gb, lda: s.qRowStride, b: v + kvo, ldb: s.kvRowStride, c: dpb, ldc: S)
+                    // dS = P * (dP - rowsum(dO * O)), stored over P.
+                    Parallel.forRanges(nr, minPerThread: max(1, 16384 / max(keys, 1))) { part in
+                        for i in (r0 + part.lowerBound)..<(r0 + part.upperBound) {
+                            let di = SIMDMath.dot(dout + qo + i * s.qRowStride, o + qo + i * s.qRowStride, D)
+                            let pr = p + i * S, dpr = dp + i * S
+                            for j in s.visible(i, keyStart: start) { pr[j] = pr[j] * (dpr[j] - di) }
+                        }
                     }
+                    // dQ (+)= scale * dS K ; dK += scale * dS^T Q
+                    blas.sgemm(transA: false, transB: false, m: nr, n: D, k: keys, alpha: s.scale,
+                               a: pb, lda: S, b: k + kvo, ldb: s.kvRowStride, beta: accumulateDq ? 1 : 0, c: dq + qo + r0 * s.qRowStride, ldc: s.qRowStride)
+                    blas.sgemm(transA: true, transB: false, m: keys, n: D, k: nr, alpha: s.scale,
+                               a: pb, lda: S, b: qb, ldb: s.qRowStride, beta: 1, c: dk + kvo, ldc: s.kvRowStride)
                 }
-                // dQ (+)= scale * dS K ; dK += scale * dS^T Q
-                blas.sgemm(transA: false, transB: false, m: T, n: D, k: S, alpha: s.scale,
-                           a: p, lda: S, b: k + kvo, ldb: s.kvRowStride, beta: accumulateDq ? 1 : 0, c: dq + qo, ldc: s.qRowStride)
-                blas.sgemm(transA: true, transB: false, m: S, n: D, k: T, alpha: s.scale,
-                           a: p, lda: S, b: q + qo, ldb: s.qRowStride, beta: 1, c: dk + kvo, ldc: s.kvRowStride)
             }
         }
     }

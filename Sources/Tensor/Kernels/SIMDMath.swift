@@ -9,7 +9,10 @@ public typealias Vec8 = SIMD8<Float>
 public enum SIMDMath {
     @inline(__always)
     public static func exp(_ x: Vec8) -> Vec8 {
-        let x = x.clamped(lowerBound: Vec8(repeating: -87.3), upperBound: Vec8(repeating: 88.7))
+        // Clamped with masks: `clamped(lowerBound:upperBound:)` calls a generic, non-inlined
+        // pointwise min/max, while `replacing(with:where:)` compiles to vmaxps and a blend.
+        let lo = Vec8(repeating: -87.3), hi = Vec8(repeating: 88.7)
+        let x = x.replacing(with: lo, where: x .< lo).replacing(with: hi, where: x .> hi)
         // Adding 1.5 * 2^23 rounds to an integer held in the low mantissa bits: n as a float
         // and as an Int32 without a (slow, per-lane) generic conversion.
         let magic = Vec8(repeating: 12_582_912)
@@ -47,7 +50,7 @@ public enum SIMDMath {
     public static func max(_ p: UnsafePointer<Float>, _ n: Int) -> Float {
         var m = Vec8(repeating: -.infinity)
         var i = 0
-        while i + 8 <= n { m = pointwiseMax(m, load(p + i)); i += 8 }
+        while i + 8 <= n { let v = load(p + i); m = m.replacing(with: v, where: v .> m); i += 8 }
         var s = m.max()
         while i < n { s = Swift.max(s, p[i]); i += 1 }
         return s

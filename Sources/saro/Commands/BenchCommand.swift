@@ -6,7 +6,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure saro's speed against a reference run on this machine.",
-        subcommands: [GemmBench.self, GenerateBench.self]
+        subcommands: [GemmBench.self, GenerateBench.self, TrainBench.self]
     )
 }
 

@@ -1,0 +1,62 @@
+import ArgumentParser
+import Foundation
+import Models
+import Training
+
+/// `saro bench train`: LoRA SFT and DPO step throughput, beside PyTorch + PEFT.
+struct TrainBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Benchmark training steps: LoRA SFT tokens/s and DPO pairs/s.",
+        discussion: """
+            Times full optimizer steps (forward, backward, AdamW) of LoRA SFT at --batch x --length \
+            random tokens (rank --rank on every linear layer) and of DPO on --dpo-pairs pairs of \
+            length --length, best of --steps after a warm-up. With --reference, \
+            scripts/bench/train_reference.py runs the same SFT step in PyTorch + PEFT on the same \
+            model (python3 with torch, transformers, peft and gguf) and the ratio is printed.
+            """)
+
+    @OptionGroup var modelOptions: ModelOptions
+    @Flag(help: "Print JSON.") var json = false
+    @Option(help: "Sequences per step.") var batch = 4
+    @Option(help: "Tokens per sequence.") var length = 512
+    @Option(help: "LoRA rank.") var rank = 16
+    @Option(help: "Timed steps (after one warm-up).") var steps = 3
+    @Option(help: "Pairs per DPO step.") var dpoPairs = 2
+    @Flag(help: "Also run the PyTorch + PEFT reference.") var reference = false
+    @Option(help: "The reference script.") var referenceScript = "scripts/bench/train_reference.py"
+
+    func run() throws {
+        let loaded = try modelOptions.load()
+        let r = try TrainingBenchmark.run(loaded: loaded, batch: batch, length: length, rank: rank, steps: steps, dpoPairs: dpoPairs)
+        struct Report: Encodable {
+            var result: TrainingBenchmark.Result
+            var pytorch: [String: Double]?
+            var ratio_vs_pytorch: Double?
+        }
+        var report = Report(result: r)
+        if reference {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            p.arguments = ["python3", referenceScript, loaded.source.path, "--steps", String(steps), "--batch", String(batch), "--length", String(length), "--rank", String(rank)]
+            let out = Pipe()
+            p.standardOutput = out
+            p.standardError = FileHandle.nullDevice
+            try p.run()
+            let data = out.fileHandleForReading.readDataToEndOfFile()
+            p.waitUntilExit()
+            guard p.terminationStatus == 0, let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Double], let tps = obj["sft_tokens_per_second"] else {
+                throw ValidationError("the PyTorch reference failed (exit \(p.terminationStatus)); it needs python3 with torch, transformers, peft and gguf")
+            }
+            report.pytorch = obj
+            report.ratio_vs_pytorch = r.sft_tokens_per_second / tps
+        }
+        if json { try printJSON(report, pretty: true); return }
+        print(String(format: "LoRA SFT (rank %d, batch %d x %d): %7.1f tokens/s  (%.2f s/step)", r.lora_rank, r.batch_size, r.sequence_length, r.sft_tokens_per_second, r.sft_seconds_per_step))
+        print(String(format: "DPO (%d pairs of %d tokens):       %7.2f pairs/s  (%.2f s/step)", dpoPairs, length, r.dpo_pairs_per_second, r.dpo_seconds_per_step))
+        print(String(format: "peak resident memory: %.0f MB", r.peak_resident_megabytes))
+        if let p = report.pytorch, let ratio = report.ratio_vs_pytorch {
+            print(String(format: "PyTorch + PEFT: %.1f tokens/s (%.0f MB); saro is %.2fx", p["sft_tokens_per_second"] ?? 0, p["peak_resident_megabytes"] ?? 0, ratio))
+        }
+    }
+}
