@@ -25,7 +25,7 @@ struct GenerateBench: ParsableCommand {
 
     func run() throws {
         let loaded = try modelOptions.load()
-        let model = try loaded.makeModel()
+        let model = try modelOptions.makeModel(loaded)
         var r = GenerationBenchmark.run(model: model, promptLength: promptLength, newTokens: newTokens, batch: batch, prefillLength: prefillLength)
         struct Report: Encodable {
             var result: GenerationBenchmark.Result

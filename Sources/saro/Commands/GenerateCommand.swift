@@ -35,7 +35,7 @@ struct GenerateCommand: ParsableCommand {
 
     func run() throws {
         let loaded = try modelOptions.load()
-        let model = try loaded.makeModel()
+        let model = try modelOptions.makeModel(loaded)
         let tokenizer = loaded.tokenizer
         let template = try ChatTemplate.resolve(name: chat.chatTemplate, tokenizer: tokenizer)
         let generator = Generator(model: model, tokenizer: tokenizer)

@@ -10,8 +10,23 @@ struct ModelOptions: ParsableArguments {
         valueName: "name-or-path"))
     var model = ModelStore.defaultModel
 
+    @Option(help: ArgumentHelp("A LoRA adapter folder (PEFT layout) to apply on the model.", valueName: "folder"))
+    var adapter: String?
+
     func load() throws -> PretrainedModel {
         try PretrainedModel.load(model) { FileHandle.standardError.write(Data("saro: \($0)\n".utf8)) }
+    }
+
+    /// The model for inference, with the adapter applied when one is given.
+    func makeModel(_ loaded: PretrainedModel) throws -> LlamaModel {
+        let model = try loaded.makeModel()
+        if let adapter {
+            let dir = URL(fileURLWithPath: adapter)
+            let adapters = try LoRAAdapters(config: try LoRAAdapters.readConfig(dir), model: model, seed: 0)
+            try adapters.load(from: dir)
+            model.lora = adapters
+        }
+        return model
     }
 }
 

@@ -15,7 +15,7 @@ struct ScoreCommand: ParsableCommand {
 
     func run() throws {
         let loaded = try modelOptions.load()
-        let model = try loaded.makeModel()
+        let model = try modelOptions.makeModel(loaded)
         let ids = loaded.tokenizer.encode(text)
         guard !ids.isEmpty else { throw ValidationError("the text has no tokens") }
         let logits = GradMode.withNoGrad { model.forward(ids: ids.map { Int32($0) }, batch: 1, time: ids.count) }
