@@ -51,6 +51,10 @@ public enum Attention {
         o: UnsafeMutablePointer<Float>, lse: UnsafeMutablePointer<Float>,
         shape s: AttentionShape, keyStart: [Int]? = nil
     ) {
+        if s.queryLength <= decodeRows {
+            decodeForward(q: q, k: k, v: v, o: o, lse: lse, shape: s, keyStart: keyStart)
+            return
+        }
         let blas = BLAS.shared
         let T = s.queryLength, S = s.keyLength, D = s.headDim
         let scores = TensorStorage(count: T * S, zeroed: false)
@@ -86,6 +90,48 @@ public enum Attention {
                     blas.sgemm(transA: false, transB: false, m: rows.count, n: D, k: keys,
                                a: p + rows.lowerBound * S, lda: S, b: v + kvo, ldb: s.kvRowStride,
                                c: o + qo + rows.lowerBound * s.qRowStride, ldc: s.qRowStride)
+                }
+            }
+        }
+    }
+
+    /// Query rows up to which decoding takes the direct path below.
+    static let decodeRows = 4
+
+    /// Forward for a few query rows (decoding): one task per (batch, head) computes scores with
+    /// dot products against the cached keys and the weighted sum of values directly. Thousands
+    /// of tiny BLAS calls (batch x heads x layers per token) would cost more in overhead than in
+    /// arithmetic; this spreads the (batch, head) pairs over the cores instead.
+    static func decodeForward(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
+                              o: UnsafeMutablePointer<Float>, lse: UnsafeMutablePointer<Float>,
+                              shape s: AttentionShape, keyStart: [Int]?) {
+        let T = s.queryLength, S = s.keyLength, D = s.headDim
+        Parallel.forEach(s.batch * s.queryHeads, minPerThread: 4) { pair in
+            let b = pair / s.queryHeads, h = pair % s.queryHeads
+            let start = keyStart?[b] ?? 0
+            let qo = s.qOffset(b, h), kvo = s.kvOffset(b, h)
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: max(S, 1)) { buffer in
+                let scores = buffer.baseAddress!
+                for i in 0..<T {
+                    let out = o + qo + i * s.qRowStride
+                    let vis = s.visible(i, keyStart: start)
+                    let lseOut = lse + (b * s.queryHeads + h) * T + i
+                    if vis.isEmpty {
+                        out.update(repeating: 0, count: D)
+                        lseOut.pointee = -.infinity
+                        continue
+                    }
+                    let qi = q + qo + i * s.qRowStride
+                    for j in vis { scores[j] = SIMDMath.dot(qi, k + kvo + j * s.kvRowStride, D) * s.scale }
+                    let m = SIMDMath.max(scores + vis.lowerBound, vis.count)
+                    let total = SIMDMath.sumExp(scores + vis.lowerBound, vis.count, shift: m)
+                    let l = m + Float(log(total))
+                    lseOut.pointee = l
+                    out.update(repeating: 0, count: D)
+                    for j in vis {
+                        let w = SIMDMath.scalarExp(scores[j] - l)
+                        Elementwise.axpySerial(w, v + kvo + j * s.kvRowStride, out, n: D)
+                    }
                 }
             }
         }

@@ -24,6 +24,15 @@ public enum Elementwise {
         }
     }
 
+    /// y += alpha * x on the calling thread (for use inside an already parallel loop).
+    @inline(__always)
+    public static func axpySerial(_ alpha: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, n: Int) {
+        var i = 0
+        let va = Vec8(repeating: alpha)
+        while i + 8 <= n { SIMDMath.store(SIMDMath.load(y + i).addingProduct(va, SIMDMath.load(x + i)), y + i); i += 8 }
+        while i < n { y[i] += alpha * x[i]; i += 1 }
+    }
+
     /// out = a * b (elementwise)
     public static func mul(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, n: Int) {
         Parallel.forRanges(n, minPerThread: grain) { r in
