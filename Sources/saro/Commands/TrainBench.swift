@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Tensor
 import Models
 import Training
 
@@ -36,17 +37,10 @@ struct TrainBench: ParsableCommand {
         }
         var report = Report(result: r)
         if reference {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            p.arguments = ["python3", referenceScript, loaded.source.path, "--steps", String(steps), "--batch", String(batch), "--length", String(length), "--rank", String(rank)]
-            let out = Pipe()
-            p.standardOutput = out
-            p.standardError = FileHandle.nullDevice
-            try p.run()
-            let data = out.fileHandleForReading.readDataToEndOfFile()
-            p.waitUntilExit()
-            guard p.terminationStatus == 0, let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Double], let tps = obj["sft_tokens_per_second"] else {
-                throw ValidationError("the PyTorch reference failed (exit \(p.terminationStatus)); it needs python3 with torch, transformers, peft and gguf")
+            let py = try Subprocess.run(["python3", referenceScript, loaded.source.path, "--steps", String(steps), "--batch", String(batch),
+                                         "--length", String(length), "--rank", String(rank)])
+            guard py.succeeded, let obj = try? JSONSerialization.jsonObject(with: py.stdout) as? [String: Double], let tps = obj["sft_tokens_per_second"] else {
+                throw ValidationError("the PyTorch reference failed (exit \(py.status): \(py.stderrTail(1))); it needs python3 with torch, transformers, peft and gguf")
             }
             report.pytorch = obj
             report.ratio_vs_pytorch = r.sft_tokens_per_second / tps
