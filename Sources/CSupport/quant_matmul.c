@@ -81,22 +81,6 @@ static inline __attribute__((always_inline)) void block_step(
     float d, c;
     block_codes_avx2(type, block, q, &d, &c);
     __m256 vd = _mm256_set1_ps(d);
-    if (RC >= 4) {
-        // Many rows: scale the codes once (d q), then four FMAs a row; the rows' independent
-        // accumulators hide the FMA latency.
-        __m256 w0 = _mm256_mul_ps(q[0], vd), w1 = _mm256_mul_ps(q[1], vd), w2 = _mm256_mul_ps(q[2], vd), w3 = _mm256_mul_ps(q[3], vd);
-        for (int r = 0; r < RC; r++) {
-            const float *xr = xb + r * ldx;
-            __m256 a = _mm256_fmadd_ps(w0, _mm256_loadu_ps(xr), acc[r]);
-            a = _mm256_fmadd_ps(w1, _mm256_loadu_ps(xr + 8), a);
-            a = _mm256_fmadd_ps(w2, _mm256_loadu_ps(xr + 16), a);
-            acc[r] = _mm256_fmadd_ps(w3, _mm256_loadu_ps(xr + 24), a);
-            cacc[r] += c * xs[r * nblocks];
-        }
-        return;
-    }
-    // Few rows: two short product chains a row, summed, then one FMA into the accumulator,
-    // so the loop-carried dependency is a single FMA.
     for (int r = 0; r < RC; r++) {
         const float *xr = xb + r * ldx;
         __m256 t0 = _mm256_mul_ps(q[0], _mm256_loadu_ps(xr));
