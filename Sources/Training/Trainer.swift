@@ -199,7 +199,7 @@ final class MetricsLog {
     let handle: FileHandle
 
     init(_ url: URL) throws {
-        if !FileManager.default.fileExists(atPath: url.path) { FileManager.default.createFile(atPath: url.path, contents: nil) }
+        if !FileManager.default.fileExists(atPath: url.path) { _ = FileManager.default.createFile(atPath: url.path, contents: nil) }
         handle = try FileHandle(forWritingTo: url)
         try handle.seekToEnd()
     }
