@@ -271,8 +271,10 @@ public struct Tensor: @unchecked Sendable, CustomStringConvertible {
     public func addRowVector(_ v: Tensor) {
         let c = v.count
         precondition(isContiguous && shape.last == c, "addRowVector: \(v.shape) onto \(shape)")
-        let vc = v.contiguous()
-        for r in 0..<(count / c) { Elementwise.axpy(1, vc.data, data + r * c, n: c) }
+        let vc = v.contiguous(), base = data
+        Parallel.forRanges(count / c, minPerThread: max(1, 16384 / max(c, 1))) { rows in
+            for r in rows { Elementwise.axpySerial(1, vc.data, base + r * c, n: c) }
+        }
     }
 
     public func fill(_ value: Float) {

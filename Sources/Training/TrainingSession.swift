@@ -44,7 +44,7 @@ public struct TrainingSession {
         }
 
         func split<T>(_ all: [T]) throws -> ([T], [T]) {
-            if let evalData { _ = evalData; return (all, []) }
+            if evalData != nil { return (all, []) }   // the eval file is the held-out set
             guard options.evalSplit > 0 else { return (all, []) }
             var rng = SplitMix64(seed: options.seed ^ 0x5EED)
             var idx = Array(all.indices)

@@ -75,9 +75,29 @@ public struct GGUFFile {
             throw GGUFError.unreadable(file: path, reason: (error as NSError).localizedDescription)
         }
         self.data = data
-        var r = Reader(data: data, path: path)
+        // The header is parsed while the mapped bytes are pinned: the reader's pointers never
+        // leave this closure.
+        let header = try data.withUnsafeBytes { raw in try GGUFFile.parseHeader(Reader(raw: raw, path: path), fileSize: data.count) }
+        version = header.version
+        metadata = header.metadata
+        dataStart = header.dataStart
+        tensors = header.tensors
+        tensorNames = header.order
+    }
+
+    struct Header {
+        var version: Int
+        var metadata: [String: Value]
+        var tensors: [String: TensorInfo]
+        var order: [String]
+        var dataStart: Int
+    }
+
+    static func parseHeader(_ reader: Reader, fileSize: Int) throws -> Header {
+        var r = reader
+        let path = r.path
         guard try r.u32() == 0x4655_4747 else { throw GGUFError.corrupt(file: path, reason: "missing GGUF magic") }
-        version = Int(try r.u32())
+        let version = Int(try r.u32())
         guard version == 2 || version == 3 else { throw GGUFError.corrupt(file: path, reason: "unsupported GGUF version \(version) (2 and 3 are)") }
         let tensorCount = try r.count(try r.u64(), what: "tensor count")
         let kvCount = try r.count(try r.u64(), what: "metadata count")
@@ -86,7 +106,6 @@ public struct GGUFFile {
             let key = try r.string()
             meta[key] = try r.value(type: try r.u32())
         }
-        metadata = meta
         var infos: [String: TensorInfo] = [:]
         var order: [String] = []
         for _ in 0..<tensorCount {
@@ -108,13 +127,12 @@ public struct GGUFFile {
         }
         let alignment = meta["general.alignment"]?.int ?? 32
         guard alignment > 0 else { throw GGUFError.corrupt(file: path, reason: "general.alignment is \(alignment)") }
-        dataStart = (r.position + alignment - 1) / alignment * alignment
-        for info in infos.values where dataStart + info.offset + info.byteCount > data.count {
+        let dataStart = (r.position + alignment - 1) / alignment * alignment
+        for info in infos.values where dataStart + info.offset + info.byteCount > fileSize {
             throw GGUFError.badTensor(file: path, tensor: info.name,
-                reason: "data ends at byte \(dataStart + info.offset + info.byteCount), past the end of the \(data.count)-byte file (truncated?)")
+                reason: "data ends at byte \(dataStart + info.offset + info.byteCount), past the end of the \(fileSize)-byte file (truncated?)")
         }
-        tensors = infos
-        tensorNames = order
+        return Header(version: version, metadata: meta, tensors: infos, order: order, dataStart: dataStart)
     }
 
     /// The tensor decoded to Float32 in row-major (PyTorch) shape.
@@ -144,16 +162,16 @@ public struct GGUFFile {
 
     /// Bounds-checked little-endian reading of the header.
     struct Reader {
-        let data: Data
+        let raw: UnsafeRawBufferPointer
         let path: String
         var position = 0
 
         mutating func bytes(_ n: Int) throws -> UnsafeRawBufferPointer {
-            guard n >= 0, position + n <= data.count else {
+            guard n >= 0, position + n <= raw.count else {
                 throw GGUFError.corrupt(file: path, reason: "header runs past the end of the file at byte \(position) (truncated?)")
             }
             defer { position += n }
-            return data.withUnsafeBytes { UnsafeRawBufferPointer(rebasing: $0[position..<(position + n)]) }
+            return UnsafeRawBufferPointer(rebasing: raw[position..<(position + n)])
         }
         mutating func load<T: FixedWidthInteger>(_: T.Type) throws -> T {
             T(littleEndian: try bytes(MemoryLayout<T>.size).loadUnaligned(as: T.self))
@@ -161,7 +179,7 @@ public struct GGUFFile {
         mutating func u32() throws -> UInt32 { try load(UInt32.self) }
         mutating func u64() throws -> UInt64 { try load(UInt64.self) }
         func count(_ v: UInt64, what: String) throws -> Int {
-            guard v <= UInt64(data.count) * 8 + 1024 else { throw GGUFError.corrupt(file: path, reason: "implausible \(what) \(v)") }
+            guard v <= UInt64(raw.count) * 8 + 1024 else { throw GGUFError.corrupt(file: path, reason: "implausible \(what) \(v)") }
             return Int(v)
         }
         mutating func string() throws -> String {

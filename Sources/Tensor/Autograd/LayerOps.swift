@@ -23,16 +23,10 @@ public enum Ops {
         let blas = BLAS.shared
         let out = Tensor(uninitialized: Array(x.shape.dropLast()) + [outF])
         blas.sgemm(transA: false, transB: true, m: n, n: outF, k: inF, a: xv.data, lda: inF, b: w.data, ldb: inF, c: out.data, ldc: outF)
-        var bv: Tensor? = nil
         if let bias {
-            let b = bias.value.contiguous()
-            precondition(b.count == outF, "linear: bias of \(b.count) for \(outF) outputs")
-            bv = b
-            Parallel.forRanges(n, minPerThread: 64) { rows in
-                for r in rows { Elementwise.axpy(1, b.data, out.data + r * outF, n: outF) }
-            }
+            precondition(bias.value.count == outF, "linear: bias of \(bias.value.count) for \(outF) outputs")
+            out.addRowVector(bias.value)
         }
-        _ = bv
         let parents = [x, weight] + (bias.map { [$0] } ?? [])
         return Variable(result: out, parents: parents) { [unowned x, unowned weight] g in
             let gc = g.contiguous()
