@@ -209,7 +209,7 @@ final class MetricsLog {
     func write(_ row: [String: Double]) throws {
         var obj: [String: Any] = [:]
         for (k, v) in row { obj[k] = (k == "step" || k == "skipped") ? Int(v) as Any : (v.isFinite ? v as Any : NSNull()) }
-        var data = try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys])
+        var data = try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys, .withoutEscapingSlashes])
         data.append(0x0A)
         try handle.write(contentsOf: data)
     }

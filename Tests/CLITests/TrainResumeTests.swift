@@ -100,3 +100,33 @@ import Testing
         #expect(r.err.contains("unknown key learning_rate"))
     }
 }
+
+/// The two SaRO training stages through the command line on a tiny model: SFT, then DPO on top
+/// of the merged SFT model, then generation with the DPO adapter.
+@Suite struct TrainPipelineCLITests {
+    @Test func sftMergeDpoGenerate() throws {
+        let root = TrainResumeTests.work("pipeline")
+        let tokenizer = TrainResumeTests.repo.appendingPathComponent("Tests/ModelsTests/Golden/tokenizers/gpt2").path
+        let base = root.appendingPathComponent("base").path
+        #expect(try CLITests.saro(["model", "init", "--tokenizer-from", tokenizer, "--hidden-size", "32", "--intermediate-size", "64",
+                                   "--layers", "2", "--heads", "4", "--kv-heads", "2", "--seed", "5", "--out", base]).status == 0)
+        let sft = root.appendingPathComponent("sft.jsonl"), dpo = root.appendingPathComponent("dpo.jsonl")
+        try Data((0..<8).map { #"{"prompt": "Is \#($0) even?", "completion": "<think>\nCheck the last digit.\n</think>\nYes."}"# }.joined(separator: "\n").utf8).write(to: sft)
+        try Data((0..<8).map { #"{"prompt": "Is \#($0) even?", "chosen": "Let me check.", "rejected": "No idea."}"# }.joined(separator: "\n").utf8).write(to: dpo)
+        let sftOut = root.appendingPathComponent("sft-out").path, merged = root.appendingPathComponent("merged").path
+        let a = try CLITests.saro(["train", "sft", "--model", base, "--data", sft.path, "--out", sftOut, "--max-steps", "3", "--batch-size", "4", "--quiet"])
+        #expect(a.status == 0, "\(a.err)")
+        let m = try CLITests.saro(["merge", "--model", base, "--adapter", sftOut, "--out", merged])
+        #expect(m.status == 0, "\(m.err)")
+        let dpoOut = root.appendingPathComponent("dpo-out").path
+        let d = try CLITests.saro(["train", "dpo", "--model", merged, "--data", dpo.path, "--out", dpoOut, "--max-steps", "2", "--batch-size", "4",
+                                   "--beta", "0.2", "--eval-split", "0.25", "--quiet"])
+        #expect(d.status == 0, "\(d.err)")
+        let metrics = try String(contentsOfFile: dpoOut + "/metrics.jsonl", encoding: .utf8)
+        #expect(metrics.contains("rewards/accuracies") && metrics.contains("eval_loss"))
+        let g = try CLITests.saro(["generate", "--model", merged, "--adapter", dpoOut, "--greedy", "--max-tokens", "5", "Is 4 even?"])
+        #expect(g.status == 0, "\(g.err)")
+        let s = try CLITests.saro(["score", "--json", "--model", merged, "--adapter", dpoOut, "Is 4 even?"])
+        #expect(s.status == 0 && s.out.contains("total_logprob"))
+    }
+}

@@ -8,15 +8,16 @@ struct MergeCommand: ParsableCommand {
         abstract: "Fold a LoRA adapter into its base model and save a full Hugging Face model.")
 
     @OptionGroup var modelOptions: ModelOptions
-    @Option(help: "Adapter folder (adapter_config.json, adapter_model.safetensors).") var adapter: String
     @Option(help: "Output folder.") var out: String
+
+    func validate() throws {
+        if modelOptions.adapter == nil { throw ValidationError("--adapter is required: the LoRA folder to merge") }
+    }
 
     func run() throws {
         let loaded = try modelOptions.load()
-        let model = try loaded.makeModel()
-        let dir = URL(fileURLWithPath: adapter)
-        let adapters = try LoRAAdapters(config: try LoRAAdapters.readConfig(dir), model: model, seed: 0)
-        try adapters.load(from: dir)
+        let model = try modelOptions.makeModel(loaded)
+        guard let adapters = model.lora else { throw ValidationError("no adapter was loaded") }
         try ModelWriter.save(config: loaded.config, weights: adapters.merged(into: loaded.weights), tokenizer: loaded.tokenizer, to: URL(fileURLWithPath: out))
         print(out)
     }
