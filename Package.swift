@@ -15,10 +15,12 @@ let package = Package(
         .library(name: "Models", targets: ["Models"]),
         .library(name: "Tokenizers", targets: ["Tokenizers"]),
         .library(name: "Training", targets: ["Training"]),
+        .library(name: "Serving", targets: ["Serving"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
     ],
     targets: [
         .target(
@@ -45,6 +47,11 @@ let package = Package(
             dependencies: ["Models", "Tensor", "Tokenizers"],
             swiftSettings: simdFlags
         ),
+        .target(
+            name: "Serving",
+            dependencies: ["Models", "Tensor", "Tokenizers", .product(name: "Hummingbird", package: "hummingbird")],
+            swiftSettings: simdFlags
+        ),
         .executableTarget(
             name: "saro",
             dependencies: [
@@ -52,6 +59,7 @@ let package = Package(
                 "Models",
                 "Training",
                 "Tokenizers",
+                "Serving",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
             ],
@@ -66,6 +74,11 @@ let package = Package(
             name: "TrainingTests",
             dependencies: ["Training", "Models", "Tensor", "Tokenizers"],
             resources: [.copy("Golden")],
+            swiftSettings: simdFlags
+        ),
+        .testTarget(
+            name: "ServingTests",
+            dependencies: ["Serving", "Models", "Tokenizers", "Tensor"],
             swiftSettings: simdFlags
         ),
         .testTarget(

@@ -2,7 +2,7 @@ import ArgumentParser
 import Tensor
 
 @main
-struct Saro: ParsableCommand {
+struct Saro: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "saro",
         abstract: "Safety-oriented reasoning optimization (SaRO) for language models.",
@@ -11,14 +11,18 @@ struct Saro: ParsableCommand {
             reasoning preferences) and evaluates them on jailbreaks, over-refusal and general \
             capability. Run `saro help <subcommand>` for each command's options.
             """,
-        subcommands: [GenerateCommand.self, ScoreCommand.self, TokenizeCommand.self, TrainCommand.self, MergeCommand.self, ModelCommand.self, BenchCommand.self, SystemCommand.self]
+        subcommands: [GenerateCommand.self, ServeCommand.self, ScoreCommand.self, TokenizeCommand.self, TrainCommand.self, MergeCommand.self, ModelCommand.self, BenchCommand.self, SystemCommand.self]
     )
 
-    static func main() {
+    static func main() async {
         CPUCheck.requireSupported()
         do {
             var command = try parseAsRoot()
-            try command.run()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
         } catch {
             exit(withError: error)
         }

@@ -9,6 +9,16 @@ public struct GenerationResult: Sendable {
     public var text: String
     public var finishReason: FinishReason
     public var promptTokens: Int
+    public init(tokens: [Int], text: String, finishReason: FinishReason, promptTokens: Int) {
+        self.tokens = tokens; self.text = text; self.finishReason = finishReason; self.promptTokens = promptTokens
+    }
+}
+
+/// One sequence to generate: its prompt and its own options.
+public struct GenerationRequest: Sendable {
+    public var prompt: [Int]
+    public var options: GenerationOptions
+    public init(prompt: [Int], options: GenerationOptions) { self.prompt = prompt; self.options = options }
 }
 
 public struct GenerationOptions: Sendable {
@@ -32,21 +42,30 @@ public final class Generator {
         self.tokenizer = tokenizer
     }
 
-    /// Generates for each prompt (token ids). `onToken(row, token, textDelta)` streams each
-    /// new token with the text it completes (held back while a UTF-8 sequence is unfinished).
+    /// Generates for each prompt (token ids) with shared options. `onToken(row, token, textDelta)`
+    /// streams each new token with the text it completes (held back while a UTF-8 sequence is
+    /// unfinished or the text could still become a stop string).
     public func generate(prompts: [[Int]], options: GenerationOptions,
                          onToken: ((Int, Int, String) -> Void)? = nil) -> [GenerationResult] {
-        precondition(!prompts.isEmpty && prompts.allSatisfy { !$0.isEmpty }, "every prompt needs at least one token")
-        let batch = prompts.count
-        let longest = prompts.map(\.count).max()!
-        let capacity = longest + options.maxNewTokens
-        precondition(capacity <= model.config.maxPositionEmbeddings, "prompt (\(longest)) plus \(options.maxNewTokens) new tokens exceeds the model's context of \(model.config.maxPositionEmbeddings)")
-        let padding = prompts.map { longest - $0.count }
+        generate(requests: prompts.map { GenerationRequest(prompt: $0, options: options) }, onToken: onToken)
+    }
+
+    /// Generates for requests that each have their own options (sampling, stops, length), as a
+    /// server's batch does. `isCancelled(row)` is polled every step: a cancelled row stops.
+    public func generate(requests: [GenerationRequest], onToken: ((Int, Int, String) -> Void)? = nil,
+                         isCancelled: (Int) -> Bool = { _ in false }) -> [GenerationResult] {
+        precondition(!requests.isEmpty && requests.allSatisfy { !$0.prompt.isEmpty }, "every prompt needs at least one token")
+        let batch = requests.count
+        let longest = requests.map(\.prompt.count).max()!
+        let steps = requests.map(\.options.maxNewTokens).max()!
+        let capacity = longest + steps
+        precondition(capacity <= model.config.maxPositionEmbeddings, "prompt (\(longest)) plus \(steps) new tokens exceeds the model's context of \(model.config.maxPositionEmbeddings)")
+        let padding = requests.map { longest - $0.prompt.count }
         let padId = Int32(tokenizer.padTokenId ?? tokenizer.eosTokenId ?? 0)
         var ids: [Int32] = []
-        for (p, pad) in zip(prompts, padding) { ids += [Int32](repeating: padId, count: pad) + p.map { Int32($0) } }
+        for (r, pad) in zip(requests, padding) { ids += [Int32](repeating: padId, count: pad) + r.prompt.map { Int32($0) } }
         let cache = KVCache(config: model.config, batch: batch, capacity: capacity, padding: padding)
-        var samplers = (0..<batch).map { Sampler(options.sampling, stream: UInt64($0)) }
+        var samplers = requests.enumerated().map { Sampler($0.element.options.sampling, stream: UInt64($0.offset)) }
         var generated = [[Int]](repeating: [], count: batch)
         var finished = [FinishReason?](repeating: nil, count: batch)
         var texts = [String](repeating: "", count: batch)
@@ -54,9 +73,11 @@ public final class Generator {
         let vocab = model.config.vocabSize
 
         var logits = GradMode.withNoGrad { model.forward(ids: ids, batch: batch, time: longest, cache: cache, lastOnly: true) }.value
-        for _ in 0..<options.maxNewTokens {
+        for _ in 0..<steps {
             var next = [Int32](repeating: padId, count: batch)
             for b in 0..<batch where finished[b] == nil {
+                let options = requests[b].options
+                if isCancelled(b) { finished[b] = .stop; continue }
                 let token = samplers[b].sample(logits.data + b * vocab, count: vocab)
                 next[b] = Int32(token)
                 if options.stopTokens.contains(token) { finished[b] = .stop; continue }
@@ -67,8 +88,6 @@ public final class Generator {
                     finished[b] = .stop
                 }
                 if let onToken {
-                    // Hold back a trailing replacement character: the next token may complete it,
-                    // and text that could still become a stop string.
                     var visible = texts[b]
                     if finished[b] == nil {
                         if visible.hasSuffix("\u{FFFD}") { visible.removeLast() }
@@ -86,7 +105,7 @@ public final class Generator {
             logits = GradMode.withNoGrad { model.forward(ids: next, batch: batch, time: 1, cache: cache, lastOnly: true) }.value
         }
         return (0..<batch).map { b in
-            GenerationResult(tokens: generated[b], text: texts[b], finishReason: finished[b] ?? .length, promptTokens: prompts[b].count)
+            GenerationResult(tokens: generated[b], text: texts[b], finishReason: finished[b] ?? .length, promptTokens: requests[b].prompt.count)
         }
     }
 }

@@ -1,0 +1,287 @@
+import Foundation
+import Hummingbird
+import Models
+import Tokenizers
+
+/// An OpenAI-compatible HTTP server for a saro model (Hummingbird):
+/// POST /v1/chat/completions, POST /v1/completions (both with server-sent-event streaming),
+/// GET /v1/models, GET /health. Requests are generated in batches by a `BatchScheduler`.
+public final class OpenAIServer: @unchecked Sendable {
+    public struct Options: Sendable {
+        public var host = "127.0.0.1"
+        public var port = 8000
+        /// When set, every /v1 request needs `Authorization: Bearer <key>`.
+        public var apiKey: String?
+        public var modelID = "saro"
+        public var maxBatch = 16
+        public var maxQueue = 64
+        public var maxBodyBytes = 1 << 20
+        public var defaultMaxTokens = 256
+        public init() {}
+    }
+
+    public let options: Options
+    let tokenizer: Tokenizer
+    let template: ChatTemplate
+    let contextLength: Int
+    public let scheduler: BatchScheduler
+
+    public init(model: LlamaModel, tokenizer: Tokenizer, template: ChatTemplate, options: Options) {
+        self.options = options
+        self.tokenizer = tokenizer
+        self.template = template
+        contextLength = model.config.maxPositionEmbeddings
+        scheduler = BatchScheduler(generator: Generator(model: model, tokenizer: tokenizer), maxBatch: options.maxBatch, maxQueue: options.maxQueue)
+    }
+
+    /// The Hummingbird application; `onRunning(port)` reports the bound port (useful with port 0).
+    public func application(onRunning: @escaping @Sendable (Int) -> Void = { _ in }) -> some ApplicationProtocol {
+        let router = Router()
+        router.add(middleware: OpenAIErrorMiddleware())
+        router.get("/health") { _, _ in "ok" }
+        let v1 = router.group("v1")
+        if let key = options.apiKey { v1.add(middleware: BearerAuthMiddleware(key: key)) }
+        v1.get("models") { [self] _, _ in
+            try json(OpenAI.ModelList(data: [OpenAI.Model(id: options.modelID, created: Int(Date().timeIntervalSince1970))]))
+        }
+        v1.post("chat/completions") { [self] request, _ in try await chat(request) }
+        v1.post("completions") { [self] request, _ in try await completion(request) }
+        return Application(router: router, configuration: .init(address: .hostname(options.host, port: options.port), serverName: "saro"),
+                           onServerRunning: { channel in onRunning(channel.localAddress?.port ?? 0) })
+    }
+
+    /// Serves until SIGINT or SIGTERM, then lets running requests finish.
+    public func run() async throws {
+        try await application().runService()
+        scheduler.shutdown()
+    }
+
+    // MARK: handlers
+
+    func decode<T: Decodable>(_ type: T.Type, _ request: Request) async throws -> T {
+        let body: ByteBuffer
+        do { body = try await request.body.collect(upTo: options.maxBodyBytes) } catch {
+            throw OpenAI.APIError(status: 413, message: "request body is larger than \(options.maxBodyBytes) bytes", type: "invalid_request_error")
+        }
+        do { return try JSONDecoder().decode(T.self, from: Data(buffer: body)) } catch let e as DecodingError {
+            throw OpenAI.APIError.invalid("malformed request: \(Self.describe(e))")
+        } catch {
+            throw OpenAI.APIError.invalid("malformed request: \(error)")
+        }
+    }
+
+    static func describe(_ e: DecodingError) -> String {
+        switch e {
+        case .keyNotFound(let k, _): return "missing field '\(k.stringValue)'"
+        case .typeMismatch(_, let c), .valueNotFound(_, let c): return "field '\(c.codingPath.map(\.stringValue).joined(separator: "."))' has the wrong type"
+        case .dataCorrupted: return "the body is not valid JSON"
+        @unknown default: return "\(e)"
+        }
+    }
+
+    func checkModel(_ name: String?) throws {
+        if let name, name != options.modelID {
+            throw OpenAI.APIError(status: 404, message: "model '\(name)' does not exist; this server serves '\(options.modelID)'", type: "invalid_request_error", param: "model", code: "model_not_found")
+        }
+    }
+
+    /// Per-choice generation options from the request's sampling fields.
+    func generationOptions(maxTokens: Int?, temperature: Double?, topP: Double?, seed: UInt64?, stop: OpenAI.Stop?, promptTokens: Int, choice: Int) throws -> GenerationOptions {
+        let max = maxTokens ?? options.defaultMaxTokens
+        guard max >= 1 else { throw OpenAI.APIError.invalid("max_tokens must be at least 1", param: "max_tokens") }
+        if let t = temperature, !(0...2).contains(t) { throw OpenAI.APIError.invalid("temperature must be between 0 and 2", param: "temperature") }
+        if let p = topP, !(0...1).contains(p) || p == 0 { throw OpenAI.APIError.invalid("top_p must be in (0, 1]", param: "top_p") }
+        guard promptTokens + max <= contextLength else {
+            throw OpenAI.APIError(status: 400, message: "the prompt (\(promptTokens) tokens) plus max_tokens (\(max)) exceeds the context of \(contextLength) tokens",
+                                  type: "invalid_request_error", param: "messages", code: "context_length_exceeded")
+        }
+        let sampling = SamplingParameters(temperature: Float(temperature ?? 1), topK: 0, topP: Float(topP ?? 1), seed: (seed ?? UInt64.random(in: 0...UInt64.max)) &+ UInt64(choice))
+        return GenerationOptions(maxNewTokens: max, sampling: sampling, stopTokens: template.stopTokenIds(tokenizer: tokenizer), stopStrings: stop?.strings ?? [])
+    }
+
+    func chat(_ request: Request) async throws -> Response {
+        let body = try await decode(OpenAI.ChatRequest.self, request)
+        try checkModel(body.model)
+        guard !body.messages.isEmpty else { throw OpenAI.APIError.invalid("messages must not be empty", param: "messages") }
+        let prompt: [Int]
+        do { prompt = try template.render(body.messages, tokenizer: tokenizer, addGenerationPrompt: true).ids } catch {
+            throw OpenAI.APIError.invalid("\(error)", param: "messages")
+        }
+        let n = try choices(body.n)
+        let opts = try (0..<n).map { try generationOptions(maxTokens: body.max_completion_tokens ?? body.max_tokens, temperature: body.temperature, topP: body.top_p,
+                                                            seed: body.seed, stop: body.stop, promptTokens: prompt.count, choice: $0) }
+        let id = "chatcmpl-" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
+        let created = Int(Date().timeIntervalSince1970)
+        if body.stream == true {
+            return try stream(prompt: prompt, options: opts) { index, delta, finish, first in
+                OpenAI.ChatChunk(id: id, created: created, model: self.options.modelID,
+                                 choices: [.init(index: index, delta: .init(role: first ? "assistant" : nil, content: delta), finish_reason: finish)])
+            }
+        }
+        let results = try await generateAll(prompt: prompt, options: opts)
+        let completion = results.map(\.tokens.count).reduce(0, +)
+        return try json(OpenAI.ChatResponse(
+            id: id, created: created, model: options.modelID,
+            choices: results.enumerated().map { .init(index: $0.offset, message: .assistant($0.element.text), finish_reason: $0.element.finishReason.rawValue) },
+            usage: .init(prompt_tokens: prompt.count, completion_tokens: completion, total_tokens: prompt.count + completion)))
+    }
+
+    func completion(_ request: Request) async throws -> Response {
+        let body = try await decode(OpenAI.CompletionRequest.self, request)
+        try checkModel(body.model)
+        let prompt = tokenizer.encode(body.prompt, addSpecialTokens: true)
+        guard !prompt.isEmpty else { throw OpenAI.APIError.invalid("prompt must not be empty", param: "prompt") }
+        let n = try choices(body.n)
+        let opts = try (0..<n).map { try generationOptions(maxTokens: body.max_tokens ?? 16, temperature: body.temperature, topP: body.top_p,
+                                                            seed: body.seed, stop: body.stop, promptTokens: prompt.count, choice: $0) }
+        let id = "cmpl-" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
+        let created = Int(Date().timeIntervalSince1970)
+        if body.stream == true {
+            return try stream(prompt: prompt, options: opts) { index, delta, finish, _ in
+                OpenAI.CompletionResponse(id: id, created: created, model: self.options.modelID, choices: [.init(index: index, text: delta ?? "", finish_reason: finish)])
+            }
+        }
+        let results = try await generateAll(prompt: prompt, options: opts)
+        let completion = results.map(\.tokens.count).reduce(0, +)
+        return try json(OpenAI.CompletionResponse(
+            id: id, created: created, model: options.modelID,
+            choices: results.enumerated().map { .init(index: $0.offset, text: $0.element.text, finish_reason: $0.element.finishReason.rawValue) },
+            usage: .init(prompt_tokens: prompt.count, completion_tokens: completion, total_tokens: prompt.count + completion)))
+    }
+
+    func choices(_ n: Int?) throws -> Int {
+        let n = n ?? 1
+        guard (1...8).contains(n) else { throw OpenAI.APIError.invalid("n must be between 1 and 8", param: "n") }
+        return n
+    }
+
+    func submit(_ job: BatchScheduler.Job) throws {
+        do { try scheduler.submit(job) } catch BatchScheduler.SubmitError.queueFull {
+            throw OpenAI.APIError(status: 429, message: "the server's queue is full (\(scheduler.maxQueue) requests); retry later", type: "rate_limit_error")
+        } catch {
+            throw OpenAI.APIError(status: 503, message: "the server is shutting down", type: "server_error")
+        }
+    }
+
+    /// Generates every choice and waits for all of them.
+    func generateAll(prompt: [Int], options opts: [GenerationOptions]) async throws -> [GenerationResult] {
+        let cancellations = opts.map { _ in BatchScheduler.Cancellation() }
+        return try await withTaskCancellationHandler {
+            try await withThrowingTaskGroup(of: (Int, GenerationResult).self) { group in
+                for (i, o) in opts.enumerated() {
+                    let job = BatchScheduler.Job(request: .init(prompt: prompt, options: o), cancellation: cancellations[i], onFinish: { _ in })
+                    group.addTask {
+                        try await withCheckedThrowingContinuation { (c: CheckedContinuation<(Int, GenerationResult), Error>) in
+                            var j = job
+                            j.onFinish = { c.resume(returning: (i, $0)) }
+                            do { try self.submit(j) } catch { c.resume(throwing: error) }
+                        }
+                    }
+                }
+                var out = [GenerationResult?](repeating: nil, count: opts.count)
+                for try await (i, r) in group { out[i] = r }
+                return out.map { $0! }
+            }
+        } onCancel: {
+            cancellations.forEach { $0.cancel() }
+        }
+    }
+
+    enum StreamEvent: Sendable { case delta(Int, String), finished(Int, GenerationResult) }
+
+    /// A server-sent-event response: one JSON chunk per text delta and a final chunk with the
+    /// finish reason per choice, then `data: [DONE]`. A client that disconnects cancels its rows.
+    func stream<Chunk: Encodable & Sendable>(prompt: [Int], options opts: [GenerationOptions],
+                                             chunk: @escaping @Sendable (Int, String?, String?, Bool) -> Chunk) throws -> Response {
+        let (events, continuation) = AsyncStream<StreamEvent>.makeStream()
+        let cancellations = opts.map { _ in BatchScheduler.Cancellation() }
+        let remaining = Counter(opts.count)
+        for (i, o) in opts.enumerated() {
+            try submit(BatchScheduler.Job(request: .init(prompt: prompt, options: o), cancellation: cancellations[i],
+                                          onDelta: { continuation.yield(.delta(i, $0)) },
+                                          onFinish: { result in
+                                              continuation.yield(.finished(i, result))
+                                              if remaining.decrement() == 0 { continuation.finish() }
+                                          }))
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.withoutEscapingSlashes]
+        @Sendable func event(_ value: some Encodable) throws -> ByteBuffer {
+            ByteBuffer(string: "data: " + String(decoding: try encoder.encode(value), as: UTF8.self) + "\n\n")
+        }
+        var headers = HTTPFields()
+        headers[.contentType] = "text/event-stream"
+        headers[.cacheControl] = "no-cache"
+        return Response(status: .ok, headers: headers, body: ResponseBody { writer in
+            do {
+                var started = Set<Int>()
+                for i in 0..<opts.count { try await writer.write(try event(chunk(i, "", nil, true))); started.insert(i) }
+                for await e in events {
+                    switch e {
+                    case .delta(let i, let text): try await writer.write(try event(chunk(i, text, nil, false)))
+                    case .finished(let i, let r): try await writer.write(try event(chunk(i, nil, r.finishReason.rawValue, false)))
+                    }
+                }
+                try await writer.write(ByteBuffer(string: "data: [DONE]\n\n"))
+                try await writer.finish(nil)
+            } catch {
+                cancellations.forEach { $0.cancel() }
+                throw error
+            }
+        })
+    }
+
+    func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.withoutEscapingSlashes]
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(data: try encoder.encode(value))))
+    }
+}
+
+/// A thread-safe countdown.
+final class Counter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: Int
+    init(_ v: Int) { value = v }
+    func decrement() -> Int { lock.lock(); defer { lock.unlock() }; value -= 1; return value }
+}
+
+/// `Authorization: Bearer <key>` on every request it guards; 401 in OpenAI's format otherwise.
+struct BearerAuthMiddleware<Context: RequestContext>: RouterMiddleware {
+    let key: String
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard request.headers[.authorization] == "Bearer \(key)" else {
+            throw OpenAI.APIError(status: 401, message: "missing or wrong API key (Authorization: Bearer ...)", type: "invalid_request_error", code: "invalid_api_key")
+        }
+        return try await next(request, context)
+    }
+}
+
+/// Every error leaves as OpenAI's error JSON with its status: API errors as thrown, unknown
+/// routes as 404, anything else as 500 (the server keeps running).
+struct OpenAIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let e as OpenAI.APIError {
+            return Self.response(e)
+        } catch let e as HTTPError {
+            let status = Int(e.status.code)
+            let message = status == 404 ? "no route \(request.method) \(request.uri.path)" : (e.body ?? "\(e.status)")
+            return Self.response(OpenAI.APIError(status: status, message: message, type: status == 404 ? "not_found_error" : "invalid_request_error"))
+        } catch {
+            return Self.response(OpenAI.APIError(status: 500, message: "internal error: \(error)", type: "server_error"))
+        }
+    }
+
+    static func response(_ e: OpenAI.APIError) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.withoutEscapingSlashes]
+        let data = (try? encoder.encode(e)) ?? Data()
+        return Response(status: .init(code: e.status), headers: headers, body: .init(byteBuffer: ByteBuffer(data: data)))
+    }
+}

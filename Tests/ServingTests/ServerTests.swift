@@ -1,0 +1,191 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import Hummingbird
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+@testable import Models
+@testable import Serving
+@testable import Tensor
+@testable import Tokenizers
+
+/// The real server on a free loopback port, driven by a real HTTP client.
+@Suite(.serialized) struct ServerTests {
+    /// A tiny random Llama with the byte-level test tokenizer: fast enough for load tests.
+    static func tinyServer(_ configure: (inout OpenAIServer.Options) -> Void = { _ in }) throws -> OpenAIServer {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("ModelsTests/Golden/tokenizers/gpt2/tokenizer.json")
+        let tokenizer = try Tokenizer(tokenizerJSON: url)
+        let config = LlamaConfig(vocabSize: tokenizer.vocabularySize, hiddenSize: 32, intermediateSize: 64, numHiddenLayers: 2,
+                                 numAttentionHeads: 4, numKeyValueHeads: 2, maxPositionEmbeddings: 256, tieWordEmbeddings: true)
+        let model = try LlamaModel(config: config, weights: LlamaModel.initialWeights(config: config, seed: 9, std: 0.2))
+        var options = OpenAIServer.Options()
+        options.port = 0
+        options.modelID = "tiny"
+        options.defaultMaxTokens = 16
+        configure(&options)
+        return OpenAIServer(model: model, tokenizer: tokenizer, template: ChatTemplate(format: .chatml), options: options)
+    }
+
+    /// Runs `body` against the server listening on a free port, then stops it.
+    static func withRunningServer(_ server: OpenAIServer, _ body: (URL) async throws -> Void) async throws {
+        let ports = AsyncStream<Int>.makeStream()
+        let app = server.application { ports.continuation.yield($0) }
+        let task = Task { try await app.run() }
+        var iterator = ports.stream.makeAsyncIterator()
+        let port = try #require(await iterator.next())
+        do { try await body(URL(string: "http://127.0.0.1:\(port)")!) } catch { task.cancel(); throw error }
+        task.cancel()
+        _ = try? await task.value
+    }
+
+    struct Reply { let status: Int; let body: Data; var text: String { String(decoding: body, as: UTF8.self) } }
+
+    static func send(_ base: URL, _ path: String, method: String = "POST", json: String? = nil, key: String? = nil) async throws -> Reply {
+        var request = URLRequest(url: base.appendingPathComponent(path))
+        request.httpMethod = method
+        request.timeoutInterval = 120
+        if let json { request.httpBody = Data(json.utf8); request.setValue("application/json", forHTTPHeaderField: "Content-Type") }
+        if let key { request.setValue("Bearer \(key)", forHTTPHeaderField: "Authorization") }
+        let (data, response) = try await URLSession.shared.data(for: request)
+        return Reply(status: (response as! HTTPURLResponse).statusCode, body: data)
+    }
+
+    static func object(_ r: Reply) throws -> [String: Any] { try JSONSerialization.jsonObject(with: r.body) as! [String: Any] }
+
+    @Test func chatCompletionStreamingAndPlain() async throws {
+        try await Self.withRunningServer(try Self.tinyServer()) { base in
+            #expect(try await Self.send(base, "health", method: "GET").text == "ok")
+            let models = try Self.object(try await Self.send(base, "v1/models", method: "GET"))
+            #expect(((models["data"] as! [[String: Any]])[0]["id"] as! String) == "tiny")
+            let ask = #"{"model": "tiny", "messages": [{"role": "user", "content": "Hello there"}], "max_tokens": 8, "temperature": 0}"#
+            let plain = try await Self.send(base, "v1/chat/completions", json: ask)
+            #expect(plain.status == 200, "\(plain.text)")
+            let obj = try Self.object(plain)
+            let choice = (obj["choices"] as! [[String: Any]])[0]
+            let text = (choice["message"] as! [String: Any])["content"] as! String
+            let usage = obj["usage"] as! [String: Int]
+            #expect(obj["object"] as? String == "chat.completion" && choice["finish_reason"] != nil)
+            #expect(usage["total_tokens"] == usage["prompt_tokens"]! + usage["completion_tokens"]! && usage["completion_tokens"]! <= 8)
+            // Streaming: chunks in OpenAI's format that add up to the same greedy text.
+            let streamed = try await Self.send(base, "v1/chat/completions", json: String(ask.dropLast()) + #", "stream": true}"#)
+            #expect(streamed.status == 200)
+            let events = streamed.text.components(separatedBy: "\n\n").filter { !$0.isEmpty }
+            #expect(events.last == "data: [DONE]")
+            var joined = "", finish: String? = nil
+            for e in events.dropLast() {
+                #expect(e.hasPrefix("data: "))
+                let chunk = try JSONSerialization.jsonObject(with: Data(e.dropFirst(6).utf8)) as! [String: Any]
+                #expect(chunk["object"] as? String == "chat.completion.chunk")
+                let c = (chunk["choices"] as! [[String: Any]])[0]
+                joined += ((c["delta"] as? [String: Any])?["content"] as? String) ?? ""
+                if let f = c["finish_reason"] as? String { finish = f }
+            }
+            #expect(joined == text && finish == choice["finish_reason"] as? String)
+            // Raw completions, with n choices.
+            let comp = try Self.object(try await Self.send(base, "v1/completions", json: #"{"prompt": "Once upon", "max_tokens": 4, "n": 2, "temperature": 1, "seed": 3}"#))
+            #expect((comp["choices"] as! [Any]).count == 2)
+        }
+    }
+
+    @Test func errorsAreOpenAIShapedWithTheRightStatus() async throws {
+        try await Self.withRunningServer(try Self.tinyServer { $0.apiKey = "sk-test"; $0.maxBodyBytes = 4096 }) { base in
+            func expectError(_ r: Reply, _ status: Int, _ sourceLocation: SourceLocation = #_sourceLocation) throws {
+                #expect(r.status == status, "\(r.text)", sourceLocation: sourceLocation)
+                let e = try Self.object(r)["error"] as? [String: Any]
+                #expect(e?["message"] is String && e?["type"] is String, sourceLocation: sourceLocation)
+            }
+            let ok = #"{"messages": [{"role": "user", "content": "hi"}], "max_tokens": 2}"#
+            try expectError(try await Self.send(base, "v1/chat/completions", json: ok), 401)
+            try expectError(try await Self.send(base, "v1/chat/completions", json: ok, key: "wrong"), 401)
+            #expect(try await Self.send(base, "v1/chat/completions", json: ok, key: "sk-test").status == 200)
+            try expectError(try await Self.send(base, "v1/chat/completions", json: "{not json", key: "sk-test"), 400)
+            try expectError(try await Self.send(base, "v1/chat/completions", json: #"{"max_tokens": 2}"#, key: "sk-test"), 400)
+            try expectError(try await Self.send(base, "v1/chat/completions", json: #"{"messages": [], "max_tokens": 2}"#, key: "sk-test"), 400)
+            try expectError(try await Self.send(base, "v1/chat/completions", json: #"{"model": "gpt-9", "messages": [{"role": "user", "content": "hi"}]}"#, key: "sk-test"), 404)
+            try expectError(try await Self.send(base, "v1/nowhere", json: ok, key: "sk-test"), 404)
+            try expectError(try await Self.send(base, "v1/chat/completions", json: #"{"messages": [{"role": "user", "content": "hi"}], "max_tokens": 100000}"#, key: "sk-test"), 400)
+            try expectError(try await Self.send(base, "v1/chat/completions", json: #"{"messages": [{"role": "user", "content": "hi"}], "temperature": 7}"#, key: "sk-test"), 400)
+            let big = #"{"messages": [{"role": "user", "content": ""# + String(repeating: "x", count: 8000) + #""}]}"#
+            try expectError(try await Self.send(base, "v1/chat/completions", json: big, key: "sk-test"), 413)
+            #expect(try await Self.send(base, "health", method: "GET").status == 200)
+        }
+    }
+
+    @Test func fullQueueAnswers429() async throws {
+        let server = try Self.tinyServer { $0.maxQueue = 1; $0.maxBatch = 1 }
+        try await Self.withRunningServer(server) { base in
+            let body = #"{"messages": [{"role": "user", "content": "hi"}], "max_tokens": 200, "temperature": 1}"#
+            let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+                for _ in 0..<8 { group.addTask { try await Self.send(base, "v1/chat/completions", json: body).status } }
+                return try await group.reduce(into: [Int]()) { $0.append($1) }
+            }
+            #expect(statuses.contains(429) && statuses.contains(200))
+            #expect(statuses.allSatisfy { $0 == 200 || $0 == 429 })
+        }
+    }
+
+    /// 64 concurrent clients: every request succeeds, they are batched, and memory stays flat
+    /// from one wave to the next.
+    @Test func boundedLoadTest() async throws {
+        let server = try Self.tinyServer { $0.maxBatch = 16; $0.maxQueue = 128 }
+        try await Self.withRunningServer(server) { base in
+            func wave() async throws -> [Int] {
+                try await withThrowingTaskGroup(of: Int.self) { group in
+                    for i in 0..<64 {
+                        group.addTask {
+                            let body = #"{"messages": [{"role": "user", "content": "request \#(i)"}], "max_tokens": 12, "stream": \#(i % 2 == 0)}"#
+                            return try await Self.send(base, "v1/chat/completions", json: body).status
+                        }
+                    }
+                    return try await group.reduce(into: [Int]()) { $0.append($1) }
+                }
+            }
+            let first = try await wave()
+            #expect(first.allSatisfy { $0 == 200 })
+            let rss1 = Self.residentBytes()
+            let second = try await wave()
+            #expect(second.allSatisfy { $0 == 200 })
+            let rss2 = Self.residentBytes()
+            #expect(server.scheduler.batchSizes.max()! > 1, "requests were batched: \(server.scheduler.batchSizes)")
+            #expect(Double(rss2) < Double(rss1) * 1.25 + 50e6, "resident memory \(rss1) -> \(rss2)")
+        }
+    }
+
+    /// A client that asks for a long stream and hangs up after the first bytes: its row is
+    /// cancelled, the engine frees up, and the server keeps answering.
+    @Test func disconnectMidStreamFreesTheSlot() async throws {
+        let server = try Self.tinyServer { $0.maxBatch = 1 }
+        try await Self.withRunningServer(server) { base in
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var addr = sockaddr_in()
+            addr.sin_family = sa_family_t(AF_INET)
+            addr.sin_port = in_port_t(UInt16(base.port!).bigEndian)
+            addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+            let connected = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+            #expect(connected == 0)
+            let body = #"{"messages": [{"role": "user", "content": "go"}], "max_tokens": 230, "stream": true}"#
+            let request = "POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
+            _ = request.withCString { Glibc.send(fd, $0, strlen($0), 0) }
+            var buffer = [UInt8](repeating: 0, count: 512)
+            let got = recv(fd, &buffer, buffer.count, 0)
+            #expect(got > 0)
+            close(fd)
+            // The next request is served (the hung-up row no longer holds the only batch slot).
+            let start = Date()
+            let r = try await Self.send(base, "v1/chat/completions", json: #"{"messages": [{"role": "user", "content": "hi"}], "max_tokens": 4}"#)
+            #expect(r.status == 200)
+            #expect(Date().timeIntervalSince(start) < 60)
+            #expect(server.scheduler.queued == 0)
+            #expect(server.scheduler.cancelledRows == 1, "the hung-up stream's row was cancelled")
+        }
+    }
+
+    static func residentBytes() -> Int {
+        guard let s = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8), let pages = Int(s.split(separator: " ")[1]) else { return 0 }
+        return pages * 4096
+    }
+}
