@@ -33,6 +33,8 @@ public final class BatchScheduler: @unchecked Sendable {
     let generator: Generator
     public let maxBatch: Int
     public let maxQueue: Int
+    /// How long a new batch waits for more requests to join.
+    public var batchWindow: TimeInterval = 0.005
     private let condition = NSCondition()
     private var queue: [Job] = []
     private var running = 0
@@ -79,6 +81,10 @@ public final class BatchScheduler: @unchecked Sendable {
             condition.lock()
             while queue.isEmpty && !stopping { condition.wait() }
             if queue.isEmpty && stopping { condition.unlock(); return }
+            // Requests that arrive together (a client's burst) should share a batch: give the
+            // queue a few milliseconds to fill before starting.
+            let deadline = Date().addingTimeInterval(batchWindow)
+            while queue.count < maxBatch && !stopping && condition.wait(until: deadline) {}
             let jobs = Array(queue.prefix(maxBatch))
             queue.removeFirst(jobs.count)
             running = jobs.count

@@ -2,11 +2,11 @@ import ArgumentParser
 import Foundation
 import Tensor
 
-struct BenchCommand: ParsableCommand {
+struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure saro's speed against a reference run on this machine.",
-        subcommands: [GemmBench.self, GenerateBench.self, TrainBench.self]
+        subcommands: [GemmBench.self, GenerateBench.self, TrainBench.self, ServeBench.self]
     )
 }
 
