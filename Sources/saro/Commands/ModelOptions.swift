@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Models
+import Serving
 import Tokenizers
 
 /// Options every command that loads a model shares.
@@ -27,6 +28,19 @@ struct ModelOptions: ParsableArguments {
             model.lora = adapters
         }
         return model
+    }
+}
+
+extension ModelOptions {
+    /// An OpenAI server for this model (and adapter), with `configure` setting its options.
+    func makeServer(chatTemplate: String?, configure: (inout OpenAIServer.Options) -> Void) throws -> OpenAIServer {
+        let loaded = try load()
+        let model = try makeModel(loaded)
+        var options = OpenAIServer.Options()
+        options.modelID = URL(fileURLWithPath: self.model).lastPathComponent
+        configure(&options)
+        return OpenAIServer(model: model, tokenizer: loaded.tokenizer,
+                            template: try ChatTemplate.resolve(name: chatTemplate, tokenizer: loaded.tokenizer), options: options)
     }
 }
 

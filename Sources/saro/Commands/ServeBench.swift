@@ -19,13 +19,11 @@ struct ServeBench: AsyncParsableCommand {
     @Option(help: "Server batch size.") var maxBatch = 16
 
     func run() async throws {
-        let loaded = try modelOptions.load()
-        let model = try modelOptions.makeModel(loaded)
-        var options = OpenAIServer.Options()
-        options.port = 0
-        options.maxBatch = maxBatch
-        options.maxQueue = max(64, clients * 2)
-        let server = OpenAIServer(model: model, tokenizer: loaded.tokenizer, template: try ChatTemplate.resolve(name: nil, tokenizer: loaded.tokenizer), options: options)
+        let server = try modelOptions.makeServer(chatTemplate: nil) { options in
+            options.port = 0
+            options.maxBatch = maxBatch
+            options.maxQueue = max(64, clients * 2)
+        }
         let r = try await ServeBenchmark.run(server: server, clients: clients, requestsPerClient: requests, maxTokens: maxTokens)
         if json { try printJSON(r, pretty: true); return }
         print(String(format: "%d clients, %d requests (%d failed) in %.1f s: %.2f requests/s, %.1f tokens/s, latency p50 %.2f s, p95 %.2f s, mean batch %.1f",

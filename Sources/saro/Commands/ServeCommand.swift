@@ -28,19 +28,16 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "max_tokens when a request gives none.") var defaultMaxTokens = 256
 
     func run() async throws {
-        let loaded = try modelOptions.load()
-        let model = try modelOptions.makeModel(loaded)
-        var options = OpenAIServer.Options()
-        options.host = host
-        options.port = port
-        options.apiKey = apiKey ?? ProcessInfo.processInfo.environment["SARO_API_KEY"]
-        options.modelID = servedModelName ?? URL(fileURLWithPath: modelOptions.model).lastPathComponent
-        options.maxBatch = maxBatch
-        options.maxQueue = maxQueue
-        options.defaultMaxTokens = defaultMaxTokens
-        let server = OpenAIServer(model: model, tokenizer: loaded.tokenizer,
-                                  template: try ChatTemplate.resolve(name: chat.chatTemplate, tokenizer: loaded.tokenizer), options: options)
-        FileHandle.standardError.write(Data("saro: serving '\(options.modelID)' on http://\(host):\(port)\n".utf8))
+        let server = try modelOptions.makeServer(chatTemplate: chat.chatTemplate) { options in
+            options.host = host
+            options.port = port
+            options.apiKey = apiKey ?? ProcessInfo.processInfo.environment["SARO_API_KEY"]
+            if let name = servedModelName { options.modelID = name }
+            options.maxBatch = maxBatch
+            options.maxQueue = maxQueue
+            options.defaultMaxTokens = defaultMaxTokens
+        }
+        FileHandle.standardError.write(Data("saro: serving '\(server.options.modelID)' on http://\(host):\(port)\n".utf8))
         try await server.run()
     }
 }
