@@ -43,30 +43,28 @@ public struct TrainingSession {
             }
         }
 
-        func split<T>(_ all: [T]) throws -> ([T], [T]) {
-            if evalData != nil { return (all, []) }   // the eval file is the held-out set
-            guard options.evalSplit > 0 else { return (all, []) }
+        /// The training examples and the held-out ones (the eval file, or a seeded split).
+        func read<T>(_ reader: (String) throws -> ([T], DatasetReader.Report)) throws -> (train: [T], held: [T], report: DatasetReader.Report) {
+            let (all, report) = try reader(data)
+            if let evalData { return (all, try reader(evalData).0, report) }
+            guard options.evalSplit > 0 else { return (all, [], report) }
             var rng = SplitMix64(seed: options.seed ^ 0x5EED)
             var idx = Array(all.indices)
             idx.shuffle(using: &rng)
             let n = max(1, Int(Double(all.count) * options.evalSplit))
-            return (idx.dropFirst(n).sorted().map { all[$0] }, idx.prefix(n).sorted().map { all[$0] })
+            return (idx.dropFirst(n).sorted().map { all[$0] }, idx.prefix(n).sorted().map { all[$0] }, report)
         }
 
         let objective: TrainingObjective, evalObjective: TrainingObjective?
         switch kind {
         case .sft:
-            let (all, report) = try reader.readSFT(data)
-            var (train, held) = try split(all)
-            if let evalData { held = try reader.readSFT(evalData).0 }
+            let (train, held, report) = try read(reader.readSFT)
             self.report = report
             evalExamples = held.count
             objective = SFTObjective(examples: train, padToken: pad)
             evalObjective = held.isEmpty ? nil : SFTObjective(examples: held, padToken: pad)
         case .dpo:
-            let (all, report) = try reader.readPreferences(data)
-            var (train, held) = try split(all)
-            if let evalData { held = try reader.readPreferences(evalData).0 }
+            let (train, held, report) = try read(reader.readPreferences)
             self.report = report
             evalExamples = held.count
             // The reference policy is the model before training: the base with adapters off, or

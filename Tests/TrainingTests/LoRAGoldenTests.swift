@@ -17,6 +17,14 @@ import Testing
         return (model, adapters, golden)
     }
 
+    /// Every adapter gradient against the golden "<prefix>.<PEFT key>" tensor.
+    static func expectGradients(_ adapters: LoRAAdapters, _ golden: SafeTensorsFile, prefix: String, tolerance: Float) throws {
+        for (key, p) in adapters.parameters {
+            let err = relativeError(try #require(p.grad), try golden.tensor(prefix + "." + key))
+            #expect(err < tolerance, "\(key): relative error \(err)")
+        }
+    }
+
     static func relativeError(_ a: Tensor, _ b: Tensor) -> Float {
         let scale = max(b.scalars.map(abs).max() ?? 0, 1e-12)
         return zip(a.scalars, b.scalars).map { abs($0 - $1) }.max()! / scale
@@ -30,10 +38,7 @@ import Testing
         let (loss, _, _) = objective.loss(model: model, indices: [0, 1], normalizer: objective.stepNormalizer([0, 1]), stepIndices: [0, 1])
         #expect(abs(loss.value.scalars[0] - (try golden.tensor("sft.loss").scalars[0])) < 1e-5)
         loss.backward()
-        for (key, p) in adapters.parameters {
-            let err = Self.relativeError(try #require(p.grad), try golden.tensor("sft_grad." + key))
-            #expect(err < 1e-4, "\(key): relative error \(err)")
-        }
+        try Self.expectGradients(adapters, golden, prefix: "sft_grad", tolerance: 1e-4)
     }
 
     @Test func dpoLossAndAdapterGradients() throws {
@@ -55,10 +60,7 @@ import Testing
         let (loss, _, _) = objective.loss(model: model, indices: [0, 1], normalizer: 2, stepIndices: [0, 1])
         #expect(abs(loss.value.scalars[0] - (try golden.tensor("dpo.loss").scalars[0])) < 1e-5)
         loss.backward()
-        for (key, p) in adapters.parameters {
-            let err = Self.relativeError(try #require(p.grad), try golden.tensor("dpo_grad." + key))
-            #expect(err < 1e-3, "\(key): relative error \(err)")
-        }
+        try Self.expectGradients(adapters, golden, prefix: "dpo_grad", tolerance: 1e-3)
     }
 
     @Test func adapterFilesUsePEFTLayoutAndMergeMatchesForward() throws {
