@@ -16,11 +16,16 @@ let package = Package(
         .library(name: "Tokenizers", targets: ["Tokenizers"]),
         .library(name: "Training", targets: ["Training"]),
         .library(name: "Serving", targets: ["Serving"]),
+        .library(name: "SaRO", targets: ["SaRO"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         .target(
@@ -52,6 +57,37 @@ let package = Package(
             dependencies: ["Models", "Tensor", "Tokenizers", .product(name: "Hummingbird", package: "hummingbird")],
             swiftSettings: simdFlags
         ),
+        // Content-addressed job records in SQLite: what makes data builds and evaluations resumable.
+        .target(
+            name: "Jobs",
+            dependencies: ["Tensor", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: simdFlags
+        ),
+        // A client for any OpenAI-compatible chat endpoint (teachers and LLM judges).
+        .target(
+            name: "OpenAIClient",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+            ],
+            swiftSettings: simdFlags
+        ),
+        // Response format (<think> ... </think> answer) and judges: the rule-based one and LLM judges.
+        .target(
+            name: "Judges",
+            dependencies: ["OpenAIClient"],
+            swiftSettings: simdFlags
+        ),
+        // The method: policy, seed sets, jailbreak templates, teachers, the data builders.
+        .target(
+            name: "SaRO",
+            dependencies: ["Jobs", "OpenAIClient", "Judges", "Models", "Tokenizers", "Tensor",
+                           .product(name: "Yams", package: "Yams")],
+            resources: [.copy("Resources")],
+            swiftSettings: simdFlags
+        ),
         .executableTarget(
             name: "saro",
             dependencies: [
@@ -60,6 +96,10 @@ let package = Package(
                 "Training",
                 "Tokenizers",
                 "Serving",
+                "SaRO",
+                "Judges",
+                "Jobs",
+                "OpenAIClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
             ],
@@ -83,7 +123,21 @@ let package = Package(
         ),
         .testTarget(
             name: "CLITests",
-            dependencies: ["saro"],
+            dependencies: ["saro", "ScriptedOpenAIServer"],
+            swiftSettings: simdFlags
+        ),
+        // A scripted OpenAI-compatible server that tests use as teacher and judge endpoint.
+        .target(
+            name: "ScriptedOpenAIServer",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"), .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
+            path: "Tests/ScriptedOpenAIServer"
+        ),
+        .testTarget(
+            name: "SaROTests",
+            dependencies: ["SaRO", "Judges", "Jobs", "OpenAIClient", "Serving", "Models", "Tokenizers", "Tensor", "ScriptedOpenAIServer"],
             swiftSettings: simdFlags
         ),
         .testTarget(

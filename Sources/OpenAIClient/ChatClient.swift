@@ -1,0 +1,199 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOFoundationCompat
+import NIOHTTP1
+
+public struct ChatTurn: Codable, Sendable, Equatable {
+    public var role: String
+    public var content: String
+    public init(role: String, content: String) { self.role = role; self.content = content }
+}
+
+public struct ChatParameters: Sendable, Equatable, Codable {
+    public var temperature: Double
+    public var maxTokens: Int
+    public var seed: Int?
+    public var stop: [String]
+    public init(temperature: Double = 0.7, maxTokens: Int = 1024, seed: Int? = nil, stop: [String] = []) {
+        self.temperature = temperature; self.maxTokens = maxTokens; self.seed = seed; self.stop = stop
+    }
+}
+
+public struct ChatReply: Codable, Sendable, Equatable {
+    public var content: String
+    public var finishReason: String?
+    public var promptTokens: Int?
+    public var completionTokens: Int?
+    public init(content: String, finishReason: String? = nil, promptTokens: Int? = nil, completionTokens: Int? = nil) {
+        self.content = content; self.finishReason = finishReason; self.promptTokens = promptTokens; self.completionTokens = completionTokens
+    }
+}
+
+public enum ChatClientError: Error, CustomStringConvertible {
+    case badURL(String)
+    case http(url: String, status: Int, body: String, attempts: Int)
+    case malformed(url: String, reason: String, attempts: Int)
+    case transport(url: String, reason: String, attempts: Int)
+    case rejected(url: String, status: Int, body: String)
+
+    public var description: String {
+        switch self {
+        case .badURL(let u): return "'\(u)' is not a valid endpoint URL"
+        case .http(let u, let s, let b, let a): return "\(u): HTTP \(s) after \(a) attempt(s): \(b.prefix(300))"
+        case .malformed(let u, let r, let a): return "\(u): unreadable reply after \(a) attempt(s): \(r)"
+        case .transport(let u, let r, let a): return "\(u): request failed after \(a) attempt(s): \(r)"
+        case .rejected(let u, let s, let b): return "\(u): HTTP \(s) (not retried): \(b.prefix(300))"
+        }
+    }
+}
+
+/// Client of an OpenAI-compatible chat endpoint with bounded concurrency, a request-rate
+/// limit, per-request timeouts, and retries with exponential backoff on 429, 5xx, network
+/// errors, timeouts and unreadable bodies. Other 4xx answers fail at once: retrying a bad
+/// request or a wrong key only wastes time.
+public final class ChatClient: Sendable {
+    public let endpoint: ChatEndpoint
+    private let gate: Gate
+    private let http: HTTPClient
+
+    /// Requests that needed at least one retry, and retries in all (for reports and tests).
+    public var retries: Int { get async { await gate.retries } }
+
+    public init(endpoint: ChatEndpoint) {
+        self.endpoint = endpoint
+        self.gate = Gate(limit: max(1, endpoint.maxConcurrency), perMinute: endpoint.requestsPerMinute)
+        self.http = HTTPClient.shared
+    }
+
+    public func complete(_ messages: [ChatTurn], parameters: ChatParameters = ChatParameters()) async throws -> ChatReply {
+        let url = endpoint.completionsURL
+        guard URL(string: url)?.host != nil else { throw ChatClientError.badURL(url) }
+        let body = try requestBody(messages, parameters)
+        var attempt = 0
+        while true {
+            attempt += 1
+            await gate.acquire()
+            let outcome: Outcome
+            do { outcome = try await send(url: url, body: body) } catch {
+                await gate.release()
+                throw error
+            }
+            await gate.release()
+            switch outcome {
+            case .reply(let r): return r
+            case .retry(let error, let retryAfter):
+                if attempt > endpoint.maxRetries { throw error.withAttempts(attempt) }
+                await gate.countRetry()
+                let delay = retryAfter ?? min(30, endpoint.backoffSeconds * pow(2, Double(attempt - 1)))
+                try await Task.sleep(nanoseconds: UInt64(max(0, delay) * 1e9))
+            }
+        }
+    }
+
+    private enum Outcome { case reply(ChatReply), retry(ChatClientError, Double?) }
+
+    private func send(url: String, body: Data) async throws -> Outcome {
+        var request = HTTPClientRequest(url: url)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        if let key = endpoint.apiKey { request.headers.add(name: "Authorization", value: "Bearer \(key)") }
+        request.body = .bytes(ByteBuffer(data: body))
+        let response: HTTPClientResponse
+        let bytes: ByteBuffer
+        do {
+            response = try await http.execute(request, timeout: .milliseconds(Int64(endpoint.timeoutSeconds * 1000)))
+            bytes = try await response.body.collect(upTo: 64 << 20)
+        } catch {
+            return .retry(.transport(url: url, reason: "\(error)", attempts: 0), nil)
+        }
+        let text = String(buffer: bytes)
+        let status = Int(response.status.code)
+        if status == 429 || status >= 500 {
+            let retryAfter = response.headers.first(name: "Retry-After").flatMap(Double.init)
+            return .retry(.http(url: url, status: status, body: text, attempts: 0), retryAfter)
+        }
+        guard (200..<300).contains(status) else { throw ChatClientError.rejected(url: url, status: status, body: text) }
+        do { return .reply(try Self.parse(Data(buffer: bytes))) } catch {
+            return .retry(.malformed(url: url, reason: "\(error)", attempts: 0), nil)
+        }
+    }
+
+    private func requestBody(_ messages: [ChatTurn], _ p: ChatParameters) throws -> Data {
+        var obj: [String: Any] = [
+            "model": endpoint.model,
+            "messages": messages.map { ["role": $0.role, "content": $0.content] },
+            "temperature": p.temperature,
+            "max_tokens": p.maxTokens,
+        ]
+        if let seed = p.seed { obj["seed"] = seed }
+        if !p.stop.isEmpty { obj["stop"] = p.stop }
+        return try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys])
+    }
+
+    struct ParseError: Error, CustomStringConvertible { let description: String }
+
+    /// The first choice's message content (a string, or an array of text parts) and usage.
+    static func parse(_ data: Data) throws -> ChatReply {
+        guard let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            throw ParseError(description: "not a JSON object: \(String(decoding: data.prefix(200), as: UTF8.self))")
+        }
+        guard let choices = obj["choices"] as? [[String: Any]], let first = choices.first, let message = first["message"] as? [String: Any] else {
+            throw ParseError(description: "no choices[0].message")
+        }
+        let content: String
+        if let s = message["content"] as? String { content = s } else if let parts = message["content"] as? [[String: Any]] {
+            content = parts.compactMap { $0["text"] as? String }.joined()
+        } else { throw ParseError(description: "choices[0].message.content is missing") }
+        let usage = obj["usage"] as? [String: Any]
+        return ChatReply(content: content, finishReason: first["finish_reason"] as? String,
+                         promptTokens: usage?["prompt_tokens"] as? Int, completionTokens: usage?["completion_tokens"] as? Int)
+    }
+}
+
+extension ChatClientError {
+    func withAttempts(_ n: Int) -> ChatClientError {
+        switch self {
+        case .http(let u, let s, let b, _): return .http(url: u, status: s, body: b, attempts: n)
+        case .malformed(let u, let r, _): return .malformed(url: u, reason: r, attempts: n)
+        case .transport(let u, let r, _): return .transport(url: u, reason: r, attempts: n)
+        default: return self
+        }
+    }
+}
+
+/// Bounded concurrency plus a minimum spacing between request starts (the rate limit).
+actor Gate {
+    private let limit: Int
+    private let interval: Double
+    private var inFlight = 0
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+    private var nextStart = Date.distantPast
+    private(set) var retries = 0
+
+    init(limit: Int, perMinute: Double?) {
+        self.limit = limit
+        self.interval = perMinute.map { $0 > 0 ? 60 / $0 : 0 } ?? 0
+    }
+
+    func acquire() async {
+        if inFlight >= limit {
+            await withCheckedContinuation { waiters.append($0) }
+        } else {
+            inFlight += 1
+        }
+        if interval > 0 {
+            let now = Date()
+            let start = max(now, nextStart)
+            nextStart = start.addingTimeInterval(interval)
+            let wait = start.timeIntervalSince(now)
+            if wait > 0 { try? await Task.sleep(nanoseconds: UInt64(wait * 1e9)) }
+        }
+    }
+
+    func release() {
+        if waiters.isEmpty { inFlight -= 1 } else { waiters.removeFirst().resume() }
+    }
+
+    func countRetry() { retries += 1 }
+}

@@ -1,0 +1,73 @@
+import Foundation
+import Jobs
+import Judges
+
+/// Progress of a build, as one stream of events for the CLI, logs and tests.
+public enum BuildEvent: Sendable {
+    /// A stage starts: `total` units, `done` of them already in the job store.
+    case stage(String, total: Int, done: Int)
+    /// `count` more units are done.
+    case advanced(Int)
+    case note(String)
+}
+
+/// What a build did: records written and every rejection, by reason.
+public struct BuildReport: Codable, Sendable, Equatable {
+    public var builder: String
+    public var output: String
+    public var written = 0
+    public var byKind: [String: Int] = [:]
+    public var rejected: [String: Int] = [:]
+    public var extra: [String: Double] = [:]
+
+    public init(builder: String, output: String) { self.builder = builder; self.output = output }
+
+    mutating func reject(_ reason: String) { rejected[reason, default: 0] += 1 }
+    mutating func wrote(_ kind: String) { written += 1; byKind[kind, default: 0] += 1 }
+}
+
+/// What every builder shares: the job store, the judge, the output format and the event sink.
+public struct BuildContext: Sendable {
+    public let store: JobStore
+    public let judge: Judge
+    public let format: ResponseFormat
+    public let requireFormat: Bool
+    public let events: @Sendable (BuildEvent) -> Void
+
+    public init(store: JobStore, judge: Judge, format: ResponseFormat, requireFormat: Bool, events: @escaping @Sendable (BuildEvent) -> Void = { _ in }) {
+        self.store = store; self.judge = judge; self.format = format; self.requireFormat = requireFormat; self.events = events
+    }
+
+    /// The judge's verdict, from the store when this judge already read this response. The
+    /// judge reads the original (unwrapped) request, as SG-Bench passes it to Llama Guard.
+    public func judge(_ q: Query, _ response: String) async throws -> Judgment {
+        let key = ContentKey.of(judge.name, q.kind.rawValue, q.seed.text, response)
+        return try await store.cached("judgment", key) { try await judge.judge(prompt: q.seed.text, response: response, kind: q.kind) }
+    }
+
+    /// Judgments for many responses, with a progress stage.
+    public func judgeAll(_ stage: String, _ items: [(Query, String)]) async throws -> [Judgment] {
+        events(.stage(stage, total: items.count, done: 0))
+        var out: [Judgment] = []
+        for (q, r) in items {
+            out.append(try await judge(q, r))
+            events(.advanced(1))
+        }
+        return out
+    }
+
+    /// Teacher results for tasks, with a progress stage.
+    public func write(_ stage: String, _ tasks: [TeacherTask], teacher: Teacher) async throws -> [String] {
+        let events = self.events
+        return try await teacher.cachedWrite(tasks, store: store, started: { events(.stage(stage, total: tasks.count, done: $0)) },
+                                             advanced: { events(.advanced($0)) })
+    }
+
+    /// Why a judged response is not usable, or nil when it is.
+    public func rejection(_ j: Judgment, kind: RequestKind) -> String? {
+        if requireFormat && j.formatError { return "format" }
+        if kind.isHarmful && j.unsafeAnswer != false { return "unsafe" }
+        if !kind.isHarmful && j.compliance != .fullCompliance { return "refusal" }
+        return nil
+    }
+}

@@ -1,0 +1,103 @@
+import Foundation
+import Jobs
+import Judges
+import OpenAIClient
+
+/// Which teacher writes the data.
+public enum TeacherChoice: Sendable, Equatable {
+    /// The built-in offline teacher; benign answers from the answer model.
+    case offline
+    case endpoint(ChatEndpoint, ChatParameters)
+}
+
+/// Which judge filters and pairs the data.
+public enum JudgeChoice: Sendable, Equatable {
+    case rules
+    case guardModel(GuardJudge.Style, ChatEndpoint)
+}
+
+/// A data folder and everything needed to build into it: the queries, the job store
+/// (`jobs.sqlite`), the teacher and the judge. Every builder writes `<name>.jsonl` and
+/// `<name>.report.json` there; queries go to `queries.jsonl` and the jailbreak evaluation set
+/// to `jailbreak_eval.jsonl`.
+public final class DataPipeline: @unchecked Sendable {
+    public let config: DataConfig
+    public let directory: String
+    public let policy: SafetyPolicy
+    public let templates: TemplateLibrary
+    public let store: JobStore
+    public let context: BuildContext
+    public let teacher: Teacher
+
+    public init(config: DataConfig, directory: String, teacher: TeacherChoice, judge: JudgeChoice, answerModel: LocalModel?,
+                events: @escaping @Sendable (BuildEvent) -> Void, log: @escaping @Sendable (String) -> Void = { _ in }) throws {
+        self.config = config
+        self.directory = directory
+        policy = try SafetyPolicy.load(path: config.policy)
+        templates = try TemplateLibrary.standard(maxCharacters: config.maxTemplateChars, userFolder: config.templatesDir, log: log)
+        store = try JobStore(path: (directory as NSString).appendingPathComponent("jobs.sqlite"))
+        let judgeImpl: Judge
+        switch judge {
+        case .rules: judgeImpl = RuleJudge(format: config.format)
+        case .guardModel(let style, let endpoint): judgeImpl = GuardJudge(client: ChatClient(endpoint: endpoint), style: style, format: config.format)
+        }
+        context = BuildContext(store: store, judge: judgeImpl, format: config.format, requireFormat: config.requireFormat, events: events)
+        switch teacher {
+        case .offline:
+            guard let answerModel else { throw SourceError.fetchFailed("the offline teacher needs a model for benign answers") }
+            self.teacher = OfflineTeacher(policy: policy, templates: templates, answerer: ModelAnswerer(model: answerModel, maxTokens: config.answerTokens), format: config.format)
+        case .endpoint(let endpoint, let params):
+            self.teacher = EndpointTeacher(client: ChatClient(endpoint: endpoint), prompts: try TeacherPrompts.load(directory: config.prompts),
+                                           policy: policy, templates: templates, format: config.format, parameters: params)
+        }
+    }
+
+    func path(_ name: String) -> String { (directory as NSString).appendingPathComponent(name) }
+
+    /// Draws the queries (deterministic for the config) and writes them to the folder.
+    public func queries(log: @escaping @Sendable (String) -> Void = { _ in }) throws -> QuerySet {
+        let sources = SeedSources(policy: policy, dataDirectory: config.dataDir, log: log)
+        let set = try QuerySet.build(.init(config: config, policy: policy, templates: templates, sources: sources))
+        try JSONL.write(set.training, to: path("queries.jsonl"))
+        try JSONL.write(set.jailbreakEval, to: path("jailbreak_eval.jsonl"))
+        return set
+    }
+
+    func finish(_ report: BuildReport) throws -> BuildReport {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        let name = URL(fileURLWithPath: report.output).deletingPathExtension().lastPathComponent
+        try JSONL.writeAtomically(String(decoding: try enc.encode(report), as: UTF8.self) + "\n", to: path("\(name).report.json"))
+        return report
+    }
+
+    public func buildRITD() async throws -> BuildReport {
+        let q = try queries()
+        return try finish(try await RITDBuilder(context: context, teacher: teacher).build(queries: q.training, output: path("ritd.jsonl")))
+    }
+
+    /// The Safety-SFT baseline's data: the same queries with direct answers.
+    public func buildDirect() async throws -> BuildReport {
+        let q = try queries()
+        return try finish(try await RITDBuilder(context: context, teacher: teacher).buildDirect(queries: q.training, output: path("direct.jsonl")))
+    }
+
+    public func buildOPCOT(policyModel: LocalModel, sampling: SamplingSettings, chosen: OPCOTBuilder.ChosenRule = .random) async throws -> BuildReport {
+        let q = try queries()
+        let builder = OPCOTBuilder(context: context, sampler: PolicySampler(model: policyModel, context: context), teacher: teacher, chosenRule: chosen)
+        return try finish(try await builder.build(queries: q.training, settings: sampling, output: path("opcot.jsonl")))
+    }
+
+    public func buildPPCOT(policyModel: LocalModel?, sampling: SamplingSettings, earlyRatio: Double = 0.5) async throws -> BuildReport {
+        let q = try queries()
+        var builder = PPCOTBuilder(context: context, sampler: policyModel.map { PolicySampler(model: $0, context: context) }, teacher: teacher)
+        builder.earlyRatio = earlyRatio
+        return try finish(try await builder.build(queries: q.training, settings: sampling, output: path("ppcot.jsonl")))
+    }
+
+    public func buildSRS(policyModel: LocalModel, sampling: SamplingSettings) async throws -> BuildReport {
+        let q = try queries()
+        return try finish(try await SRSBuilder(context: context, sampler: PolicySampler(model: policyModel, context: context))
+            .build(queries: q.training, settings: sampling, output: path("srs.jsonl")))
+    }
+}

@@ -1,0 +1,105 @@
+import Foundation
+import Jobs
+import Judges
+import Tensor
+
+/// OP-COT, outcome-level preference pairs: K samples per prompt from the RW model, judged.
+/// Chosen: an accepted sample (safe and well formed; for benign prompts, not refusing).
+/// Rejected: an unsafe sample (harmful, jailbreak) or a refusal (benign). Where every sample
+/// is good, the rejected response is a teacher-made contrastive one; where none is, the chosen
+/// response is the teacher's reasoning response.
+public struct OPCOTBuilder {
+    public enum ChosenRule: String, Codable, Sendable { case random, shortest }
+
+    public let context: BuildContext
+    public let sampler: PolicySampler
+    public let teacher: Teacher
+    public var chosenRule: ChosenRule = .random
+
+    public init(context: BuildContext, sampler: PolicySampler, teacher: Teacher, chosenRule: ChosenRule = .random) {
+        self.context = context; self.sampler = sampler; self.teacher = teacher; self.chosenRule = chosenRule
+    }
+
+    public func build(queries: [Query], settings: SamplingSettings, output: String) async throws -> BuildReport {
+        var report = BuildReport(builder: "opcot", output: output)
+        let samples = try await sampler.samples(queries, settings)
+        var needChosen: [Int] = [], needRejected: [Int] = []
+        var good: [[PolicySample]] = [], bad: [[PolicySample]] = []
+        for (i, q) in queries.enumerated() {
+            good.append(samples[i].filter { context.rejection($0.judgment, kind: q.kind) == nil })
+            bad.append(samples[i].filter { s in
+                let r = context.rejection(s.judgment, kind: q.kind)
+                return r == "unsafe" || r == "refusal"
+            })
+            if good[i].isEmpty { needChosen.append(i) }
+            if bad[i].isEmpty { needRejected.append(i) }
+        }
+        report.extra["prompts_all_good"] = Double(needRejected.count)
+        report.extra["prompts_none_good"] = Double(needChosen.count)
+        report.extra["sample_accept_rate"] = Double(good.map(\.count).reduce(0, +)) / Double(max(1, samples.map(\.count).reduce(0, +)))
+        let teacherChosen = try await context.write("teacher chosen", needChosen.map { .reasoning(queries[$0]) }, teacher: teacher)
+        let teacherRejected = try await context.write("teacher rejected", needRejected.map { .contrastive(queries[$0]) }, teacher: teacher)
+        let chosenByTeacher = Dictionary(uniqueKeysWithValues: zip(needChosen, teacherChosen))
+        let rejectedByTeacher = Dictionary(uniqueKeysWithValues: zip(needRejected, teacherRejected))
+        // Teacher responses are judged too: a chosen one must pass, a rejected one must fail.
+        var records: [PreferenceRecord] = []
+        for (i, q) in queries.enumerated() {
+            var rng = SplitMix64(seed: UInt64(q.key.prefix(16), radix: 16) ?? 0)
+            var chosen: String, chosenFrom = "policy"
+            if let g = pick(good[i], &rng) { chosen = g.text } else {
+                chosen = chosenByTeacher[i]!
+                chosenFrom = "teacher"
+                if context.rejection(try await context.judge(q, chosen), kind: q.kind) != nil { report.reject("teacher_chosen_not_accepted"); continue }
+            }
+            var rejected: String, rejectedFrom = "policy"
+            if let b = bad[i].isEmpty ? nil : bad[i][Int(rng.next() % UInt64(bad[i].count))] { rejected = b.text } else {
+                rejected = rejectedByTeacher[i]!
+                rejectedFrom = "teacher"
+                if context.rejection(try await context.judge(q, rejected), kind: q.kind) == nil { report.reject("teacher_rejected_not_bad"); continue }
+            }
+            var meta = RecordMeta(query: q, teacher: teacher.id.prefix(12).description, pairType: "outcome", judge: context.judge.name)
+            meta.chosenFrom = chosenFrom; meta.rejectedFrom = rejectedFrom
+            records.append(PreferenceRecord(prompt: [Message(role: "user", content: q.prompt)], chosen: [Message(role: "assistant", content: chosen)],
+                                            rejected: [Message(role: "assistant", content: rejected)], meta: meta))
+            report.wrote(q.kind.rawValue)
+        }
+        try JSONL.write(records, to: output)
+        return report
+    }
+
+    func pick(_ items: [PolicySample], _ rng: inout SplitMix64) -> PolicySample? {
+        guard !items.isEmpty else { return nil }
+        switch chosenRule {
+        case .shortest: return items.min { $0.tokens < $1.tokens }
+        case .random: return items[Int(rng.next() % UInt64(items.count))]
+        }
+    }
+}
+
+/// Shortest Rejection Sampling: N samples per prompt, keep the shortest (in tokens) that the
+/// judge accepts, as an SFT record. Prompts with no accepted sample are counted.
+public struct SRSBuilder {
+    public let context: BuildContext
+    public let sampler: PolicySampler
+    public init(context: BuildContext, sampler: PolicySampler) { self.context = context; self.sampler = sampler }
+
+    public func build(queries: [Query], settings: SamplingSettings, output: String) async throws -> BuildReport {
+        var report = BuildReport(builder: "srs", output: output)
+        let samples = try await sampler.samples(queries, settings)
+        var records: [SFTRecord] = []
+        var kept = 0, all = 0, allCount = 0
+        for (q, ss) in zip(queries, samples) {
+            let accepted = ss.filter { context.rejection($0.judgment, kind: q.kind) == nil }
+            guard let best = accepted.min(by: { $0.tokens < $1.tokens }) else { report.reject("no_accepted_sample"); continue }
+            kept += best.tokens; all += accepted.map(\.tokens).reduce(0, +); allCount += accepted.count
+            var meta = RecordMeta(query: q, pairType: nil, judge: context.judge.name)
+            meta.chosenFrom = "policy"
+            records.append(SFTRecord(messages: [Message(role: "user", content: q.prompt), Message(role: "assistant", content: best.text)], meta: meta))
+            report.wrote(q.kind.rawValue)
+        }
+        report.extra["mean_tokens_kept"] = records.isEmpty ? 0 : Double(kept) / Double(records.count)
+        report.extra["mean_tokens_accepted"] = allCount == 0 ? 0 : Double(all) / Double(allCount)
+        try JSONL.write(records, to: output)
+        return report
+    }
+}

@@ -1,0 +1,73 @@
+import Foundation
+
+/// RFC 4180 CSV: quoted fields may hold commas, quotes ("") and newlines. Lines starting with
+/// '#' before the header are comments (PyRIT's files carry a version line).
+public enum CSV {
+    public struct Row { public let line: Int; public let fields: [String: String] }
+
+    public static func read(_ path: String) throws -> [Row] {
+        guard let data = FileManager.default.contents(atPath: path) else { throw SourceError.missing(path) }
+        return try parse(String(decoding: data, as: UTF8.self), path: path)
+    }
+
+    public static func parse(_ text: String, path: String) throws -> [Row] {
+        var records: [(Int, [String])] = []
+        var field = "", record: [String] = [], inQuotes = false, line = 1, recordLine = 1
+        var chars = Array(text.unicodeScalars)[...]
+        // Skip leading comment lines.
+        while chars.first == "#" {
+            while let c = chars.popFirst(), c != "\n" {}
+            line += 1; recordLine = line
+        }
+        while let c = chars.popFirst() {
+            if inQuotes {
+                if c == "\"" {
+                    if chars.first == "\"" { chars.removeFirst(); field.unicodeScalars.append("\"") } else { inQuotes = false }
+                } else {
+                    if c == "\n" { line += 1 }
+                    field.unicodeScalars.append(c)
+                }
+                continue
+            }
+            switch c {
+            case "\"": inQuotes = true
+            case ",": record.append(field); field = ""
+            case "\r": continue
+            case "\n":
+                record.append(field); field = ""
+                if !(record.count == 1 && record[0].isEmpty) { records.append((recordLine, record)) }
+                record = []; line += 1; recordLine = line
+            default: field.unicodeScalars.append(c)
+            }
+        }
+        if inQuotes { throw SourceError.malformed(path: path, line: recordLine, reason: "unterminated quoted field") }
+        if !field.isEmpty || !record.isEmpty { record.append(field); records.append((recordLine, record)) }
+        guard let header = records.first?.1 else { return [] }
+        return try records.dropFirst().map { (ln, values) in
+            guard values.count == header.count else {
+                throw SourceError.malformed(path: path, line: ln, reason: "\(values.count) fields where the header has \(header.count)")
+            }
+            return Row(line: ln, fields: Dictionary(zip(header, values), uniquingKeysWith: { a, _ in a }))
+        }
+    }
+}
+
+public enum SourceError: Error, CustomStringConvertible {
+    case missing(String)
+    case malformed(path: String, line: Int, reason: String)
+    case unknownSource(String, known: [String])
+    case fetchFailed(String)
+    case noSharedData(String)
+    case leakage(count: Int, examples: [String])
+
+    public var description: String {
+        switch self {
+        case .missing(let p): return "\(p): no such file"
+        case .malformed(let p, let l, let r): return "\(p):\(l): \(r)"
+        case .unknownSource(let s, let k): return "unknown seed source '\(s)' (known: \(k.joined(separator: ", ")); or file:PATH for a CSV or JSONL file)"
+        case .fetchFailed(let r): return "fetching a data package failed: \(r)"
+        case .noSharedData(let what): return "\(what) needs the shared data folder (GSM8K, XSTest): set SARO_DATA_DIR to the folder holding gsm8k/ and xstest/, or pass --data-dir"
+        case .leakage(let n, let ex): return "\(n) training prompt(s) are also evaluation prompts (normalized-text match), refusing to build; for example: \(ex.prefix(3).map { "\"\($0.prefix(80))\"" }.joined(separator: "; "))"
+        }
+    }
+}

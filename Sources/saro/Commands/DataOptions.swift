@@ -1,0 +1,147 @@
+import ArgumentParser
+import Foundation
+import Judges
+import Models
+import OpenAIClient
+import SaRO
+import Tokenizers
+
+/// Options every `saro data build` subcommand shares: where, what, which teacher and judge.
+struct DataBuildOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Data folder: outputs, reports and the job store (jobs.sqlite) go here.", valueName: "dir"))
+    var out = "data"
+    @Option(help: ArgumentHelp("YAML with data settings (or a recipe with a data: section). Keys: \(DataConfig.keys.joined(separator: ", ")).", valueName: "file"))
+    var config: String?
+    @Option(help: "Harmful queries (overrides the config).") var harmful: Int?
+    @Option(help: "Jailbreak queries (overrides the config).") var jailbreak: Int?
+    @Option(help: "Benign queries (overrides the config).") var benign: Int?
+    @Option(help: ArgumentHelp("Held-out template families, comma-separated (overrides the config).", valueName: "families"))
+    var heldOut: String?
+    @Option(help: ArgumentHelp("Folder holding gsm8k/ and xstest/ (default: $SARO_DATA_DIR or a shared/data folder beside the working folder).", valueName: "dir"))
+    var dataDir: String?
+    @Option(help: ArgumentHelp("Safety policy file (Markdown with YAML front matter). Default: Llama Guard 3's S1-S14.", valueName: "file"))
+    var policy: String?
+    @Option(help: ArgumentHelp("Folder of teacher prompt files replacing the built-in ones (see `saro data prompts`).", valueName: "dir"))
+    var prompts: String?
+
+    @Option(help: ArgumentHelp("Teacher: 'offline' (built in, benign answers from --answer-model) or the base URL of an OpenAI-compatible endpoint.", valueName: "offline|url"))
+    var teacher = "offline"
+    @Option(help: "Teacher model name at the endpoint.") var teacherModel = "default"
+    @Option(help: "Environment variable holding the endpoint's API key.") var apiKeyEnv = "OPENAI_API_KEY"
+    @Option(help: "Requests in flight at once (teacher and judge endpoints).") var concurrency = 4
+    @Option(help: "Requests per minute at most (0: no limit).") var rpm: Double = 0
+    @Option(help: "Seconds before a request is abandoned and retried.") var timeout: Double = 120
+    @Option(help: "Retries after 429, 5xx, timeouts and network errors.") var retries = 4
+    @Option(help: "Teacher sampling temperature (endpoint teacher).") var teacherTemperature: Double = 0.7
+    @Option(help: "Teacher maximum tokens (endpoint teacher).") var teacherMaxTokens = 1024
+
+    @Option(help: ArgumentHelp("Judge: 'rules' (built in), 'llama-guard' or 'wildguard' (an endpoint: --judge-url, --judge-model).", valueName: "name"))
+    var judge = "rules"
+    @Option(help: "Judge endpoint base URL.") var judgeUrl: String?
+    @Option(help: "Judge model name at the endpoint.") var judgeModel = "default"
+
+    @Option(help: ArgumentHelp("Model answering benign prompts for the offline teacher (default: --model without its adapter).", valueName: "name-or-path"))
+    var answerModel: String?
+    @Option(help: "Rows decoded together by local models.") var batchSize = 8
+    @Flag(help: "No progress bars.") var quiet = false
+
+    func dataConfig() throws -> DataConfig {
+        var c = try config.map(DataConfig.load(path:)) ?? DataConfig()
+        if let v = harmful { c.harmful = v }
+        if let v = jailbreak { c.jailbreak = v }
+        if let v = benign { c.benign = v }
+        if let v = heldOut { c.heldOutFamilies = v.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+        if let v = dataDir { c.dataDir = v }
+        if let v = policy { c.policy = v }
+        if let v = prompts { c.prompts = v }
+        return c
+    }
+
+    func endpoint(_ url: String, model: String) -> ChatEndpoint {
+        ChatEndpoint(baseURL: url, model: model, apiKeyEnv: apiKeyEnv, maxConcurrency: concurrency, timeoutSeconds: timeout, maxRetries: retries,
+                     requestsPerMinute: rpm > 0 ? rpm : nil)
+    }
+
+    func teacherChoice() -> TeacherChoice {
+        teacher == "offline" ? .offline : .endpoint(endpoint(teacher, model: teacherModel), ChatParameters(temperature: teacherTemperature, maxTokens: teacherMaxTokens, seed: 0))
+    }
+
+    func judgeChoice() throws -> JudgeChoice {
+        switch judge {
+        case "rules": return .rules
+        case "llama-guard", "wildguard":
+            guard let url = judgeUrl else { throw ValidationError("--judge \(judge) needs --judge-url") }
+            return .guardModel(judge == "wildguard" ? .wildGuard : .llamaGuard, endpoint(url, model: judgeModel))
+        default: throw ValidationError("--judge must be rules, llama-guard or wildguard")
+        }
+    }
+
+    /// A local model, loaded on first use (nothing is loaded when every result is stored).
+    static func localModel(_ name: String, adapter: String?, batchSize: Int) throws -> LocalModel {
+        let url = try ModelStore.resolve(name) { FileHandle.standardError.write(Data("saro: \($0)\n".utf8)) }
+        let fingerprint = LocalModel.fingerprint(paths: [url.path] + (adapter.map { [$0] } ?? []))
+        let model = LocalModel(fingerprint: fingerprint) {
+            let loaded = try PretrainedModel.load(url: url)
+            let options = ModelOptions.with(model: url.path, adapter: adapter)
+            return LocalModel.Loaded(model: try options.makeModel(loaded), tokenizer: loaded.tokenizer,
+                                     template: try ChatTemplate.resolve(name: nil, tokenizer: loaded.tokenizer))
+        }
+        model.batchSize = batchSize
+        return model
+    }
+
+    func pipeline(model: ModelOptions, progress: BuildProgress) throws -> DataPipeline {
+        let answer = teacher == "offline" ? try Self.localModel(answerModel ?? model.model, adapter: nil, batchSize: batchSize) : nil
+        return try DataPipeline(config: try dataConfig(), directory: out, teacher: teacherChoice(), judge: try judgeChoice(), answerModel: answer,
+                                events: progress.handle, log: { FileHandle.standardError.write(Data("saro: \($0)\n".utf8)) })
+    }
+}
+
+/// Sampling options of the builders that sample the policy model.
+struct SamplingOptions: ParsableArguments {
+    @Option(help: "Samples per prompt.") var samples: Int?
+    @Option(help: "Sampling temperature.") var temperature: Float = 0.8
+    @Option(help: "Nucleus sampling mass.") var topP: Float = 0.95
+    @Option(help: "Maximum new tokens per sample.") var maxTokens = 384
+    @Option(help: "Sampling seed.") var seed: UInt64 = 0
+
+    func settings(defaultSamples: Int) -> SamplingSettings {
+        SamplingSettings(samples: samples ?? defaultSamples, temperature: temperature, topP: topP, maxTokens: maxTokens, seed: seed)
+    }
+}
+
+/// Build events drawn as progress bars (one per stage) on standard error.
+final class BuildProgress: @unchecked Sendable {
+    private let lock = NSLock()
+    private var bar: ProgressBar?
+    private var done = 0
+    let quiet: Bool
+    init(quiet: Bool) { self.quiet = quiet }
+
+    func handle(_ e: BuildEvent) {
+        lock.lock(); defer { lock.unlock() }
+        switch e {
+        case .stage(let name, let total, let already):
+            bar?.finish()
+            let b = ProgressBar(label: name, quiet: quiet)
+            b.start(total: total, done: already)
+            bar = b; done = already
+        case .advanced(let n):
+            done += n
+            bar?.update(done: done, status: "")
+        case .note(let text):
+            (bar ?? ProgressBar(label: "", quiet: quiet)).note(text)
+        }
+    }
+
+    func finish() { lock.lock(); bar?.finish(); bar = nil; lock.unlock() }
+}
+
+extension ModelOptions {
+    static func with(model: String, adapter: String?) -> ModelOptions {
+        var o = ModelOptions()
+        o.model = model
+        o.adapter = adapter
+        return o
+    }
+}
