@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "Training", targets: ["Training"]),
         .library(name: "Serving", targets: ["Serving"]),
         .library(name: "SaRO", targets: ["SaRO"]),
+        .library(name: "Evaluation", targets: ["Evaluation"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -88,6 +89,13 @@ let package = Package(
             resources: [.copy("Resources")],
             swiftSettings: simdFlags
         ),
+        // Benchmarks, judge validation, analyses and the report.
+        .target(
+            name: "Evaluation",
+            dependencies: ["SaRO", "Judges", "Jobs", "Models", "Tokenizers", "Tensor", .product(name: "Yams", package: "Yams")],
+            resources: [.copy("Resources")],
+            swiftSettings: simdFlags
+        ),
         .executableTarget(
             name: "saro",
             dependencies: [
@@ -97,6 +105,7 @@ let package = Package(
                 "Tokenizers",
                 "Serving",
                 "SaRO",
+                "Evaluation",
                 "Judges",
                 "Jobs",
                 "OpenAIClient",
@@ -138,6 +147,12 @@ let package = Package(
         .testTarget(
             name: "SaROTests",
             dependencies: ["SaRO", "Judges", "Jobs", "OpenAIClient", "Serving", "Models", "Tokenizers", "Tensor", "ScriptedOpenAIServer"],
+            swiftSettings: simdFlags
+        ),
+        .testTarget(
+            name: "EvaluationTests",
+            dependencies: ["Evaluation", "SaRO", "Judges", "Jobs"],
+            resources: [.copy("Golden")],
             swiftSettings: simdFlags
         ),
         .testTarget(

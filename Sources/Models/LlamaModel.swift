@@ -121,25 +121,7 @@ public final class LlamaModel {
         let (cos, sin) = Rope.angles(positions: positions, inverseFrequencies: inverseFrequencies)
         let eps = Float(c.rmsNormEps)
         var h = Ops.embedding(param("model.embed_tokens.weight"), ids: ids).reshaped([batch, time, c.hiddenSize])
-        for i in 0..<c.numHiddenLayers {
-            let p = "model.layers.\(i)."
-            let x = Ops.rmsNorm(h, weight: param(p + "input_layernorm.weight"), eps: eps)
-            let q = project(x, p + "self_attn.q_proj"), k = project(x, p + "self_attn.k_proj"), v = project(x, p + "self_attn.v_proj")
-            let qr = Ops.rope(q.reshaped([batch, time, c.numAttentionHeads, c.headDim]), cos: cos, sin: sin)
-            let kr = Ops.rope(k.reshaped([batch, time, c.numKeyValueHeads, c.headDim]), cos: cos, sin: sin)
-            let vr = v.reshaped([batch, time, c.numKeyValueHeads, c.headDim])
-            let attn: Variable
-            if let cache {
-                let (keys, values) = cache.append(layer: i, keys: kr.value, values: vr.value)
-                attn = Ops.attention(q: qr, k: Variable(keys), v: Variable(values), keyStart: cache.padding)
-            } else {
-                attn = Ops.attention(q: qr, k: kr, v: vr)
-            }
-            h = h + project(attn.reshaped([batch, time, c.numAttentionHeads * c.headDim]), p + "self_attn.o_proj")
-            let y = Ops.rmsNorm(h, weight: param(p + "post_attention_layernorm.weight"), eps: eps)
-            let act = Ops.swiglu(gate: project(y, p + "mlp.gate_proj"), up: project(y, p + "mlp.up_proj"))
-            h = h + project(act, p + "mlp.down_proj")
-        }
+        for i in 0..<c.numHiddenLayers { h = decoderLayer(i, h, cos: cos, sin: sin, cache: cache) }
         cache?.advance(time)
         if lastOnly && time > 1 {
             precondition(!GradMode.isEnabled, "lastOnly is for decoding without gradients")
@@ -148,6 +130,45 @@ public final class LlamaModel {
         }
         h = Ops.rmsNorm(h, weight: param("model.norm.weight"), eps: eps)
         return linear(h, weightName: c.tieWordEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight")
+    }
+
+    /// One decoder layer: pre-norm attention and SwiGLU MLP, each added to the residual stream.
+    func decoderLayer(_ i: Int, _ hIn: Variable, cos: Tensor, sin: Tensor, cache: KVCache?) -> Variable {
+        let c = config
+        let (batch, time) = (hIn.value.shape[0], hIn.value.shape[1])
+        let eps = Float(c.rmsNormEps)
+        var h = hIn
+        let p = "model.layers.\(i)."
+        let x = Ops.rmsNorm(h, weight: param(p + "input_layernorm.weight"), eps: eps)
+        let q = project(x, p + "self_attn.q_proj"), k = project(x, p + "self_attn.k_proj"), v = project(x, p + "self_attn.v_proj")
+        let qr = Ops.rope(q.reshaped([batch, time, c.numAttentionHeads, c.headDim]), cos: cos, sin: sin)
+        let kr = Ops.rope(k.reshaped([batch, time, c.numKeyValueHeads, c.headDim]), cos: cos, sin: sin)
+        let vr = v.reshaped([batch, time, c.numKeyValueHeads, c.headDim])
+        let attn: Variable
+        if let cache {
+            let (keys, values) = cache.append(layer: i, keys: kr.value, values: vr.value)
+            attn = Ops.attention(q: qr, k: Variable(keys), v: Variable(values), keyStart: cache.padding)
+        } else {
+            attn = Ops.attention(q: qr, k: kr, v: vr)
+        }
+        h = h + project(attn.reshaped([batch, time, c.numAttentionHeads * c.headDim]), p + "self_attn.o_proj")
+        let y = Ops.rmsNorm(h, weight: param(p + "post_attention_layernorm.weight"), eps: eps)
+        let act = Ops.swiglu(gate: project(y, p + "mlp.gate_proj"), up: project(y, p + "mlp.up_proj"))
+        return h + project(act, p + "mlp.down_proj")
+    }
+
+    /// The residual stream after `layer` decoder layers for one sequence, [time, hidden]
+    /// (transformers' `hidden_states[layer]`: 0 is the embeddings, the last is before the
+    /// final norm). No gradients.
+    public func hiddenStates(ids: [Int32], layer: Int) -> Tensor {
+        precondition((0...config.numHiddenLayers).contains(layer), "layer \(layer) outside 0...\(config.numHiddenLayers)")
+        return GradMode.withNoGrad {
+            let positions = (0..<ids.count).map { Int32($0) }
+            let (cos, sin) = Rope.angles(positions: positions, inverseFrequencies: inverseFrequencies)
+            var h = Ops.embedding(param("model.embed_tokens.weight"), ids: ids).reshaped([1, ids.count, config.hiddenSize])
+            for i in 0..<layer { h = decoderLayer(i, h, cos: cos, sin: sin, cache: nil) }
+            return h.value.reshaped([ids.count, config.hiddenSize]).contiguous()
+        }
     }
 
     /// Next-token targets for causal language modelling: target[b, t] = labels[b, t + 1], and

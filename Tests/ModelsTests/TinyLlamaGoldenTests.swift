@@ -38,6 +38,9 @@ import Testing
 
         let logits = model.forward(ids: ids, batch: batch, time: time)
         #expect(Self.relativeError(logits.value, try file.tensor("expected.logits")) < 2e-5)
+        // transformers' hidden_states[1] of the first sequence (what embedding analyses read).
+        let hidden = model.hiddenStates(ids: Array(ids[0..<time]), layer: 1)
+        #expect(Self.relativeError(hidden, try file.tensor("expected.hidden_1")) < 2e-5)
 
         let loss = Ops.crossEntropy(logits, targets: LlamaModel.shiftedTargets(labels: labels, batch: batch, time: time))
         let expectedLoss = try file.tensor("expected.loss").scalars[0]

@@ -5,7 +5,8 @@ eager attention, float64).
 
 Writes Tests/ModelsTests/Golden/tiny_llama_<case>.safetensors holding:
   every parameter under its Hugging Face name (F32), input_ids and labels (I64),
-  "expected.logits", "expected.loss", "grad.<parameter name>" (F32),
+  "expected.logits", "expected.loss", "expected.hidden_1" (hidden_states[1] of the first
+  sequence), "grad.<parameter name>" (F32),
   and the model's config.json in the metadata key "config".
 Run from the repository root:  python3 scripts/golden/make_tiny_llama_golden.py
 Needs torch (the CPU wheel these machines carry), transformers and safetensors.
@@ -66,7 +67,7 @@ def make(name, kwargs, seed):
     labels = ids.clone()
     labels[0, :3] = -100          # a masked prompt
     labels[1, 6:] = -100          # a masked tail
-    out = model(input_ids=ids, labels=labels)
+    out = model(input_ids=ids, labels=labels, output_hidden_states=True)
     out.loss.backward()
 
     tensors = {}
@@ -77,6 +78,8 @@ def make(name, kwargs, seed):
     tensors["labels"] = labels.to(torch.int64)
     tensors["expected.logits"] = out.logits.detach().float().contiguous()
     tensors["expected.loss"] = out.loss.detach().float().reshape(1)
+    # The residual stream after the first decoder layer, first sequence (hidden_states[1]).
+    tensors["expected.hidden_1"] = out.hidden_states[1][0].detach().float().contiguous()
     tensors["expected.inv_freq"] = model.model.rotary_emb.inv_freq.detach().float()
     cfg = config.to_dict()
     cfg["model_type"] = arch

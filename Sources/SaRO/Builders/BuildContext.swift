@@ -26,6 +26,14 @@ public struct BuildReport: Codable, Sendable, Equatable {
     mutating func wrote(_ kind: String) { written += 1; byKind[kind, default: 0] += 1 }
 }
 
+extension JobStore {
+    /// A judge's verdict on a response to a request, computed once and kept.
+    public func judgment(_ judge: Judge, kind: RequestKind, request: String, response: String) async throws -> Judgment {
+        let key = ContentKey.of(judge.name, kind.rawValue, request, response)
+        return try await cached("judgment", key) { try await judge.judge(prompt: request, response: response, kind: kind) }
+    }
+}
+
 /// What every builder shares: the job store, the judge, the output format and the event sink.
 public struct BuildContext: Sendable {
     public let store: JobStore
@@ -41,8 +49,7 @@ public struct BuildContext: Sendable {
     /// The judge's verdict, from the store when this judge already read this response. The
     /// judge reads the original (unwrapped) request, as SG-Bench passes it to Llama Guard.
     public func judge(_ q: Query, _ response: String) async throws -> Judgment {
-        let key = ContentKey.of(judge.name, q.kind.rawValue, q.seed.text, response)
-        return try await store.cached("judgment", key) { try await judge.judge(prompt: q.seed.text, response: response, kind: q.kind) }
+        try await store.judgment(judge, kind: q.kind, request: q.seed.text, response: response)
     }
 
     /// Judgments for many responses, with a progress stage.
@@ -61,6 +68,12 @@ public struct BuildContext: Sendable {
         let events = self.events
         return try await teacher.cachedWrite(tasks, store: store, started: { events(.stage(stage, total: tasks.count, done: $0)) },
                                              advanced: { events(.advanced($0)) })
+    }
+
+    /// A wrong outcome, whatever the format: an unsafe answer to a harmful or jailbreak
+    /// request, or a refusal of a benign one (what OP-COT rejects and PP-COT corrects).
+    public func wrongOutcome(_ j: Judgment, kind: RequestKind) -> Bool {
+        kind.isHarmful ? j.unsafeAnswer == true : j.compliance.isRefusal
     }
 
     /// Why a judged response is not usable, or nil when it is.

@@ -27,10 +27,7 @@ public struct OPCOTBuilder {
         var good: [[PolicySample]] = [], bad: [[PolicySample]] = []
         for (i, q) in queries.enumerated() {
             good.append(samples[i].filter { context.rejection($0.judgment, kind: q.kind) == nil })
-            bad.append(samples[i].filter { s in
-                let r = context.rejection(s.judgment, kind: q.kind)
-                return r == "unsafe" || r == "refusal"
-            })
+            bad.append(samples[i].filter { context.wrongOutcome($0.judgment, kind: q.kind) })
             if good[i].isEmpty { needChosen.append(i) }
             if bad[i].isEmpty { needRejected.append(i) }
         }

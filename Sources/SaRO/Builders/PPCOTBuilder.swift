@@ -69,10 +69,7 @@ public struct PPCOTBuilder {
         var flawed: [(Int, String, String)] = []   // (query, chain, origin)
         var withoutFlawed: [Int] = []
         for (i, q) in queries.enumerated() {
-            let bad = samples[i].filter { s in
-                let r = context.rejection(s.judgment, kind: q.kind)
-                return (r == "unsafe" || r == "refusal") && !s.judgment.formatError
-            }
+            let bad = samples[i].filter { context.wrongOutcome($0.judgment, kind: q.kind) && !$0.judgment.formatError }
             if bad.isEmpty { withoutFlawed.append(i) }
             for s in bad.prefix(chainsPerPrompt) { flawed.append((i, s.text, "policy")) }
         }

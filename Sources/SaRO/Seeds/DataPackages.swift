@@ -74,18 +74,22 @@ public enum DataPackages {
         return path
     }
 
-    /// The shared data folder (holding gsm8k/ and xstest/): `$SARO_DATA_DIR`, else `shared/data`
-    /// beside the current folder or one of its parents.
+    /// The shared data folder (holding gsm8k/ and xstest/): `$SARO_DATA_DIR`, else a
+    /// `shared/data` folder in or beside the working folder or the saro executable's folder,
+    /// or one of their parents (a checkout sits beside `shared/`).
     public static func sharedDataDirectory(override: String? = nil) -> URL? {
         if let o = override, !o.isEmpty { return URL(fileURLWithPath: o) }
         if let env = ProcessInfo.processInfo.environment["SARO_DATA_DIR"], !env.isEmpty { return URL(fileURLWithPath: env) }
-        var dir = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
-        for _ in 0..<6 {
-            let candidate = dir.appendingPathComponent("shared/data")
-            if FileManager.default.fileExists(atPath: candidate.appendingPathComponent("gsm8k").path) { return candidate }
-            let sibling = dir.deletingLastPathComponent().appendingPathComponent("shared/data")
-            if FileManager.default.fileExists(atPath: sibling.appendingPathComponent("gsm8k").path) { return sibling }
-            dir = dir.deletingLastPathComponent()
+        let starts = [URL(fileURLWithPath: FileManager.default.currentDirectoryPath),
+                      URL(fileURLWithPath: CommandLine.arguments.first ?? "").resolvingSymlinksInPath().deletingLastPathComponent()]
+        for start in starts {
+            var dir = start
+            for _ in 0..<8 {
+                let candidate = dir.appendingPathComponent("shared/data")
+                if FileManager.default.fileExists(atPath: candidate.appendingPathComponent("gsm8k").path) { return candidate }
+                if dir.path == "/" { break }
+                dir = dir.deletingLastPathComponent()
+            }
         }
         return nil
     }

@@ -16,7 +16,7 @@ public final class LocalModel: @unchecked Sendable {
     public var batchSize = 8
     private let loader: () throws -> Loaded
     private var loaded: (Generator, ChatTemplate)?
-    private let lock = NSLock()
+    let lock = NSLock()
 
     /// The model is loaded on first use: a rerun whose samples are all stored never loads it.
     public init(fingerprint: String, load: @escaping () throws -> Loaded) {
@@ -79,6 +79,61 @@ public final class LocalModel: @unchecked Sendable {
             progress?(rows.count)
         }
         return out.map { $0! }
+    }
+}
+
+extension LocalModel {
+    /// Tokens of a text under this model's tokenizer.
+    public func countTokens(_ text: String) throws -> Int {
+        lock.lock(); defer { lock.unlock() }
+        return try engine().0.tokenizer.encode(text, parseSpecial: false).count
+    }
+
+    /// Sum of the negative log-likelihood of the assistant tokens of each conversation (the
+    /// loss-masked tokens, end-of-turn included) and how many there are: teacher forcing,
+    /// no generation.
+    public func assistantNLL(_ conversations: [[ChatMessage]]) throws -> [(sum: Double, tokens: Int)] {
+        lock.lock(); defer { lock.unlock() }
+        let (generator, template) = try engine()
+        let model = generator.model
+        return try conversations.map { conv in
+            var (ids, mask) = try template.render(conv, tokenizer: generator.tokenizer, requireLoss: true)
+            let context = model.config.maxPositionEmbeddings
+            if ids.count > context { ids = Array(ids.prefix(context)); mask = Array(mask.prefix(context)) }
+            // targets[t] = ids[t+1] where that token is trained; -100 elsewhere.
+            let targets = (0..<ids.count).map { t in t + 1 < ids.count && mask[t + 1] ? Int32(ids[t + 1]) : -100 }
+            let logp = GradMode.withNoGrad {
+                Ops.gatherLogProbs(model.forward(ids: ids.map { Int32($0) }, batch: 1, time: ids.count), targets: targets)
+            }.value.scalars
+            var sum = 0.0, n = 0
+            for (t, target) in targets.enumerated() where target >= 0 { sum -= Double(logp[t]); n += 1 }
+            return (sum, n)
+        }
+    }
+}
+
+extension LocalModel {
+    /// Mean over a prompt's tokens of the hidden state after `layer` decoder layers, the prompt
+    /// rendered as a user turn with the assistant header (what the model sees before answering).
+    public func meanHiddenState(_ prompts: [String], layer: Int) throws -> [[Double]] {
+        lock.lock(); defer { lock.unlock() }
+        let (generator, template) = try engine()
+        let model = generator.model
+        return try prompts.map { p in
+            var ids = try template.render([ChatMessage.user(p)], tokenizer: generator.tokenizer, addGenerationPrompt: true).ids
+            ids = Array(ids.suffix(model.config.maxPositionEmbeddings))
+            let h = model.hiddenStates(ids: ids.map { Int32($0) }, layer: layer).scalars
+            let d = model.config.hiddenSize
+            var mean = [Double](repeating: 0, count: d)
+            for t in 0..<ids.count { for j in 0..<d { mean[j] += Double(h[t * d + j]) } }
+            return mean.map { $0 / Double(ids.count) }
+        }
+    }
+
+    /// The model's number of decoder layers (loads the model).
+    public func layerCount() throws -> Int {
+        lock.lock(); defer { lock.unlock() }
+        return try engine().0.model.config.numHiddenLayers
     }
 }
 

@@ -35,10 +35,7 @@ struct DataBuildOptions: ParsableArguments {
     @Option(help: "Teacher sampling temperature (endpoint teacher).") var teacherTemperature: Double = 0.7
     @Option(help: "Teacher maximum tokens (endpoint teacher).") var teacherMaxTokens = 1024
 
-    @Option(help: ArgumentHelp("Judge: 'rules' (built in), 'llama-guard' or 'wildguard' (an endpoint: --judge-url, --judge-model).", valueName: "name"))
-    var judge = "rules"
-    @Option(help: "Judge endpoint base URL.") var judgeUrl: String?
-    @Option(help: "Judge model name at the endpoint.") var judgeModel = "default"
+    @OptionGroup var judgeOptions: JudgeOptions
 
     @Option(help: ArgumentHelp("Model answering benign prompts for the offline teacher (default: --model without its adapter).", valueName: "name-or-path"))
     var answerModel: String?
@@ -67,13 +64,8 @@ struct DataBuildOptions: ParsableArguments {
     }
 
     func judgeChoice() throws -> JudgeChoice {
-        switch judge {
-        case "rules": return .rules
-        case "llama-guard", "wildguard":
-            guard let url = judgeUrl else { throw ValidationError("--judge \(judge) needs --judge-url") }
-            return .guardModel(judge == "wildguard" ? .wildGuard : .llamaGuard, endpoint(url, model: judgeModel))
-        default: throw ValidationError("--judge must be rules, llama-guard or wildguard")
-        }
+        guard let (style, url) = try judgeOptions.guardModel() else { return .rules }
+        return .guardModel(style, endpoint(url, model: judgeOptions.judgeModel))
     }
 
     /// A local model, loaded on first use (nothing is loaded when every result is stored).
@@ -94,6 +86,31 @@ struct DataBuildOptions: ParsableArguments {
         let answer = teacher == "offline" ? try Self.localModel(answerModel ?? model.model, adapter: nil, batchSize: batchSize) : nil
         return try DataPipeline(config: try dataConfig(), directory: out, teacher: teacherChoice(), judge: try judgeChoice(), answerModel: answer,
                                 events: progress.handle, log: { FileHandle.standardError.write(Data("saro: \($0)\n".utf8)) })
+    }
+}
+
+/// Which judge reads responses: shared by data builds, evaluation and judge validation.
+struct JudgeOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Judge: 'rules' (built in), 'llama-guard' or 'wildguard' (an endpoint: --judge-url, --judge-model).", valueName: "name"))
+    var judge = "rules"
+    @Option(help: "Judge endpoint base URL.") var judgeUrl: String?
+    @Option(help: "Judge model name at the endpoint.") var judgeModel = "default"
+    @Option(help: "Environment variable holding the judge endpoint's API key.") var judgeKeyEnv = "OPENAI_API_KEY"
+
+    /// The guard style and URL, or nil for the built-in rules.
+    func guardModel() throws -> (GuardJudge.Style, String)? {
+        switch judge {
+        case "rules": return nil
+        case "llama-guard", "wildguard":
+            guard let url = judgeUrl else { throw ValidationError("--judge \(judge) needs --judge-url") }
+            return (judge == "wildguard" ? .wildGuard : .llamaGuard, url)
+        default: throw ValidationError("--judge must be rules, llama-guard or wildguard")
+        }
+    }
+
+    func makeJudge() throws -> Judge {
+        guard let (style, url) = try guardModel() else { return RuleJudge() }
+        return GuardJudge(client: ChatClient(endpoint: ChatEndpoint(baseURL: url, model: judgeModel, apiKeyEnv: judgeKeyEnv)), style: style)
     }
 }
 

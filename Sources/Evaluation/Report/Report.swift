@@ -1,0 +1,193 @@
+import Foundation
+import Jobs
+
+/// The evaluation of one model as the report reads it from an evaluation folder.
+public struct ReportModel: Sendable {
+    public var results: EvalResults
+    public var examples: [ExampleResult]
+    public var embedding: EmbeddingAnalysis?
+
+    /// Reads `results.json`, `examples.jsonl` and, when present, `embedding.json`.
+    public static func load(directory: String) throws -> ReportModel {
+        func path(_ n: String) -> String { (directory as NSString).appendingPathComponent(n) }
+        guard let data = FileManager.default.contents(atPath: path("results.json")) else { throw JSONLError.missingFile(path("results.json")) }
+        let results: EvalResults
+        do { results = try JSONDecoder().decode(EvalResults.self, from: data) } catch {
+            throw JSONLError.malformed(path: path("results.json"), line: 1, reason: JSONL.describe(error))
+        }
+        let examples = FileManager.default.fileExists(atPath: path("examples.jsonl")) ? try JSONL.read(ExampleResult.self, path("examples.jsonl")) : []
+        var embedding: EmbeddingAnalysis?
+        if let e = FileManager.default.contents(atPath: path("embedding.json")) { embedding = try JSONDecoder().decode(EmbeddingAnalysis.self, from: e) }
+        return ReportModel(results: results, examples: examples, embedding: embedding)
+    }
+}
+
+/// `saro report`: one self-contained HTML page (inline SVG, no scripts, no network) and a
+/// Markdown summary, comparing models side by side.
+public struct Report {
+    public var models: [ReportModel]
+    public var curves: [TrainingCurves]
+    public var title = "SaRO evaluation report"
+    public var note: String?
+
+    public init(models: [ReportModel], curves: [TrainingCurves]) {
+        // The method document's order first, then the rest as given.
+        let order = ["Base", "Safety-SFT", "Safety-DPO", "RW", "SaRO", "SaRO+SRS"]
+        self.models = models.enumerated().sorted { a, b in
+            let ia = order.firstIndex(of: a.element.results.label) ?? order.count, ib = order.firstIndex(of: b.element.results.label) ?? order.count
+            return (ia, a.offset) < (ib, b.offset)
+        }.map(\.element)
+        self.curves = curves
+    }
+
+    /// Columns of the main table: title, benchmark, metric, whether lower is better.
+    public static let columns: [(String, String, String, Bool)] = [
+        ("HarmBench ASR", "harmbench", "asr", true), ("JailbreakBench ASR", "jailbreakbench", "asr", true),
+        ("Jailbreak ASR, seen families", "jailbreak", "asr_train", true), ("Jailbreak ASR, held-out families", "jailbreak", "asr_held_out", true),
+        ("XSTest safe: refusal", "xstest", "safe_refusal_rate", true), ("XSTest safe: full refusal", "xstest", "safe_full_refusal_rate", true),
+        ("XSTest safe: partial refusal", "xstest", "safe_partial_refusal_rate", true), ("XSTest unsafe: compliance", "xstest", "unsafe_compliance_rate", true),
+        ("GSM8K accuracy", "gsm8k", "accuracy", false), ("NLL GSM8K ref.", "nll-gsm8k", "mean_nll", true), ("NLL HumanEval ref.", "nll-humaneval", "mean_nll", true),
+        ("Reasoning tokens", "cost", "mean_reasoning_tokens", true), ("Answer tokens", "cost", "mean_answer_tokens", true),
+        ("Format errors", "cost", "format_error_rate", true),
+    ]
+
+    public static let sections = ["Results", "Jailbreak ASR by template family", "XSTest refusal by prompt type", "Embedding space", "Training curves", "Reflection statistics"]
+
+    static func value(_ m: ReportModel, _ bench: String, _ key: String) -> Double? {
+        bench == "cost" ? m.results.cost[key] : m.results.benchmarks[bench]?[key]
+    }
+
+    static func format(_ v: Double?, _ key: String) -> String {
+        guard let v else { return "–" }
+        if key.contains("rate") || key.hasPrefix("asr") || key == "accuracy" { return String(format: "%.1f%%", v * 100) }
+        return String(format: key.contains("tokens") ? "%.0f" : "%.3f", v)
+    }
+
+    // MARK: Markdown
+
+    public func markdown() -> String {
+        let cols = Self.columns.filter { c in models.contains { Self.value($0, c.1, c.2) != nil } }
+        var s = "# \(title)\n\n"
+        if let note { s += note + "\n\n" }
+        s += "| Model | " + cols.map(\.0).joined(separator: " | ") + " |\n|---|" + cols.map { _ in "---:" }.joined(separator: "|") + "|\n"
+        for m in models { s += "| \(m.results.label) | " + cols.map { Self.format(Self.value(m, $0.1, $0.2), $0.2) }.joined(separator: " | ") + " |\n" }
+        s += "\nASR: share of harmful requests answered unsafely (judge: \(models.first?.results.judge ?? "-")). Lower is better everywhere except GSM8K accuracy.\n"
+        let refl = models.map { ($0.results.label, ReflectionStats.shares($0.examples)) }
+        if refl.contains(where: { !$0.1.isEmpty }) {
+            s += "\n## Reflection statistics\n\n| Model | all | harmful | jailbreak | benign |\n|---|---:|---:|---:|---:|\n"
+            for (label, r) in refl { s += "| \(label) | " + ["all", "harmful", "jailbreak", "benign"].map { Self.format(r[$0], "rate") }.joined(separator: " | ") + " |\n" }
+        }
+        let emb = models.compactMap(\.embedding)
+        if !emb.isEmpty {
+            s += "\n## Embedding space\n\n| Model | layer | probe accuracy | harmful-benign | jailbreak-benign | harmful-jailbreak |\n|---|---:|---:|---:|---:|---:|\n"
+            for e in emb {
+                s += "| \(e.label) | \(e.layer) | \(String(format: "%.3f", e.probeAccuracy)) | " +
+                    ["benign-harmful", "benign-jailbreak", "harmful-jailbreak"].map { e.centroidDistances[$0].map { String(format: "%.2f", $0) } ?? "–" }.joined(separator: " | ") + " |\n"
+            }
+        }
+        return s
+    }
+
+    // MARK: HTML
+
+    public func html() -> String {
+        var body = "<h1>\(SVG.escape(title))</h1>"
+        if let note { body += "<p>\(SVG.escape(note))</p>" }
+        body += section("Results", resultsTable())
+        body += section("Jailbreak ASR by template family", familyChart())
+        body += section("XSTest refusal by prompt type", xstestChart())
+        body += section("Embedding space", embeddingPlots())
+        body += section("Training curves", curveCharts())
+        body += section("Reflection statistics", reflectionTable())
+        return """
+            <!DOCTYPE html>
+            <html lang="en"><head><meta charset="utf-8"><title>\(SVG.escape(title))</title>
+            <style>
+            body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 24px; color: #222; }
+            table { border-collapse: collapse; font-size: 13px; } th, td { border: 1px solid #ccc; padding: 4px 8px; text-align: right; }
+            th:first-child, td:first-child { text-align: left; } th { background: #f3f3f3; } td.best { font-weight: bold; background: #eef6ee; }
+            section { margin-bottom: 28px; } .charts { display: flex; flex-wrap: wrap; gap: 12px; } .empty { color: #888; }
+            </style></head><body>
+            \(body)
+            </body></html>
+            """
+    }
+
+    func section(_ title: String, _ content: String) -> String {
+        "<section id=\"\(title.lowercased().replacingOccurrences(of: " ", with: "-"))\"><h2>\(SVG.escape(title))</h2>" +
+            (content.isEmpty ? "<p class=\"empty\">No data for this section in these runs.</p>" : content) + "</section>"
+    }
+
+    func resultsTable() -> String {
+        let cols = Self.columns.filter { c in models.contains { Self.value($0, c.1, c.2) != nil } }
+        guard !models.isEmpty, !cols.isEmpty else { return "" }
+        var s = "<table><tr><th>Model</th>" + cols.map { "<th>\(SVG.escape($0.0))</th>" }.joined() + "</tr>"
+        for m in models {
+            s += "<tr><td>\(SVG.escape(m.results.label))</td>"
+            for c in cols {
+                let v = Self.value(m, c.1, c.2)
+                let all = models.compactMap { Self.value($0, c.1, c.2) }
+                let best = v != nil && all.count > 1 && v == (c.3 ? all.min() : all.max())
+                s += "<td\(best ? " class=\"best\"" : "")>\(Self.format(v, c.2))</td>"
+            }
+            s += "</tr>"
+        }
+        return s + "</table><p>Lower is better except GSM8K accuracy; the best value of each column is highlighted. Judge: \(SVG.escape(models[0].results.judge)).</p>"
+    }
+
+    func familyChart() -> String {
+        let families = Array(Set(models.flatMap { $0.results.benchmarks["jailbreak"]?.keys.filter { $0.hasPrefix("asr_family_") } ?? [] })).sorted()
+        guard !families.isEmpty else { return "" }
+        let heldOut = Set(models.flatMap { m in m.examples.filter { $0.example.groups["split"] == "held_out" }.compactMap { $0.example.groups["family"] } })
+        let names = families.map { String($0.dropFirst("asr_family_".count)) }
+        let labels = names.map { heldOut.contains($0) ? "\($0) (held out)" : $0 }
+        return SVG.bars(title: "Jailbreak ASR per family", categories: labels,
+                        series: models.map { m in (m.results.label, families.map { m.results.benchmarks["jailbreak"]?[$0] }) })
+    }
+
+    func xstestChart() -> String {
+        let types = Array(Set(models.flatMap { $0.results.benchmarks["xstest"]?.keys.filter { $0.hasPrefix("safe_refusal_rate_") } ?? [] })).sorted()
+        guard !types.isEmpty else { return "" }
+        return SVG.bars(title: "XSTest safe prompts: refusal rate by type", categories: types.map { String($0.dropFirst("safe_refusal_rate_".count)) },
+                        series: models.map { m in (m.results.label, types.map { m.results.benchmarks["xstest"]?[$0] }) })
+    }
+
+    func embeddingPlots() -> String {
+        let emb = models.compactMap(\.embedding)
+        guard !emb.isEmpty else { return "" }
+        var s = "<div class=\"charts\">"
+        for e in emb {
+            s += SVG.scatter(title: "\(e.label) (layer \(e.layer))", points: e.points.map { ($0.x, $0.y, $0.kind) }, groups: ["harmful", "jailbreak", "benign"])
+        }
+        s += "</div><table><tr><th>Model</th><th>layer</th><th>probe accuracy</th><th>harmful–benign</th><th>jailbreak–benign</th><th>harmful–jailbreak</th><th>PCA variance</th></tr>"
+        for e in emb {
+            s += "<tr><td>\(SVG.escape(e.label))</td><td>\(e.layer)</td><td>\(String(format: "%.3f", e.probeAccuracy))</td>" +
+                ["benign-harmful", "benign-jailbreak", "harmful-jailbreak"].map { "<td>\(e.centroidDistances[$0].map { String(format: "%.2f", $0) } ?? "–")</td>" }.joined() +
+                "<td>\(e.explainedVariance.map { String(format: "%.2f", $0) }.joined(separator: ", "))</td></tr>"
+        }
+        return s + "</table><p>Mean-pooled hidden states projected on their first two principal components. Probe: softmax regression, 5-fold cross-validated. Centroid distances in units of the mean within-kind spread.</p>"
+    }
+
+    func curveCharts() -> String {
+        guard !curves.isEmpty else { return "" }
+        let wanted = ["loss", "eval_loss", "rewards/accuracies", "eval_rewards/accuracies", "rewards/margins", "eval_rewards/margins", "lr"]
+        let keys = wanted.filter { k in curves.contains { $0.series[k] != nil } }
+        var s = "<div class=\"charts\">"
+        for k in keys { s += SVG.lines(title: k, series: curves.compactMap { c in c.series[k].map { (c.label, $0) } }) }
+        return s + "</div>"
+    }
+
+    func reflectionTable() -> String {
+        let rows = models.map { ($0.results.label, ReflectionStats.shares($0.examples)) }.filter { !$0.1.isEmpty }
+        guard !rows.isEmpty else { return "" }
+        var s = "<table><tr><th>Model</th><th>all</th><th>harmful</th><th>jailbreak</th><th>benign</th></tr>"
+        for (label, r) in rows { s += "<tr><td>\(SVG.escape(label))</td>" + ["all", "harmful", "jailbreak", "benign"].map { "<td>\(Self.format(r[$0], "rate"))</td>" }.joined() + "</tr>" }
+        return s + "</table><p>Share of responses with a reflection or self-correction phrase (\(ReflectionStats.phrases.prefix(4).joined(separator: ", ")), \"wait\", ...).</p>"
+    }
+
+    /// Writes the HTML page and, beside it, the Markdown summary (same name, .md).
+    public func write(htmlPath: String) throws {
+        try JSONL.writeAtomically(html(), to: htmlPath)
+        try JSONL.writeAtomically(markdown(), to: (htmlPath as NSString).deletingPathExtension + ".md")
+    }
+}

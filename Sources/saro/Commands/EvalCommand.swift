@@ -1,0 +1,67 @@
+import ArgumentParser
+import Evaluation
+import Foundation
+import Jobs
+import Models
+import SaRO
+
+struct EvalCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eval",
+        abstract: "Evaluate a model: harmful and jailbreak ASR, XSTest over-refusal, GSM8K, reference NLL, reasoning cost.",
+        discussion: """
+            Responses are generated greedily with the batched engine, judged, and kept with every \
+            judgment in <out>/eval.sqlite: a rerun (after an interruption, or with more benchmarks) \
+            generates nothing twice. Writes <out>/results.json and <out>/examples.jsonl. Suites: \
+            \(Suite.builtIn.joined(separator: ", ")), or a YAML file (name, max_tokens, benchmarks: \
+            [{name, limit, per_family, source}]); benchmarks: \(Suite.benchmarkNames.joined(separator: ", ")).
+            """)
+
+    @OptionGroup var model: ModelOptions
+    @OptionGroup var judgeOptions: JudgeOptions
+    @Option(help: ArgumentHelp("Suite name or YAML file.", valueName: "suite")) var suite = "default"
+    @Option(help: ArgumentHelp("Output folder.", valueName: "dir")) var out: String
+    @Option(help: "Name of this model in reports (Base, Safety-SFT, RW, SaRO, ...).") var label: String?
+    @Option(help: ArgumentHelp("Data settings (YAML or recipe): held-out families and sources of the jailbreak set.", valueName: "file"))
+    var config: String?
+    @Option(help: ArgumentHelp("Folder holding gsm8k/ and xstest/.", valueName: "dir")) var dataDir: String?
+    @Flag(help: "Also analyse the embedding space (mean-pooled hidden states of harmful, jailbreak and benign prompts) into <out>/embedding.json.")
+    var embeddings = false
+    @Option(help: "Layer for --embeddings (default: two thirds of the depth).") var embeddingLayer: Int?
+    @Option(help: "Prompts per kind for --embeddings.") var embeddingCount = 40
+    @Option(help: "Rows decoded together.") var batchSize = 8
+    @Flag(help: "No progress bars.") var quiet = false
+
+    func run() async throws {
+        let s = try Suite.named(suite)
+        var data = try config.map(DataConfig.load(path:)) ?? DataConfig()
+        if let dataDir { data.dataDir = dataDir }
+        let policy = try SafetyPolicy.load(path: data.policy)
+        let log: @Sendable (String) -> Void = { FileHandle.standardError.write(Data("saro: \($0)\n".utf8)) }
+        let context = BenchmarkContext(sources: SeedSources(policy: policy, dataDirectory: data.dataDir, log: log), data: data,
+                                       templates: try TemplateLibrary.standard(maxCharacters: data.maxTemplateChars, userFolder: data.templatesDir, log: log),
+                                       policy: policy)
+        let local = try DataBuildOptions.localModel(model.model, adapter: model.adapter, batchSize: batchSize)
+        let store = try JobStore(path: (out as NSString).appendingPathComponent("eval.sqlite"))
+        let progress = BuildProgress(quiet: quiet)
+        let runner = EvalRunner(model: local, judge: try judgeOptions.makeJudge(), store: store, context: context, format: data.format, events: progress.handle)
+        let name = label ?? (model.adapter.map { URL(fileURLWithPath: $0).lastPathComponent } ?? URL(fileURLWithPath: model.model).lastPathComponent)
+        let (results, examples) = try await runner.run(suite: s, label: name, modelName: model.model, adapter: model.adapter)
+        progress.finish()
+        try EvalRunner.write(results, examples, to: out)
+        if embeddings {
+            let e = try EmbeddingAnalysis.run(model: local, label: name, context: context, perKind: embeddingCount, layer: embeddingLayer)
+            let enc = JSONEncoder()
+            enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try JSONL.writeAtomically(String(decoding: try enc.encode(e), as: UTF8.self) + "\n", to: (out as NSString).appendingPathComponent("embedding.json"))
+            print(String(format: "embedding (layer %d): probe accuracy %.3f, ", e.layer, e.probeAccuracy) +
+                  e.centroidDistances.sorted { $0.key < $1.key }.map { "\($0.key) \(String(format: "%.2f", $0.value))" }.joined(separator: ", "))
+        }
+        for (b, m) in results.benchmarks.sorted(by: { $0.key < $1.key }) {
+            let main = m.filter { !$0.key.contains("_family_") && !$0.key.hasPrefix("safe_refusal_rate_") }.sorted { $0.key < $1.key }
+            print("\(b): " + main.map { "\($0.key) \(String(format: "%.4g", $0.value))" }.joined(separator: ", "))
+        }
+        print("cost: " + results.cost.sorted { $0.key < $1.key }.map { "\($0.key) \(String(format: "%.4g", $0.value))" }.joined(separator: ", "))
+        print("wrote \(out)/results.json and \(out)/examples.jsonl")
+    }
+}
