@@ -132,7 +132,7 @@ let package = Package(
         ),
         .testTarget(
             name: "CLITests",
-            dependencies: ["saro", "ScriptedOpenAIServer"],
+            dependencies: ["saro", "ScriptedOpenAIServer", "Jobs"],
             swiftSettings: simdFlags
         ),
         // A scripted OpenAI-compatible server that tests use as teacher and judge endpoint.

@@ -24,7 +24,7 @@ enum SVG {
         let left = 50.0, bottom = 90.0, top = 30.0, plotH = height - bottom - top
         let groupW = (width - left - 150) / Double(max(1, categories.count))
         let barW = max(3, min(18, (groupW - 8) / Double(max(1, series.count))))
-        var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(f(width))\" height=\"\(f(height))\" role=\"img\"><title>\(escape(title))</title>"
+        var s = "<svg width=\"\(f(width))\" height=\"\(f(height))\" role=\"img\"><title>\(escape(title))</title>"
         s += "<text x=\"\(f(left))\" y=\"18\" font-size=\"14\" font-weight=\"bold\">\(escape(title))</text>"
         for t in 0...4 {
             let v = maxValue * Double(t) / 4, y = top + plotH * (1 - Double(t) / 4)
@@ -52,7 +52,7 @@ enum SVG {
         let (x0, x1) = (xs.min() ?? 0, xs.max() ?? 1), (y0, y1) = (ys.min() ?? 0, ys.max() ?? 1)
         func px(_ x: Double) -> Double { pad + (x - x0) / max(x1 - x0, 1e-12) * (size - 2 * pad) }
         func py(_ y: Double) -> Double { size - pad - (y - y0) / max(y1 - y0, 1e-12) * (size - 2 * pad) }
-        var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(f(size + 120))\" height=\"\(f(size))\" role=\"img\"><title>\(escape(title))</title>"
+        var s = "<svg width=\"\(f(size + 120))\" height=\"\(f(size))\" role=\"img\"><title>\(escape(title))</title>"
         s += "<rect x=\"\(f(pad))\" y=\"\(f(pad))\" width=\"\(f(size - 2 * pad))\" height=\"\(f(size - 2 * pad))\" fill=\"none\" stroke=\"#ccc\"/>"
         s += "<text x=\"\(f(pad))\" y=\"18\" font-size=\"13\" font-weight=\"bold\">\(escape(title))</text>"
         for p in points {
@@ -71,7 +71,7 @@ enum SVG {
         let (x0, x1) = (all.map { $0[0] }.min()!, all.map { $0[0] }.max()!), (y0, y1) = (all.map { $0[1] }.min()!, all.map { $0[1] }.max()!)
         func px(_ x: Double) -> Double { left + (x - x0) / max(x1 - x0, 1e-12) * (width - left - right) }
         func py(_ y: Double) -> Double { height - bottom - (y - y0) / max(y1 - y0, 1e-12) * (height - top - bottom) }
-        var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(f(width))\" height=\"\(f(height))\" role=\"img\"><title>\(escape(title))</title>"
+        var s = "<svg width=\"\(f(width))\" height=\"\(f(height))\" role=\"img\"><title>\(escape(title))</title>"
         s += "<text x=\"\(f(left))\" y=\"16\" font-size=\"13\" font-weight=\"bold\">\(escape(title))</text>"
         s += "<rect x=\"\(f(left))\" y=\"\(f(top))\" width=\"\(f(width - left - right))\" height=\"\(f(height - top - bottom))\" fill=\"none\" stroke=\"#ccc\"/>"
         for (v, y) in [(y1, py(y1)), (y0, py(y0))] { s += "<text x=\"\(f(left - 4))\" y=\"\(f(y + 4))\" font-size=\"10\" text-anchor=\"end\">\(String(format: "%.3g", v))</text>" }
