@@ -96,6 +96,12 @@ let package = Package(
             resources: [.copy("Resources")],
             swiftSettings: simdFlags
         ),
+        // Recipes: `saro run`, every stage of SaRO and its baselines in one resumable run.
+        .target(
+            name: "Recipes",
+            dependencies: ["SaRO", "Evaluation", "Training", "Judges", "Jobs", "OpenAIClient", "Models", .product(name: "Yams", package: "Yams")],
+            swiftSettings: simdFlags
+        ),
         .executableTarget(
             name: "saro",
             dependencies: [
@@ -106,6 +112,7 @@ let package = Package(
                 "Serving",
                 "SaRO",
                 "Evaluation",
+                "Recipes",
                 "Judges",
                 "Jobs",
                 "OpenAIClient",

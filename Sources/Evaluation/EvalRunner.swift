@@ -99,6 +99,8 @@ public struct EvalRunner {
             "mean_reasoning_tokens": Double(responses.map { $0.reasoningTokens ?? 0 }.reduce(0, +)) / n,
             "mean_answer_tokens": Double(responses.map { $0.answerTokens ?? 0 }.reduce(0, +)) / n,
             "format_error_rate": Double(responses.filter { $0.judgment?.formatError == true }.count) / n,
+            // An LLM judge's outputs that did not parse (the rules decided those instead).
+            "judge_parse_failures": Double(responses.filter { $0.judgment?.parseFailure == true }.count),
         ]
         let date = ISO8601DateFormatter().string(from: Date())
         return (EvalResults(label: label, model: modelName, adapter: adapter, suite: suite.name, judge: judge.name, date: date, benchmarks: summary, cost: cost), all)

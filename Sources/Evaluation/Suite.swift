@@ -30,7 +30,7 @@ public struct Suite: Sendable {
     public init(name: String, maxTokens: Int, entries: [Entry]) { self.name = name; self.maxTokens = maxTokens; self.entries = entries }
 
     /// Built-in suite names (default, full, quick).
-    public static let builtIn = ["default", "full", "quick"]
+    public static let builtIn = ["default", "full", "small", "quick"]
 
     /// A built-in suite by name, or a YAML file.
     public static func named(_ nameOrPath: String) throws -> Suite {

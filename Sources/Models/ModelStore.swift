@@ -110,6 +110,26 @@ public struct PretrainedModel {
         try LlamaModel(config: config, weights: weights, trainable: trainable, quantized: trainable ? [:] : quantized)
     }
 
+    /// The model for inference with a LoRA adapter folder (PEFT layout) applied, if given.
+    public func makeModel(adapter: String?) throws -> LlamaModel {
+        let model = try makeModel()
+        if let adapter {
+            let dir = URL(fileURLWithPath: adapter)
+            let adapters = try LoRAAdapters(config: try LoRAAdapters.readConfig(dir), model: model, seed: 0)
+            try adapters.load(from: dir)
+            model.lora = adapters
+        }
+        return model
+    }
+
+    /// Only the tokenizer of a model name, a model folder, a .gguf file, or a folder holding
+    /// only tokenizer.json (no weights are read).
+    public static func loadTokenizer(_ model: String, log: (String) -> Void = { _ in }) throws -> Tokenizer {
+        let url = try ModelStore.resolve(model, log: log)
+        if url.pathExtension.lowercased() == "gguf" { return try GGUFFile(path: url.path).tokenizer() }
+        return try Tokenizer(tokenizerJSON: url.appendingPathComponent("tokenizer.json"))
+    }
+
     public static func load(_ model: String, log: (String) -> Void = { _ in }) throws -> PretrainedModel {
         let url = try ModelStore.resolve(model, log: log)
         return try load(url: url)

@@ -11,7 +11,7 @@ struct Saro: AsyncParsableCommand {
             reasoning preferences) and evaluates them on jailbreaks, over-refusal and general \
             capability. Run `saro help <subcommand>` for each command's options.
             """,
-        subcommands: [DataCommand.self, EvalCommand.self, ReportCommand.self, JudgeCommand.self, GenerateCommand.self, ServeCommand.self, ScoreCommand.self, TokenizeCommand.self, TrainCommand.self, MergeCommand.self, ModelCommand.self, BenchCommand.self, SystemCommand.self]
+        subcommands: [RunCommand.self, DataCommand.self, EvalCommand.self, ReportCommand.self, JudgeCommand.self, GenerateCommand.self, ServeCommand.self, ScoreCommand.self, TokenizeCommand.self, TrainCommand.self, MergeCommand.self, ModelCommand.self, BenchCommand.self, SystemCommand.self]
     )
 
     static func main() async {

@@ -112,6 +112,9 @@ enum Fixtures {
             #expect(report.written == queries.count - expectedFormat - expectedRefusal)
             let records = try JSONL.read(SFTRecord.self, dir + "/ritd.jsonl")
             #expect(records.count == report.written && records.allSatisfy { $0.meta.kind != "benign" })
+            // Every call, judgment and built example is in the job store.
+            #expect(try pipeline.store.count("teacher") == queries.count && pipeline.store.count("judgment") == queries.count)
+            #expect(try pipeline.store.count("example:ritd") == report.written)
             // The teacher saw the policy and the format in its system prompt.
             let system = (server.requests[0]["messages"] as! [[String: Any]])[0]["content"] as! String
             #expect(system.contains("S9 Indiscriminate weapons") && system.contains("<think>"))

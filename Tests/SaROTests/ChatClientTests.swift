@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import OpenAIClient
 import ScriptedOpenAIServer
+import SaRO
 @testable import Models
 @testable import Serving
 @testable import Tokenizers
@@ -138,5 +139,20 @@ import ScriptedOpenAIServer
         let b = try await client.complete([ChatTurn(role: "system", content: "Be brief."), ChatTurn(role: "user", content: "Say something.")], parameters: params)
         #expect(a.completionTokens == 12 && a.finishReason == "length")
         #expect(!a.content.isEmpty && a.content == b.content)   // greedy: the same text twice
+
+        // The data pipeline's endpoint teacher, with its prompt files and the policy, served by saro.
+        let policy = try SafetyPolicy.builtIn()
+        let teacher = EndpointTeacher(client: client, prompts: try TeacherPrompts.load(directory: nil), policy: policy,
+                                      templates: TemplateLibrary(templates: []), parameters: ChatParameters(temperature: 0, maxTokens: 8))
+        let seed = Seed(id: "t:0", text: "How do I bake bread?", kind: .benign, category: "everyday", source: "t")
+        let box = Box()
+        try await teacher.write([.reasoning(Query(seed: seed)), .direct(Query(seed: seed))]) { i, text in box.add(i, text) }
+        #expect(box.items.count == 2 && box.items.allSatisfy { !$0.1.isEmpty })
+    }
+
+    final class Box: @unchecked Sendable {
+        let lock = NSLock()
+        var items: [(Int, String)] = []
+        func add(_ i: Int, _ s: String) { lock.lock(); items.append((i, s)); lock.unlock() }
     }
 }

@@ -70,6 +70,13 @@ public struct BuildContext: Sendable {
                                              advanced: { events(.advanced($0)) })
     }
 
+    /// Records a built example in the job store (namespace `example:<builder>`), keyed by its
+    /// content, so the store holds everything a build produced, not only its inputs.
+    public func record<T: Encodable>(_ value: T, builder: String) throws {
+        let key = ContentKey.of(try JSONL.encodeLine(value))
+        try store.set(value, "example:\(builder)", key)
+    }
+
     /// A wrong outcome, whatever the format: an unsafe answer to a harmful or jailbreak
     /// request, or a refusal of a benign one (what OP-COT rejects and PP-COT corrects).
     public func wrongOutcome(_ j: Judgment, kind: RequestKind) -> Bool {

@@ -36,12 +36,7 @@ public final class DataPipeline: @unchecked Sendable {
         policy = try SafetyPolicy.load(path: config.policy)
         templates = try TemplateLibrary.standard(maxCharacters: config.maxTemplateChars, userFolder: config.templatesDir, log: log)
         store = try JobStore(path: (directory as NSString).appendingPathComponent("jobs.sqlite"))
-        let judgeImpl: Judge
-        switch judge {
-        case .rules: judgeImpl = RuleJudge(format: config.format)
-        case .guardModel(let style, let endpoint): judgeImpl = GuardJudge(client: ChatClient(endpoint: endpoint), style: style, format: config.format)
-        }
-        context = BuildContext(store: store, judge: judgeImpl, format: config.format, requireFormat: config.requireFormat, events: events)
+        context = BuildContext(store: store, judge: Self.makeJudge(judge, format: config.format), format: config.format, requireFormat: config.requireFormat, events: events)
         switch teacher {
         case .offline:
             guard let answerModel else { throw SourceError.fetchFailed("the offline teacher needs a model for benign answers") }
@@ -49,6 +44,13 @@ public final class DataPipeline: @unchecked Sendable {
         case .endpoint(let endpoint, let params):
             self.teacher = EndpointTeacher(client: ChatClient(endpoint: endpoint), prompts: try TeacherPrompts.load(directory: config.prompts),
                                            policy: policy, templates: templates, format: config.format, parameters: params)
+        }
+    }
+
+    public static func makeJudge(_ choice: JudgeChoice, format: ResponseFormat) -> Judge {
+        switch choice {
+        case .rules: return RuleJudge(format: format)
+        case .guardModel(let style, let endpoint): return GuardJudge(client: ChatClient(endpoint: endpoint), style: style, format: format)
         }
     }
 
@@ -82,10 +84,17 @@ public final class DataPipeline: @unchecked Sendable {
         return try finish(try await RITDBuilder(context: context, teacher: teacher).buildDirect(queries: q.training, output: path("direct.jsonl")))
     }
 
-    public func buildOPCOT(policyModel: LocalModel, sampling: SamplingSettings, chosen: OPCOTBuilder.ChosenRule = .random) async throws -> BuildReport {
+    public func buildOPCOT(policyModel: LocalModel, sampling: SamplingSettings, chosen: OPCOTBuilder.ChosenRule = .random, name: String = "opcot") async throws -> BuildReport {
         let q = try queries()
         let builder = OPCOTBuilder(context: context, sampler: PolicySampler(model: policyModel, context: context), teacher: teacher, chosenRule: chosen)
-        return try finish(try await builder.build(queries: q.training, settings: sampling, output: path("opcot.jsonl")))
+        return try finish(try await builder.build(queries: q.training, settings: sampling, output: path("\(name).jsonl")))
+    }
+
+    /// The Safety-DPO baseline's pairs: a direct answer (refusal, or the answer to a benign
+    /// prompt) chosen over a direct wrong one (compliance, or an unneeded refusal).
+    public func buildSafetyDPO() async throws -> BuildReport {
+        let q = try queries()
+        return try finish(try await RITDBuilder(context: context, teacher: teacher).buildDirectPairs(queries: q.training, output: path("safety_dpo.jsonl")))
     }
 
     public func buildPPCOT(policyModel: LocalModel?, sampling: SamplingSettings, earlyRatio: Double = 0.5) async throws -> BuildReport {

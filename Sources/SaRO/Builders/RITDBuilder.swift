@@ -20,10 +20,10 @@ public struct RITDBuilder {
             if let reason = context.rejection(j, kind: q.kind) { report.reject(reason); continue }
             let record = SFTRecord(messages: [Message(role: "user", content: q.prompt), Message(role: "assistant", content: r)],
                                    meta: RecordMeta(query: q, teacher: teacher.id.prefix(12).description, judge: j.judge))
-            try context.store.set(record, "example:ritd", ContentKey.of(teacher.id, q.key))
             records.append(record)
             report.wrote(q.kind.rawValue)
         }
+        for r in records { try context.record(r, builder: report.builder) }
         try JSONL.write(records, to: output)
         return report
     }
@@ -41,6 +41,29 @@ public struct RITDBuilder {
                                      meta: RecordMeta(query: q, teacher: teacher.id.prefix(12).description, judge: j.judge)))
             report.wrote(q.kind.rawValue)
         }
+        for r in records { try context.record(r, builder: report.builder) }
+        try JSONL.write(records, to: output)
+        return report
+    }
+
+    public func buildDirectPairs(queries: [Query], output: String) async throws -> BuildReport {
+        var report = BuildReport(builder: "safety_dpo", output: output)
+        let good = try await context.write("teacher direct", queries.map { .direct($0) }, teacher: teacher)
+        let bad = try await context.write("teacher contrastive", queries.map { .contrastive($0) }, teacher: teacher)
+        var records: [PreferenceRecord] = []
+        for (i, q) in queries.enumerated() {
+            // Direct answers only: the contrastive response's reasoning block is dropped.
+            let rejected = context.format.parse(bad[i]).answer
+            let chosenJudgment = try await context.judge(q, good[i]), rejectedJudgment = try await context.judge(q, rejected)
+            if let reason = context.rejection(chosenJudgment, kind: q.kind), reason != "format" { report.reject("chosen_\(reason)"); continue }
+            if !context.wrongOutcome(rejectedJudgment, kind: q.kind) { report.reject("rejected_not_wrong"); continue }
+            var meta = RecordMeta(query: q, teacher: teacher.id.prefix(12).description, pairType: "direct", judge: context.judge.name)
+            meta.chosenFrom = "teacher"; meta.rejectedFrom = "teacher"
+            records.append(PreferenceRecord(prompt: [Message(role: "user", content: q.prompt)], chosen: [Message(role: "assistant", content: good[i])],
+                                            rejected: [Message(role: "assistant", content: rejected)], meta: meta))
+            report.wrote(q.kind.rawValue)
+        }
+        for r in records { try context.record(r, builder: report.builder) }
         try JSONL.write(records, to: output)
         return report
     }

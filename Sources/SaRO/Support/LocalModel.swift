@@ -34,6 +34,19 @@ public final class LocalModel: @unchecked Sendable {
         return loaded!
     }
 
+    /// A model by name or path, with a LoRA adapter folder (PEFT layout) applied when given;
+    /// loaded on first use. The chat template is the model's own.
+    public static func open(_ name: String, adapter: String?, batchSize: Int = 8, log: @escaping (String) -> Void = { _ in }) throws -> LocalModel {
+        let url = try ModelStore.resolve(name, log: log)
+        let model = LocalModel(fingerprint: fingerprint(paths: [url.path] + (adapter.map { [$0] } ?? []))) {
+            let loaded = try PretrainedModel.load(url: url)
+            return Loaded(model: try loaded.makeModel(adapter: adapter), tokenizer: loaded.tokenizer,
+                          template: try ChatTemplate.resolve(name: nil, tokenizer: loaded.tokenizer))
+        }
+        model.batchSize = batchSize
+        return model
+    }
+
     /// A fingerprint of files: path, size and modification time of each (folders: their files).
     public static func fingerprint(paths: [String]) -> String {
         var parts: [String] = []

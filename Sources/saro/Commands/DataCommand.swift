@@ -107,17 +107,10 @@ struct DataStatsCommand: ParsableCommand {
     @Flag(help: "Print JSON.") var json = false
 
     func run() throws {
-        let tokenizer = try loadTokenizer(model)
+        let tokenizer = try PretrainedModel.loadTokenizer(model) { FileHandle.standardError.write(Data("saro: \($0)\n".utf8)) }
         let stats = try DataStats.compute(paths: paths, tokens: { tokenizer.encode($0, parseSpecial: false).count }, format: .standard)
         if json { try printJSON(stats, pretty: true) } else { print(stats.rendered(), terminator: "") }
     }
-}
-
-/// A model's tokenizer without its weights.
-func loadTokenizer(_ model: String) throws -> Tokenizer {
-    let url = try ModelStore.resolve(model) { FileHandle.standardError.write(Data("saro: \($0)\n".utf8)) }
-    if url.pathExtension.lowercased() == "gguf" { return try GGUFFile(path: url.path).tokenizer() }
-    return try Tokenizer(tokenizerJSON: url.appendingPathComponent("tokenizer.json"))
 }
 
 struct DataExportCommand: ParsableCommand {

@@ -70,16 +70,7 @@ struct DataBuildOptions: ParsableArguments {
 
     /// A local model, loaded on first use (nothing is loaded when every result is stored).
     static func localModel(_ name: String, adapter: String?, batchSize: Int) throws -> LocalModel {
-        let url = try ModelStore.resolve(name) { FileHandle.standardError.write(Data("saro: \($0)\n".utf8)) }
-        let fingerprint = LocalModel.fingerprint(paths: [url.path] + (adapter.map { [$0] } ?? []))
-        let model = LocalModel(fingerprint: fingerprint) {
-            let loaded = try PretrainedModel.load(url: url)
-            let options = ModelOptions.with(model: url.path, adapter: adapter)
-            return LocalModel.Loaded(model: try options.makeModel(loaded), tokenizer: loaded.tokenizer,
-                                     template: try ChatTemplate.resolve(name: nil, tokenizer: loaded.tokenizer))
-        }
-        model.batchSize = batchSize
-        return model
+        try LocalModel.open(name, adapter: adapter, batchSize: batchSize) { FileHandle.standardError.write(Data("saro: \($0)\n".utf8)) }
     }
 
     func pipeline(model: ModelOptions, progress: BuildProgress) throws -> DataPipeline {
@@ -154,11 +145,3 @@ final class BuildProgress: @unchecked Sendable {
     func finish() { lock.lock(); bar?.finish(); bar = nil; lock.unlock() }
 }
 
-extension ModelOptions {
-    static func with(model: String, adapter: String?) -> ModelOptions {
-        var o = ModelOptions()
-        o.model = model
-        o.adapter = adapter
-        return o
-    }
-}

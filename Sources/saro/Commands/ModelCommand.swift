@@ -70,14 +70,7 @@ struct ModelCommand: ParsableCommand {
         }
 
         func run() throws {
-            let source = URL(fileURLWithPath: tokenizerFrom)
-            let tokenizer: Tokenizer
-            if FileManager.default.fileExists(atPath: source.appendingPathComponent("tokenizer.json").path),
-               !FileManager.default.fileExists(atPath: source.appendingPathComponent("config.json").path) {
-                tokenizer = try Tokenizer(tokenizerJSON: source.appendingPathComponent("tokenizer.json"))
-            } else {
-                tokenizer = try PretrainedModel.load(tokenizerFrom).tokenizer
-            }
+            let tokenizer = try PretrainedModel.loadTokenizer(tokenizerFrom)
             let config = LlamaConfig(vocabSize: tokenizer.vocabularySize, hiddenSize: hiddenSize, intermediateSize: intermediateSize,
                                      numHiddenLayers: layers, numAttentionHeads: heads, numKeyValueHeads: kvHeads,
                                      maxPositionEmbeddings: maxPositions, tieWordEmbeddings: true)

@@ -20,14 +20,7 @@ struct ModelOptions: ParsableArguments {
 
     /// The model for inference, with the adapter applied when one is given.
     func makeModel(_ loaded: PretrainedModel) throws -> LlamaModel {
-        let model = try loaded.makeModel()
-        if let adapter {
-            let dir = URL(fileURLWithPath: adapter)
-            let adapters = try LoRAAdapters(config: try LoRAAdapters.readConfig(dir), model: model, seed: 0)
-            try adapters.load(from: dir)
-            model.lora = adapters
-        }
-        return model
+        try loaded.makeModel(adapter: adapter)
     }
 }
 

@@ -1,0 +1,245 @@
+import Evaluation
+import Foundation
+import Jobs
+import Judges
+import Models
+import SaRO
+import Training
+
+/// Progress of `saro run`, one stream for the CLI, the logs and the tests.
+public enum PipelineEvent: Sendable {
+    case stageStarted(name: String, index: Int, count: Int)
+    case stageSkipped(name: String)
+    case stageFinished(name: String, seconds: Double)
+    case build(BuildEvent)
+    case training(step: Int, total: Int, loss: Double)
+    case note(String)
+}
+
+/// One stage: a name, what it reads (for the fingerprint), what it writes, and how to run it.
+/// Running an interrupted stage again resumes it: builds and evaluations from their job store,
+/// training from its newest checkpoint.
+struct Stage {
+    var name: String
+    var inputs: [String]
+    var settings: String
+    var outputs: [String]
+    var run: () async throws -> Void
+    /// What the plan prints: sizes and estimated work.
+    var plan: String
+}
+
+/// Runs a recipe's stages in order inside the run folder.
+public final class Pipeline: @unchecked Sendable {
+    public let recipe: Recipe
+    public let dir: String
+    public let events: @Sendable (PipelineEvent) -> Void
+
+    public init(recipe: Recipe, out: String?, events: @escaping @Sendable (PipelineEvent) -> Void) {
+        self.recipe = recipe
+        self.dir = out ?? recipe.out
+        self.events = events
+    }
+
+    func path(_ p: String) -> String { (dir as NSString).appendingPathComponent(p) }
+
+    /// The models the run evaluates, by label: (model, adapter).
+    public var evaluated: [(label: String, model: String, adapter: String?)] {
+        var out: [(String, String, String?)] = [("Base", baseModel, nil)]
+        if recipe.baselines.safetySFT { out.append(("Safety-SFT", baseModel, path("checkpoints/safety-sft"))) }
+        if recipe.baselines.safetyDPO { out.append(("Safety-DPO", baseModel, path("checkpoints/safety-dpo"))) }
+        out.append(("RW", path("models/rw"), nil))
+        out.append(("SaRO", path("models/rw"), path("checkpoints/saro")))
+        if recipe.srs { out.append(("SaRO+SRS", path("models/rw"), path("checkpoints/saro-srs"))) }
+        return out
+    }
+
+    var baseModel: String { recipe.initModel == nil ? recipe.model : path("models/base") }
+
+    func dataPipeline(answerModel: String) throws -> DataPipeline {
+        var config = recipe.data
+        config.seed = recipe.data.seed
+        let answer = try LocalModel.open(answerModel, adapter: nil, batchSize: recipe.sampling.batchSize)
+        let events = self.events
+        return try DataPipeline(config: config, directory: path("data"), teacher: recipe.teacher, judge: recipe.judge,
+                                answerModel: recipe.teacher == .offline ? answer : nil, events: { events(.build($0)) },
+                                log: { events(.note($0)) })
+    }
+
+    /// The stages of this recipe, in order.
+    func stages() throws -> [Stage] {
+        var s: [Stage] = []
+        let r = recipe
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys]
+        func json<T: Encodable>(_ v: T) -> String { (try? enc.encode(v)).map { String(decoding: $0, as: UTF8.self) } ?? "" }
+        let dataSettings = json(r.data) + "\(r.teacher)" + "\(r.judge)"
+        let sampling = r.sampling.settings
+        let q = r.data.harmful + r.data.jailbreak + r.data.benign
+
+        if let i = r.initModel {
+            s.append(Stage(name: "init-model", inputs: [], settings: json(i) + r.model, outputs: [path("models/base/config.json")], run: { [self] in
+                let tokenizer = try PretrainedModel.loadTokenizer(r.model)
+                let config = LlamaConfig(vocabSize: tokenizer.vocabularySize, hiddenSize: i.hiddenSize, intermediateSize: i.intermediateSize,
+                                         numHiddenLayers: i.layers, numAttentionHeads: i.heads, numKeyValueHeads: i.kvHeads,
+                                         maxPositionEmbeddings: i.maxPositions, tieWordEmbeddings: true)
+                try ModelWriter.save(config: config, weights: LlamaModel.initialWeights(config: config, seed: i.seed, std: i.std), tokenizer: tokenizer,
+                                     to: URL(fileURLWithPath: path("models/base")))
+            }, plan: "random model \(i.layers) layers x \(i.hiddenSize), tokenizer of \(r.model)"))
+        }
+        let base = baseModel
+        s.append(Stage(name: "data-ritd", inputs: [base], settings: dataSettings, outputs: [path("data/ritd.jsonl")], run: { [self] in
+            _ = try await dataPipeline(answerModel: base).buildRITD()
+        }, plan: "\(q) queries x teacher; \(r.data.benign) benign answers of <= \(r.data.answerTokens) tokens from the base model"))
+        if r.baselines.safetySFT || r.baselines.safetyDPO {
+            s.append(Stage(name: "data-direct", inputs: [base], settings: dataSettings, outputs: [path("data/direct.jsonl")], run: { [self] in
+                _ = try await dataPipeline(answerModel: base).buildDirect()
+            }, plan: "the same \(q) queries, direct answers (Safety-SFT)"))
+        }
+        if r.baselines.safetyDPO {
+            s.append(Stage(name: "data-safety-dpo", inputs: [base], settings: dataSettings, outputs: [path("data/safety_dpo.jsonl")], run: { [self] in
+                _ = try await dataPipeline(answerModel: base).buildSafetyDPO()
+            }, plan: "direct answer versus direct compliance/refusal pairs (Safety-DPO)"))
+        }
+        s.append(train("train-rw", kind: .sft, model: base, data: [path("data/ritd.jsonl")], options: r.rw, out: path("checkpoints/rw")))
+        s.append(Stage(name: "merge-rw", inputs: [base, path("checkpoints/rw")], settings: "", outputs: [path("models/rw/config.json")], run: { [self] in
+            let loaded = try PretrainedModel.load(base)
+            let model = try loaded.makeModel(adapter: path("checkpoints/rw"))
+            guard let adapters = model.lora else { throw RecipeError.stage(name: "merge-rw", reason: "no adapter in checkpoints/rw") }
+            try ModelWriter.save(config: loaded.config, weights: adapters.merged(into: loaded.weights), tokenizer: loaded.tokenizer,
+                                 to: URL(fileURLWithPath: path("models/rw")))
+        }, plan: "fold the RW adapter into the base: the RW model and SRPO's reference"))
+        let rwModel = path("models/rw")
+        let samples = "\(q) prompts x \(sampling.samples) samples of <= \(sampling.maxTokens) tokens from the RW model"
+        s.append(Stage(name: "data-opcot", inputs: [rwModel, path("data/ritd.jsonl")], settings: dataSettings + json(sampling), outputs: [path("data/opcot.jsonl")], run: { [self] in
+            let policy = try LocalModel.open(rwModel, adapter: nil, batchSize: r.sampling.batchSize)
+            _ = try await dataPipeline(answerModel: base).buildOPCOT(policyModel: policy, sampling: sampling)
+        }, plan: samples))
+        s.append(Stage(name: "data-ppcot", inputs: [rwModel, path("data/opcot.jsonl")], settings: dataSettings + json(sampling), outputs: [path("data/ppcot.jsonl")], run: { [self] in
+            let policy = try LocalModel.open(rwModel, adapter: nil, batchSize: r.sampling.batchSize)
+            _ = try await dataPipeline(answerModel: base).buildPPCOT(policyModel: policy, sampling: sampling)
+        }, plan: "reflection pairs from the flawed samples, early-versus-late reflection pairs"))
+        s.append(train("train-saro", kind: .dpo, model: rwModel, data: [path("data/opcot.jsonl"), path("data/ppcot.jsonl")], options: r.srpo, out: path("checkpoints/saro")))
+        if r.srs {
+            s.append(Stage(name: "data-opcot-srs", inputs: [rwModel, path("data/opcot.jsonl")], settings: dataSettings + json(sampling), outputs: [path("data/opcot_srs.jsonl")], run: { [self] in
+                let policy = try LocalModel.open(rwModel, adapter: nil, batchSize: r.sampling.batchSize)
+                let report = try await dataPipeline(answerModel: base).buildOPCOT(policyModel: policy, sampling: sampling, chosen: .shortest, name: "opcot_srs")
+                _ = report
+            }, plan: "OP-COT with the shortest accepted sample as chosen (Shortest Rejection Sampling)"))
+            s.append(train("train-saro-srs", kind: .dpo, model: rwModel, data: [path("data/opcot_srs.jsonl"), path("data/ppcot.jsonl")], options: r.srpo,
+                           out: path("checkpoints/saro-srs")))
+        }
+        if r.baselines.safetySFT { s.append(train("train-safety-sft", kind: .sft, model: base, data: [path("data/direct.jsonl")], options: r.rw, out: path("checkpoints/safety-sft"))) }
+        if r.baselines.safetyDPO { s.append(train("train-safety-dpo", kind: .dpo, model: base, data: [path("data/safety_dpo.jsonl")], options: r.srpo, out: path("checkpoints/safety-dpo"))) }
+        for m in evaluated { s.append(evaluate(m.label, model: m.model, adapter: m.adapter)) }
+        s.append(Stage(name: "report", inputs: evaluated.map { path("eval/\(Self.slug($0.label))/results.json") }, settings: "", outputs: [path("report.html"), path("report.md")], run: { [self] in
+            try writeReport()
+        }, plan: "report.html and report.md"))
+        return s
+    }
+
+    static func slug(_ label: String) -> String { label.lowercased().replacingOccurrences(of: "+", with: "-") }
+
+    func train(_ name: String, kind: TrainingSession.Kind, model: String, data: [String], options: TrainingOptions, out: String) -> Stage {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys]
+        let settings = (try? enc.encode(options)).map { String(decoding: $0, as: UTF8.self) } ?? ""
+        return Stage(name: name, inputs: [model] + data, settings: settings, outputs: [out + "/adapter_model.safetensors"], run: { [self] in
+            // Several data files train as one (SRPO: OP-COT and PP-COT pairs).
+            var file = data[0]
+            if data.count > 1 {
+                file = path("data/\(name).jsonl")
+                let text = try data.map { p -> String in
+                    guard let t = FileManager.default.contents(atPath: p) else { throw RecipeError.stage(name: name, reason: "missing \(p)") }
+                    return String(decoding: t, as: UTF8.self)
+                }.joined()
+                try JSONL.writeAtomically(text, to: file)
+            }
+            let loaded = try PretrainedModel.load(model)
+            let session = try TrainingSession(kind: kind, model: loaded, modelName: model, data: file, options: options, outputDirectory: URL(fileURLWithPath: out)) {
+                self.events(.note($0))
+            }
+            try session.trainer.run(resume: true) { e in
+                if case .step(let step, let total, let loss, _) = e { self.events(.training(step: step, total: total, loss: Double(loss))) }
+            }
+        }, plan: "\(kind == .sft ? "SFT" : "DPO") on \(data.map { URL(fileURLWithPath: $0).lastPathComponent }.joined(separator: " + ")), \(options.epochs) epoch(s), LoRA rank \(options.loraRank)")
+    }
+
+    func evaluate(_ label: String, model: String, adapter: String?) -> Stage {
+        let out = path("eval/\(Self.slug(label))")
+        let e = recipe.evaluation
+        return Stage(name: "eval-\(Self.slug(label))", inputs: [model] + (adapter.map { [$0] } ?? []), settings: "\(e)" + "\(recipe.judge)",
+                     outputs: [out + "/results.json"] + (e.embeddings ? [out + "/embedding.json"] : []), run: { [self] in
+            let policy = try SafetyPolicy.load(path: recipe.data.policy)
+            let events = self.events
+            let log: @Sendable (String) -> Void = { events(.note($0)) }
+            let context = BenchmarkContext(sources: SeedSources(policy: policy, dataDirectory: recipe.data.dataDir, log: log), data: recipe.data,
+                                           templates: try TemplateLibrary.standard(maxCharacters: recipe.data.maxTemplateChars, userFolder: recipe.data.templatesDir, log: log),
+                                           policy: policy)
+            let local = try LocalModel.open(model, adapter: adapter, batchSize: e.batchSize)
+            let judge: Judge = DataPipeline.makeJudge(recipe.judge, format: recipe.data.format)
+            let runner = EvalRunner(model: local, judge: judge, store: try JobStore(path: out + "/eval.sqlite"), context: context, format: recipe.data.format,
+                                    events: { events(.build($0)) })
+            let (results, examples) = try await runner.run(suite: try Suite.named(e.suite), label: label, modelName: model, adapter: adapter)
+            try EvalRunner.write(results, examples, to: out)
+            if e.embeddings {
+                let a = try EmbeddingAnalysis.run(model: local, label: label, context: context, perKind: e.embeddingCount)
+                let enc = JSONEncoder()
+                enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+                try JSONL.writeAtomically(String(decoding: try enc.encode(a), as: UTF8.self) + "\n", to: out + "/embedding.json")
+            }
+        }, plan: "suite \(e.suite)\(e.embeddings ? " + embeddings" : "") on \(label)")
+    }
+
+    func writeReport() throws {
+        let models = try evaluated.map { try ReportModel.load(directory: path("eval/\(Self.slug($0.label))")) }
+        var curves: [TrainingCurves] = []
+        for (label, dirName) in [("RW", "rw"), ("SaRO", "saro"), ("SaRO+SRS", "saro-srs"), ("Safety-SFT", "safety-sft"), ("Safety-DPO", "safety-dpo")] {
+            let metrics = path("checkpoints/\(dirName)/metrics.jsonl")
+            if FileManager.default.fileExists(atPath: metrics) { curves.append(try TrainingCurves.read(label: label, path: metrics)) }
+        }
+        var report = Report(models: models, curves: curves)
+        report.title = "SaRO run: \(recipe.name)"
+        let records = try StageRecords.load(path("stages.json"))
+        let total = records.stages.values.map(\.seconds).reduce(0, +)
+        report.note = "Model \(recipe.model)\(recipe.initModel != nil ? " (random initialization)" : ""); \(ProcessInfo.processInfo.activeProcessorCount) cores; " +
+            String(format: "stage time so far %.0f min; ", total / 60) + "generated \(ISO8601DateFormatter().string(from: Date()))."
+        try report.write(htmlPath: path("report.html"))
+    }
+
+    /// The plan: each stage, whether it is done, and what it will do.
+    public func plan() throws -> [(name: String, status: String, plan: String)] {
+        let records = try StageRecords.load(path("stages.json"))
+        return try stages().map { s in (s.name, status(s, records), s.plan) }
+    }
+
+    func fingerprint(_ s: Stage) -> String { ContentKey.of([s.name, s.settings] + s.inputs.map { $0 + "=" + FileDigest.of($0) }) }
+
+    func status(_ s: Stage, _ records: StageRecords) -> String {
+        guard let r = records.stages[s.name] else { return "to do" }
+        if r.fingerprint != fingerprint(s) { return "inputs changed" }
+        return s.outputs.allSatisfy { FileManager.default.fileExists(atPath: $0) } ? "done" : "outputs missing"
+    }
+
+    /// Runs every stage that is not done with unchanged inputs.
+    public func run() async throws {
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try JSONL.writeAtomically(recipe.resolvedText, to: path("recipe.yaml"))
+        var records = try StageRecords.load(path("stages.json"))
+        let all = try stages()
+        for (i, s) in all.enumerated() {
+            if status(s, records) == "done" { events(.stageSkipped(name: s.name)); continue }
+            // Inputs changed since the stage finished: start it over rather than resume.
+            if records.stages[s.name] != nil, s.name.hasPrefix("train-") {
+                try? FileManager.default.removeItem(atPath: (s.outputs[0] as NSString).deletingLastPathComponent)
+            }
+            events(.stageStarted(name: s.name, index: i + 1, count: all.count))
+            let start = Date()
+            try await s.run()
+            let seconds = Date().timeIntervalSince(start)
+            records.stages[s.name] = .init(fingerprint: fingerprint(s), finished: ISO8601DateFormatter().string(from: Date()), seconds: seconds, outputs: s.outputs)
+            try records.save(path("stages.json"))
+            events(.stageFinished(name: s.name, seconds: seconds))
+        }
+    }
+}

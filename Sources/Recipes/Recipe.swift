@@ -1,0 +1,193 @@
+import Foundation
+import Judges
+import OpenAIClient
+import SaRO
+import Training
+import Yams
+
+public enum RecipeError: Error, CustomStringConvertible {
+    case invalid(path: String, line: Int, reason: String)
+    case stage(name: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case .invalid(let p, let l, let r): return "\(p):\(l): \(r)"
+        case .stage(let n, let r): return "stage \(n): \(r)"
+        }
+    }
+}
+
+/// A SaRO run in one YAML file: the base model, the data, the teacher and judge, the training
+/// settings of each stage, the baselines and the evaluation. `${VAR}` and `${VAR:-default}`
+/// are replaced from the environment (endpoints and keys stay out of the file).
+public struct Recipe: Sendable {
+    /// A random model to start from instead of a pretrained one (the tokenizer comes from `model`).
+    public struct Init: Codable, Sendable, Equatable {
+        public var hiddenSize = 64, intermediateSize = 128, layers = 2, heads = 4, kvHeads = 2, maxPositions = 2048
+        public var std: Float = 0.02
+        public var seed: UInt64 = 0
+        enum CodingKeys: String, CodingKey {
+            case hiddenSize = "hidden_size", intermediateSize = "intermediate_size", layers, heads, kvHeads = "kv_heads"
+            case maxPositions = "max_positions", std, seed
+        }
+    }
+
+    public struct Sampling: Codable, Sendable, Equatable {
+        public var samples = 4
+        public var temperature: Float = 0.8
+        public var topP: Float = 0.95
+        public var maxTokens = 256
+        public var batchSize = 8
+        enum CodingKeys: String, CodingKey { case samples, temperature, topP = "top_p", maxTokens = "max_tokens", batchSize = "batch_size" }
+        var settings: SamplingSettings { SamplingSettings(samples: samples, temperature: temperature, topP: topP, maxTokens: maxTokens) }
+    }
+
+    public struct Evaluation: Codable, Sendable, Equatable {
+        public var suite = "default"
+        public var embeddings = true
+        public var embeddingCount = 40
+        public var batchSize = 8
+        enum CodingKeys: String, CodingKey { case suite, embeddings, embeddingCount = "embedding_count", batchSize = "batch_size" }
+    }
+
+    public struct Baselines: Codable, Sendable, Equatable {
+        public var safetySFT = true
+        public var safetyDPO = true
+        enum CodingKeys: String, CodingKey { case safetySFT = "safety_sft", safetyDPO = "safety_dpo" }
+    }
+
+    public var name: String
+    public var out: String
+    public var model: String
+    public var initModel: Init?
+    public var data: DataConfig
+    public var teacher: TeacherChoice
+    public var judge: JudgeChoice
+    public var sampling: Sampling
+    public var rw: TrainingOptions
+    public var srpo: TrainingOptions
+    public var srs: Bool
+    public var baselines: Baselines
+    public var evaluation: Evaluation
+    /// The recipe's text after variable substitution (saved in the run folder).
+    public var resolvedText: String
+
+    static let keys = ["name", "out", "model", "init", "data", "teacher", "judge", "sampling", "rw", "srpo", "srs", "baselines", "eval"]
+
+    public static func load(path: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Recipe {
+        guard let data = FileManager.default.contents(atPath: path) else { throw RecipeError.invalid(path: path, line: 1, reason: "cannot read the recipe") }
+        return try parse(String(decoding: data, as: UTF8.self), path: path, environment: environment)
+    }
+
+    /// `${VAR}` / `${VAR:-default}` from the environment; an unset variable without a default is an error.
+    static func substitute(_ text: String, path: String, environment: [String: String]) throws -> String {
+        var out = text
+        for m in text.matches(of: #/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/#).reversed() {
+            let name = String(m.output.1)
+            guard let value = environment[name].flatMap({ $0.isEmpty ? nil : $0 }) ?? m.output.2.map(String.init) else {
+                let line = text[..<m.range.lowerBound].filter { $0 == "\n" }.count + 1
+                throw RecipeError.invalid(path: path, line: line, reason: "environment variable \(name) is not set")
+            }
+            out.replaceSubrange(m.range, with: value)
+        }
+        return out
+    }
+
+    public static func parse(_ source: String, path: String, environment: [String: String] = [:]) throws -> Recipe {
+        let text = try substitute(source, path: path, environment: environment)
+        guard let root = try Yams.compose(yaml: text), let map = root.mapping else {
+            throw RecipeError.invalid(path: path, line: 1, reason: "a recipe is a mapping (\(keys.joined(separator: ", ")))")
+        }
+        for (k, _) in map where !keys.contains(k.string ?? "") {
+            throw RecipeError.invalid(path: path, line: (k.mark?.line ?? 0), reason: "unknown recipe key '\(k.string ?? "?")' (known: \(keys.joined(separator: ", ")))")
+        }
+        func section<T: Codable>(_ key: String, _ defaults: T) throws -> T {
+            try overlay(defaults, map[key], path: path, section: key)
+        }
+        let name = map["name"]?.string ?? URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
+        var data = DataConfig()
+        if let node = map["data"] { data = try DataConfig.decode(node, path: path) }
+        var rw = TrainingOptions()
+        rw.epochs = 2; rw.lr = 2e-4; rw.maxLength = 768; rw.saveSteps = 20; rw.loggingSteps = 5
+        var srpo = TrainingOptions()
+        srpo.epochs = 1; srpo.lr = 5e-5; srpo.beta = 0.1; srpo.maxLength = 768; srpo.saveSteps = 20; srpo.loggingSteps = 5; srpo.batchSize = 2
+        rw = try section("rw", rw)
+        srpo = try section("srpo", srpo)
+        return Recipe(
+            name: name, out: map["out"]?.string ?? "runs/\(name)", model: map["model"]?.string ?? "smollm2-135m-instruct",
+            initModel: map["init"] == nil ? nil : try section("init", Init()),
+            data: data, teacher: try teacherChoice(map["teacher"], path: path), judge: try judgeChoice(map["judge"], path: path),
+            sampling: try section("sampling", Sampling()),
+            rw: rw, srpo: srpo, srs: map["srs"]?.bool ?? false,
+            baselines: try section("baselines", Baselines()),
+            evaluation: try section("eval", Evaluation()),
+            resolvedText: text)
+    }
+
+    /// A section over its defaults: the defaults are encoded, the recipe's keys laid over them
+    /// (dashes or underscores), and the result decoded; a key the section does not have is an
+    /// error naming the file and line.
+    static func overlay<T: Codable>(_ defaults: T, _ node: Node?, path: String, section: String) throws -> T {
+        guard let node else { return defaults }
+        guard let m = node.mapping else { throw RecipeError.invalid(path: path, line: node.mark?.line ?? 0, reason: "\(section) must be a mapping") }
+        var merged = try YAMLDecoder().decode([String: AnyCodableScalar].self, from: try YAMLEncoder().encode(defaults))
+        for (k, v) in m {
+            let key = (k.string ?? "").replacingOccurrences(of: "-", with: "_")
+            guard merged[key] != nil else {
+                throw RecipeError.invalid(path: path, line: k.mark?.line ?? 0, reason: "unknown key '\(k.string ?? "?")' in \(section) (known: \(merged.keys.sorted().joined(separator: ", ")))")
+            }
+            merged[key] = try YAMLDecoder().decode(AnyCodableScalar.self, from: try Yams.serialize(node: v))
+        }
+        do { return try YAMLDecoder().decode(T.self, from: try YAMLEncoder().encode(merged)) } catch {
+            throw RecipeError.invalid(path: path, line: node.mark?.line ?? 0, reason: "\(section): \(error)")
+        }
+    }
+
+    static func teacherChoice(_ node: Node?, path: String) throws -> TeacherChoice {
+        guard let node else { return .offline }
+        if node.string == "offline" { return .offline }
+        guard node.mapping != nil else { throw RecipeError.invalid(path: path, line: node.mark?.line ?? 0, reason: "teacher is 'offline' or an endpoint mapping (base_url, model, ...)") }
+        var params = ChatParameters(temperature: 0.7, maxTokens: 1024, seed: 0)
+        if let t = node.mapping?["temperature"]?.float { params.temperature = Double(t) }
+        if let m = node.mapping?["max_tokens"]?.int { params.maxTokens = m }
+        var endpointNode = node
+        endpointNode.mapping?["temperature"] = nil
+        endpointNode.mapping?["max_tokens"] = nil
+        do { return .endpoint(try YAMLDecoder().decode(ChatEndpoint.self, from: try Yams.serialize(node: endpointNode)), params) } catch {
+            throw RecipeError.invalid(path: path, line: node.mark?.line ?? 0, reason: "teacher: \(error)")
+        }
+    }
+
+    static func judgeChoice(_ node: Node?, path: String) throws -> JudgeChoice {
+        guard let node else { return .rules }
+        if node.string == "rules" { return .rules }
+        guard var m = node.mapping, let style = m["style"]?.string.flatMap(GuardJudge.Style.init(rawValue:)) else {
+            throw RecipeError.invalid(path: path, line: node.mark?.line ?? 0, reason: "judge is 'rules' or a mapping with style (llama-guard, wildguard), base_url, model")
+        }
+        m["style"] = nil
+        do { return .guardModel(style, try YAMLDecoder().decode(ChatEndpoint.self, from: try Yams.serialize(node: .mapping(m)))) } catch {
+            throw RecipeError.invalid(path: path, line: node.mark?.line ?? 0, reason: "judge: \(error)")
+        }
+    }
+}
+
+/// A YAML scalar of any type, to overlay one mapping on another.
+enum AnyCodableScalar: Codable {
+    case int(Int), double(Double), bool(Bool), string(String), list([String])
+    init(from decoder: Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if let v = try? c.decode(Int.self) { self = .int(v) } else if let v = try? c.decode(Double.self) { self = .double(v) } else if let v = try? c.decode(Bool.self) {
+            self = .bool(v)
+        } else if let v = try? c.decode([String].self) { self = .list(v) } else { self = .string(try c.decode(String.self)) }
+    }
+    func encode(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        switch self {
+        case .int(let v): try c.encode(v)
+        case .double(let v): try c.encode(v)
+        case .bool(let v): try c.encode(v)
+        case .string(let v): try c.encode(v)
+        case .list(let v): try c.encode(v)
+        }
+    }
+}

@@ -1,0 +1,68 @@
+import ArgumentParser
+import Foundation
+import Recipes
+
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run a SaRO recipe end to end: data, RW, OP-COT and PP-COT, SRPO, baselines, evaluation, report.",
+        discussion: """
+            Stages run in order inside the run folder (recipe out:, or --out): data-ritd, \
+            data-direct, data-safety-dpo, train-rw, merge-rw, data-opcot, data-ppcot, train-saro, \
+            [data-opcot-srs, train-saro-srs], train-safety-sft, train-safety-dpo, eval-<model>..., \
+            report. stages.json records each finished stage with a fingerprint of its inputs and \
+            settings: a rerun skips finished stages whose inputs are unchanged and resumes an \
+            interrupted one (builds and evaluations from their job stores, training from its \
+            newest checkpoint). Shipped recipes: recipes/smollm2-135m.yaml, recipes/tiny.yaml, \
+            recipes/external-teacher.yaml.
+            """)
+
+    @Argument(help: "The recipe (YAML).") var recipe: String
+    @Option(help: ArgumentHelp("Run folder (default: the recipe's out:).", valueName: "dir")) var out: String?
+    @Flag(help: "Print the plan (stages, whether each is done, what it will do) and stop.") var dryRun = false
+    @Flag(help: "No progress bars.") var quiet = false
+
+    func run() async throws {
+        let r = try Recipe.load(path: recipe)
+        let progress = BuildProgress(quiet: quiet)
+        let trainBar = TrainBar(quiet: quiet)
+        let pipeline = Pipeline(recipe: r, out: out) { e in
+            switch e {
+            case .stageStarted(let name, let i, let n):
+                progress.finish(); trainBar.finish()
+                FileHandle.standardError.write(Data("saro: [\(i)/\(n)] \(name)\n".utf8))
+            case .stageSkipped(let name): FileHandle.standardError.write(Data("saro: \(name): done, inputs unchanged (skipped)\n".utf8))
+            case .stageFinished(let name, let s):
+                progress.finish(); trainBar.finish()
+                FileHandle.standardError.write(Data("saro: \(name) finished in \(ProgressBar.clock(s))\n".utf8))
+            case .build(let b): progress.handle(b)
+            case .training(let step, let total, let loss): trainBar.update(step: step, total: total, loss: loss)
+            case .note(let text): if !quiet { FileHandle.standardError.write(Data("saro: \(text)\n".utf8)) }
+            }
+        }
+        if dryRun {
+            print("recipe \(r.name): model \(r.model)\(r.initModel != nil ? " (random init)" : ""), run folder \(out ?? r.out)")
+            for (i, s) in try pipeline.plan().enumerated() {
+                print("\(String(format: "%2d", i + 1)). \(s.name.padding(toLength: 18, withPad: " ", startingAt: 0)) \(s.status.padding(toLength: 15, withPad: " ", startingAt: 0)) \(s.plan)")
+            }
+            return
+        }
+        try await pipeline.run()
+        let folder = (out ?? r.out) as NSString
+        print("report: \(folder.appendingPathComponent("report.html"))")
+    }
+}
+
+/// A progress bar for the training stages.
+final class TrainBar: @unchecked Sendable {
+    let lock = NSLock()
+    var bar: ProgressBar?
+    let quiet: Bool
+    init(quiet: Bool) { self.quiet = quiet }
+    func update(step: Int, total: Int, loss: Double) {
+        lock.lock(); defer { lock.unlock() }
+        if bar == nil { bar = ProgressBar(label: "train", quiet: quiet); bar!.start(total: total, done: step - 1) }
+        bar!.update(done: step, status: String(format: "loss %.4f", loss))
+    }
+    func finish() { lock.lock(); bar?.finish(); bar = nil; lock.unlock() }
+}

@@ -1,0 +1,69 @@
+import Foundation
+import Testing
+
+/// `saro run recipes/tiny.yaml`: killed mid-run and rerun, it finishes without redoing the
+/// stages that were done, every stage leaves its outputs, and the report has every section.
+@Suite struct RecipeRunTests {
+    struct Records: Decodable {
+        struct Entry: Decodable { var fingerprint: String; var finished: String; var outputs: [String] }
+        var stages: [String: Entry]
+    }
+
+    static func records(_ dir: URL) -> Records? {
+        (try? Data(contentsOf: dir.appendingPathComponent("stages.json"))).flatMap { try? JSONDecoder().decode(Records.self, from: $0) }
+    }
+
+    @Test func tinyRecipeKilledAndRerunFinishesWithEveryStage() throws {
+        let out = TrainResumeTests.work("recipe-tiny")
+        let recipe = TrainResumeTests.repo.appendingPathComponent("recipes/tiny.yaml").path
+        let plan = try CLITests.saro(["run", recipe, "--out", out.path, "--dry-run"])
+        #expect(plan.status == 0 && plan.out.contains("train-saro") && plan.out.contains("to do"), "\(plan.out)\(plan.err)")
+
+        // Kill once a few stages are done (inside a later stage), then run again.
+        let p = Process()
+        p.executableURL = CLITests.binary
+        p.currentDirectoryURL = TrainResumeTests.repo
+        p.arguments = ["run", recipe, "--out", out.path, "--quiet"]
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let deadline = Date().addingTimeInterval(600)
+        while Date() < deadline && (Self.records(out)?.stages.count ?? 0) < 5 && p.isRunning { Thread.sleep(forTimeInterval: 0.05) }
+        Thread.sleep(forTimeInterval: 1)
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        let before = try #require(Self.records(out))
+        #expect(before.stages.count >= 5 && before.stages.count < 20, "\(before.stages.keys.sorted())")
+
+        let p2 = Process()
+        p2.executableURL = CLITests.binary
+        p2.currentDirectoryURL = TrainResumeTests.repo
+        p2.arguments = ["run", recipe, "--out", out.path]
+        let errPipe = Pipe()
+        p2.standardOutput = FileHandle.nullDevice
+        p2.standardError = errPipe
+        try p2.run()
+        let err = String(decoding: errPipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p2.waitUntilExit()
+        #expect(p2.terminationStatus == 0, "\(err.suffix(2000))")
+        let after = try #require(Self.records(out))
+        #expect(after.stages.count == 20)
+        for (name, entry) in before.stages {
+            // Finished stages were skipped: same record, and the run said so.
+            #expect(after.stages[name]?.finished == entry.finished, "\(name) was run again")
+            #expect(err.contains("\(name): done, inputs unchanged (skipped)"), "\(name)")
+        }
+        for (name, entry) in after.stages {
+            for o in entry.outputs { #expect(FileManager.default.fileExists(atPath: o), "\(name): \(o)") }
+        }
+        let page = try String(contentsOf: out.appendingPathComponent("report.html"), encoding: .utf8)
+        for label in ["Base", "Safety-SFT", "Safety-DPO", "RW", "SaRO", "SaRO+SRS"] { #expect(page.contains("<td>\(label)</td>"), "\(label)") }
+        for id in ["results", "jailbreak-asr-by-template-family", "xstest-refusal-by-prompt-type", "embedding-space", "training-curves", "reflection-statistics"] {
+            #expect(page.contains("<section id=\"\(id)\">"), "\(id)")
+        }
+        #expect(!page.contains("No data for this section"))
+        // A third run does nothing.
+        let again = try CLITests.saro(["run", recipe, "--out", out.path, "--dry-run"])
+        #expect(!again.out.contains("to do") && !again.out.contains("changed"), "\(again.out)")
+    }
+}
