@@ -27,6 +27,9 @@ struct Stage {
     var run: () async throws -> Void
     /// What the plan prints: sizes and estimated work.
     var plan: String
+    /// Estimated tokens decoded and tokens trained on (forward and backward).
+    var decodeTokens = 0
+    var trainTokens = 0
 }
 
 /// Runs a recipe's stages in order inside the run folder.
@@ -90,18 +93,19 @@ public final class Pipeline: @unchecked Sendable {
         let base = baseModel
         s.append(Stage(name: "data-ritd", inputs: [base], settings: dataSettings, outputs: [path("data/ritd.jsonl")], run: { [self] in
             _ = try await dataPipeline(answerModel: base).buildRITD()
-        }, plan: "\(q) queries x teacher; \(r.data.benign) benign answers of <= \(r.data.answerTokens) tokens from the base model"))
+        }, plan: "\(q) queries x teacher; \(r.data.benign) benign answers of <= \(r.data.answerTokens) tokens from the base model",
+           decodeTokens: r.teacher == .offline ? r.data.benign * r.data.answerTokens : 0))
         if r.baselines.safetySFT || r.baselines.safetyDPO {
             s.append(Stage(name: "data-direct", inputs: [base], settings: dataSettings, outputs: [path("data/direct.jsonl")], run: { [self] in
                 _ = try await dataPipeline(answerModel: base).buildDirect()
-            }, plan: "the same \(q) queries, direct answers (Safety-SFT)"))
+            }, plan: "the same \(q) queries, direct answers (Safety-SFT)", decodeTokens: r.teacher == .offline ? r.data.benign * r.data.answerTokens : 0))
         }
         if r.baselines.safetyDPO {
             s.append(Stage(name: "data-safety-dpo", inputs: [base], settings: dataSettings, outputs: [path("data/safety_dpo.jsonl")], run: { [self] in
                 _ = try await dataPipeline(answerModel: base).buildSafetyDPO()
             }, plan: "direct answer versus direct compliance/refusal pairs (Safety-DPO)"))
         }
-        s.append(train("train-rw", kind: .sft, model: base, data: [path("data/ritd.jsonl")], options: r.rw, out: path("checkpoints/rw")))
+        s.append(train("train-rw", kind: .sft, model: base, data: [path("data/ritd.jsonl")], options: r.rw, out: path("checkpoints/rw"), examples: q, tokensPerExample: 350))
         s.append(Stage(name: "merge-rw", inputs: [base, path("checkpoints/rw")], settings: "", outputs: [path("models/rw/config.json")], run: { [self] in
             let loaded = try PretrainedModel.load(base)
             let model = try loaded.makeModel(adapter: path("checkpoints/rw"))
@@ -114,12 +118,13 @@ public final class Pipeline: @unchecked Sendable {
         s.append(Stage(name: "data-opcot", inputs: [rwModel, path("data/ritd.jsonl")], settings: dataSettings + json(sampling), outputs: [path("data/opcot.jsonl")], run: { [self] in
             let policy = try LocalModel.open(rwModel, adapter: nil, batchSize: r.sampling.batchSize)
             _ = try await dataPipeline(answerModel: base).buildOPCOT(policyModel: policy, sampling: sampling)
-        }, plan: samples))
+        }, plan: samples, decodeTokens: q * sampling.samples * sampling.maxTokens))
         s.append(Stage(name: "data-ppcot", inputs: [rwModel, path("data/opcot.jsonl")], settings: dataSettings + json(sampling), outputs: [path("data/ppcot.jsonl")], run: { [self] in
             let policy = try LocalModel.open(rwModel, adapter: nil, batchSize: r.sampling.batchSize)
             _ = try await dataPipeline(answerModel: base).buildPPCOT(policyModel: policy, sampling: sampling)
         }, plan: "reflection pairs from the flawed samples, early-versus-late reflection pairs"))
-        s.append(train("train-saro", kind: .dpo, model: rwModel, data: [path("data/opcot.jsonl"), path("data/ppcot.jsonl")], options: r.srpo, out: path("checkpoints/saro")))
+        s.append(train("train-saro", kind: .dpo, model: rwModel, data: [path("data/opcot.jsonl"), path("data/ppcot.jsonl")], options: r.srpo, out: path("checkpoints/saro"),
+                       examples: q * 5 / 2, tokensPerExample: 1000))
         if r.srs {
             s.append(Stage(name: "data-opcot-srs", inputs: [rwModel, path("data/opcot.jsonl")], settings: dataSettings + json(sampling), outputs: [path("data/opcot_srs.jsonl")], run: { [self] in
                 let policy = try LocalModel.open(rwModel, adapter: nil, batchSize: r.sampling.batchSize)
@@ -127,10 +132,15 @@ public final class Pipeline: @unchecked Sendable {
                 _ = report
             }, plan: "OP-COT with the shortest accepted sample as chosen (Shortest Rejection Sampling)"))
             s.append(train("train-saro-srs", kind: .dpo, model: rwModel, data: [path("data/opcot_srs.jsonl"), path("data/ppcot.jsonl")], options: r.srpo,
-                           out: path("checkpoints/saro-srs")))
+                           out: path("checkpoints/saro-srs"), examples: q * 5 / 2, tokensPerExample: 1000))
         }
-        if r.baselines.safetySFT { s.append(train("train-safety-sft", kind: .sft, model: base, data: [path("data/direct.jsonl")], options: r.rw, out: path("checkpoints/safety-sft"))) }
-        if r.baselines.safetyDPO { s.append(train("train-safety-dpo", kind: .dpo, model: base, data: [path("data/safety_dpo.jsonl")], options: r.srpo, out: path("checkpoints/safety-dpo"))) }
+        if r.baselines.safetySFT {
+            s.append(train("train-safety-sft", kind: .sft, model: base, data: [path("data/direct.jsonl")], options: r.rw, out: path("checkpoints/safety-sft"), examples: q, tokensPerExample: 150))
+        }
+        if r.baselines.safetyDPO {
+            s.append(train("train-safety-dpo", kind: .dpo, model: base, data: [path("data/safety_dpo.jsonl")], options: r.srpo, out: path("checkpoints/safety-dpo"),
+                           examples: q, tokensPerExample: 300))
+        }
         for m in evaluated { s.append(evaluate(m.label, model: m.model, adapter: m.adapter)) }
         s.append(Stage(name: "report", inputs: evaluated.map { path("eval/\(Self.slug($0.label))/results.json") }, settings: "", outputs: [path("report.html"), path("report.md")], run: { [self] in
             try writeReport()
@@ -138,9 +148,22 @@ public final class Pipeline: @unchecked Sendable {
         return s
     }
 
+    /// Generations a suite entry makes (for the plan's estimate).
+    static func generations(_ e: Suite.Entry) -> Int {
+        switch e.name {
+        case "nll-gsm8k", "nll-humaneval": return 0
+        case "jailbreak": return (e.perFamily ?? 10) * 13
+        case "xstest": return e.limit ?? 450
+        default: return e.limit ?? 100
+        }
+    }
+
     static func slug(_ label: String) -> String { label.lowercased().replacingOccurrences(of: "+", with: "-") }
 
-    func train(_ name: String, kind: TrainingSession.Kind, model: String, data: [String], options: TrainingOptions, out: String) -> Stage {
+    func train(_ name: String, kind: TrainingSession.Kind, model: String, data: [String], options: TrainingOptions, out: String,
+               examples: Int, tokensPerExample: Int) -> Stage {
+        let steps = options.maxSteps > 0 ? options.maxSteps : Int((Double(examples) * options.epochs / Double(options.batchSize * options.gradAccum)).rounded(.up))
+        let length = options.maxSteps > 0 ? "\(options.maxSteps) steps" : "\(options.epochs) epoch(s)"
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys]
         let settings = (try? enc.encode(options)).map { String(decoding: $0, as: UTF8.self) } ?? ""
@@ -162,7 +185,8 @@ public final class Pipeline: @unchecked Sendable {
             try session.trainer.run(resume: true) { e in
                 if case .step(let step, let total, let loss, _) = e { self.events(.training(step: step, total: total, loss: Double(loss))) }
             }
-        }, plan: "\(kind == .sft ? "SFT" : "DPO") on \(data.map { URL(fileURLWithPath: $0).lastPathComponent }.joined(separator: " + ")), \(options.epochs) epoch(s), LoRA rank \(options.loraRank)")
+        }, plan: "\(kind == .sft ? "SFT" : "DPO") on \(data.map { URL(fileURLWithPath: $0).lastPathComponent }.joined(separator: " + ")), \(length), LoRA rank \(options.loraRank)",
+           trainTokens: steps * options.batchSize * options.gradAccum * min(tokensPerExample, options.maxLength * (kind == .dpo ? 2 : 1)))
     }
 
     func evaluate(_ label: String, model: String, adapter: String?) -> Stage {
@@ -188,7 +212,8 @@ public final class Pipeline: @unchecked Sendable {
                 enc.outputFormatting = [.prettyPrinted, .sortedKeys]
                 try JSONL.writeAtomically(String(decoding: try enc.encode(a), as: UTF8.self) + "\n", to: out + "/embedding.json")
             }
-        }, plan: "suite \(e.suite)\(e.embeddings ? " + embeddings" : "") on \(label)")
+        }, plan: "suite \(e.suite)\(e.embeddings ? " + embeddings" : "") on \(label)",
+           decodeTokens: ((try? Suite.named(e.suite)).map { s in s.maxTokens * s.entries.map { Self.generations($0) }.reduce(0, +) }) ?? 0)
     }
 
     func writeReport() throws {
@@ -208,9 +233,31 @@ public final class Pipeline: @unchecked Sendable {
     }
 
     /// The plan: each stage, whether it is done, and what it will do.
-    public func plan() throws -> [(name: String, status: String, plan: String)] {
+    /// Throughputs for the plan's time estimates: tokens per second of batched decoding and of
+    /// LoRA training measured with saro on this machine for SmolLM2-135M (about 110 and 130 on
+    /// 2 cores), scaled by the model's parameter count.
+    public struct Rates: Sendable { public var decode: Double; public var train: Double }
+
+    public func rates() -> Rates {
+        var params = 135e6
+        if recipe.initModel == nil, let url = try? ModelStore.resolve(recipe.model) {
+            let config: LlamaConfig? = url.pathExtension.lowercased() == "gguf"
+                ? (try? GGUFFile(path: url.path).llamaConfig())
+                : (try? JSONDecoder().decode(LlamaConfig.self, from: Data(contentsOf: url.appendingPathComponent("config.json"))))
+            if let c = config { params = Double(LlamaModel.expectedShapes(c).map { $0.1.reduce(1, *) }.reduce(0, +)) }
+        } else if let i = recipe.initModel {
+            params = Double(i.layers * (4 * i.hiddenSize * i.hiddenSize + 3 * i.hiddenSize * i.intermediateSize) + 50_000 * i.hiddenSize)
+        }
+        let scale = 135e6 / max(params, 1e6)
+        return Rates(decode: 110 * scale, train: 130 * scale)
+    }
+
+    public func plan() throws -> [(name: String, status: String, plan: String, decodeTokens: Int, trainTokens: Int, seconds: Double)] {
         let records = try StageRecords.load(path("stages.json"))
-        return try stages().map { s in (s.name, status(s, records), s.plan) }
+        let r = rates()
+        return try stages().map { s in
+            (s.name, status(s, records), s.plan, s.decodeTokens, s.trainTokens, Double(s.decodeTokens) / r.decode + Double(s.trainTokens) / r.train)
+        }
     }
 
     func fingerprint(_ s: Stage) -> String { ContentKey.of([s.name, s.settings] + s.inputs.map { $0 + "=" + FileDigest.of($0) }) }

@@ -121,7 +121,7 @@ import SaRO
             .appendingPathComponent("ModelsTests/Golden/tokenizers/gpt2/tokenizer.json")
         let tokenizer = try Tokenizer(tokenizerJSON: url)
         let config = LlamaConfig(vocabSize: tokenizer.vocabularySize, hiddenSize: 32, intermediateSize: 64, numHiddenLayers: 2,
-                                 numAttentionHeads: 4, numKeyValueHeads: 2, maxPositionEmbeddings: 256, tieWordEmbeddings: true)
+                                 numAttentionHeads: 4, numKeyValueHeads: 2, maxPositionEmbeddings: 4096, tieWordEmbeddings: true)
         let model = try LlamaModel(config: config, weights: LlamaModel.initialWeights(config: config, seed: 9, std: 0.2))
         var options = OpenAIServer.Options()
         options.port = 0

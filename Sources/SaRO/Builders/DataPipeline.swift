@@ -40,7 +40,8 @@ public final class DataPipeline: @unchecked Sendable {
         switch teacher {
         case .offline:
             guard let answerModel else { throw SourceError.fetchFailed("the offline teacher needs a model for benign answers") }
-            self.teacher = OfflineTeacher(policy: policy, templates: templates, answerer: ModelAnswerer(model: answerModel, maxTokens: config.answerTokens), format: config.format)
+            self.teacher = OfflineTeacher(policy: policy, templates: templates, answerer: ModelAnswerer(model: answerModel, maxTokens: config.answerTokens),
+                                          format: config.format, answerStore: store)
         case .endpoint(let endpoint, let params):
             self.teacher = EndpointTeacher(client: ChatClient(endpoint: endpoint), prompts: try TeacherPrompts.load(directory: config.prompts),
                                            policy: policy, templates: templates, format: config.format, parameters: params)

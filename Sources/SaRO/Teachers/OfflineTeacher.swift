@@ -11,8 +11,25 @@ public struct OfflineTeacher: Teacher {
     public let answerer: Answerer
     public let format: ResponseFormat
 
-    public init(policy: SafetyPolicy, templates: TemplateLibrary, answerer: Answerer, format: ResponseFormat = .standard) {
-        self.policy = policy; self.templates = templates; self.answerer = answerer; self.format = format
+    /// Where benign answers are kept (by answerer and prompt), so that the reasoning, direct
+    /// and reflection tasks of one prompt share one decoded answer.
+    public var answerStore: JobStore?
+
+    public init(policy: SafetyPolicy, templates: TemplateLibrary, answerer: Answerer, format: ResponseFormat = .standard, answerStore: JobStore? = nil) {
+        self.policy = policy; self.templates = templates; self.answerer = answerer; self.format = format; self.answerStore = answerStore
+    }
+
+    /// Answers for prompts: stored ones, and the rest from the answerer in one batch.
+    func answers(_ prompts: [String]) async throws -> [String] {
+        guard let store = answerStore else { return try await answerer.answer(prompts) }
+        let keys = prompts.map { ContentKey.of(answerer.id, $0) }
+        var out = try keys.map { try store.get(String.self, "answer", $0) }
+        let missing = out.indices.filter { out[$0] == nil }
+        if !missing.isEmpty {
+            let got = try await answerer.answer(missing.map { prompts[$0] })
+            for (i, a) in zip(missing, got) { try store.set(a, "answer", keys[i]); out[i] = a }
+        }
+        return out.map { $0! }
     }
 
     public var id: String { ContentKey.of("offline-teacher-v1", policy.fingerprint, answerer.id, format.open, format.close) }
@@ -33,7 +50,7 @@ public struct OfflineTeacher: Teacher {
             }
             var answers: [Int: String] = [:]
             if !needAnswer.isEmpty {
-                let got = try await answerer.answer(needAnswer.map { tasks[$0].query.prompt })
+                let got = try await self.answers(needAnswer.map { tasks[$0].query.prompt })
                 for (i, a) in zip(needAnswer, got) { answers[i] = a }
             }
             for i in range { try deliver(i, compose(tasks[i], answer: answers[i])) }
