@@ -47,7 +47,8 @@ import Glibc
     static func send(_ base: URL, _ path: String, method: String = "POST", json: String? = nil, key: String? = nil) async throws -> Reply {
         var request = URLRequest(url: base.appendingPathComponent(path))
         request.httpMethod = method
-        request.timeoutInterval = 120
+        // Generous: the suites run in parallel on 2 cores, and a loaded machine is slow.
+        request.timeoutInterval = 900
         if let json { request.httpBody = Data(json.utf8); request.setValue("application/json", forHTTPHeaderField: "Content-Type") }
         if let key { request.setValue("Bearer \(key)", forHTTPHeaderField: "Authorization") }
         let (data, response) = try await URLSession.shared.data(for: request)
