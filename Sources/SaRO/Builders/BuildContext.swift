@@ -77,6 +77,12 @@ public struct BuildContext: Sendable {
         try store.set(value, "example:\(builder)", key)
     }
 
+    /// Records every built example in the job store, then writes the output file atomically.
+    public func save<T: Encodable>(_ records: [T], builder: String, to output: String) throws {
+        for r in records { try record(r, builder: builder) }
+        try JSONL.write(records, to: output)
+    }
+
     /// A wrong outcome, whatever the format: an unsafe answer to a harmful or jailbreak
     /// request, or a refusal of a benign one (what OP-COT rejects and PP-COT corrects).
     public func wrongOutcome(_ j: Judgment, kind: RequestKind) -> Bool {

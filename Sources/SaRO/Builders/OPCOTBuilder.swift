@@ -60,8 +60,7 @@ public struct OPCOTBuilder {
                                             rejected: [Message(role: "assistant", content: rejected)], meta: meta))
             report.wrote(q.kind.rawValue)
         }
-        for r in records { try context.record(r, builder: report.builder) }
-        try JSONL.write(records, to: output)
+        try context.save(records, builder: report.builder, to: output)
         return report
     }
 
@@ -97,8 +96,7 @@ public struct SRSBuilder {
         }
         report.extra["mean_tokens_kept"] = records.isEmpty ? 0 : Double(kept) / Double(records.count)
         report.extra["mean_tokens_accepted"] = allCount == 0 ? 0 : Double(all) / Double(allCount)
-        for r in records { try context.record(r, builder: report.builder) }
-        try JSONL.write(records, to: output)
+        try context.save(records, builder: report.builder, to: output)
         return report
     }
 }

@@ -130,8 +130,7 @@ public struct PPCOTBuilder {
             }
             report.extra["early_reflection_pairs"] = Double(early)
         }
-        for r in records { try context.record(r, builder: report.builder) }
-        try JSONL.write(records, to: output)
+        try context.save(records, builder: report.builder, to: output)
         return report
     }
 }

@@ -12,37 +12,29 @@ public struct RITDBuilder {
     public init(context: BuildContext, teacher: Teacher) { self.context = context; self.teacher = teacher }
 
     public func build(queries: [Query], output: String) async throws -> BuildReport {
-        var report = BuildReport(builder: "ritd", output: output)
-        let responses = try await context.write("teacher", queries.map { .reasoning($0) }, teacher: teacher)
-        let judgments = try await context.judgeAll("judge", Array(zip(queries, responses)))
-        var records: [SFTRecord] = []
-        for ((q, r), j) in zip(zip(queries, responses), judgments) {
-            if let reason = context.rejection(j, kind: q.kind) { report.reject(reason); continue }
-            let record = SFTRecord(messages: [Message(role: "user", content: q.prompt), Message(role: "assistant", content: r)],
-                                   meta: RecordMeta(query: q, teacher: teacher.id.prefix(12).description, judge: j.judge))
-            records.append(record)
-            report.wrote(q.kind.rawValue)
-        }
-        for r in records { try context.record(r, builder: report.builder) }
-        try JSONL.write(records, to: output)
-        return report
+        try await buildSFT(queries: queries, task: { .reasoning($0) }, builder: "ritd", requireReasoning: true, output: output)
     }
 
     /// Direct-answer data for the Safety-SFT baseline: the same queries, answers without
     /// reasoning (refusals for harmful and jailbreak queries), filtered the same way.
     public func buildDirect(queries: [Query], output: String) async throws -> BuildReport {
-        var report = BuildReport(builder: "direct", output: output)
-        let responses = try await context.write("teacher", queries.map { .direct($0) }, teacher: teacher)
+        try await buildSFT(queries: queries, task: { .direct($0) }, builder: "direct", requireReasoning: false, output: output)
+    }
+
+    /// Teacher responses judged and kept as SFT records; a missing reasoning block is a
+    /// rejection only where reasoning is the point.
+    func buildSFT(queries: [Query], task: (Query) -> TeacherTask, builder: String, requireReasoning: Bool, output: String) async throws -> BuildReport {
+        var report = BuildReport(builder: builder, output: output)
+        let responses = try await context.write("teacher", queries.map(task), teacher: teacher)
         let judgments = try await context.judgeAll("judge", Array(zip(queries, responses)))
         var records: [SFTRecord] = []
         for ((q, r), j) in zip(zip(queries, responses), judgments) {
-            if let reason = context.rejection(j, kind: q.kind), reason != "format" { report.reject(reason); continue }
+            if let reason = context.rejection(j, kind: q.kind), requireReasoning || reason != "format" { report.reject(reason); continue }
             records.append(SFTRecord(messages: [Message(role: "user", content: q.prompt), Message(role: "assistant", content: r)],
                                      meta: RecordMeta(query: q, teacher: teacher.id.prefix(12).description, judge: j.judge)))
             report.wrote(q.kind.rawValue)
         }
-        for r in records { try context.record(r, builder: report.builder) }
-        try JSONL.write(records, to: output)
+        try context.save(records, builder: report.builder, to: output)
         return report
     }
 
@@ -63,8 +55,7 @@ public struct RITDBuilder {
                                             rejected: [Message(role: "assistant", content: rejected)], meta: meta))
             report.wrote(q.kind.rawValue)
         }
-        for r in records { try context.record(r, builder: report.builder) }
-        try JSONL.write(records, to: output)
+        try context.save(records, builder: report.builder, to: output)
         return report
     }
 }
