@@ -26,13 +26,14 @@ public final class LlamaModel {
     /// separate entry: the head reads `model.embed_tokens.weight`.
     public let parameters: [String: Variable]
     /// Block-quantized copies of projection weights (from a GGUF file), used instead of the
-    /// float32 weights when a few rows are multiplied without gradients: decoding.
+    /// float32 weights when a few rows are multiplied without gradients: decoding. Without a
+    /// quantized copy, such products still go through the same few-rows kernel (float32).
     public let quantized: [String: QuantizedMatrix]
     let inverseFrequencies: [Float]
     /// LoRA adapters applied on top of the (then frozen) projections.
     public var lora: LoRAAdapters?
-    /// Rows up to which a quantized weight beats float32 BLAS.
-    static let quantizedRowLimit = Int(ProcessInfo.processInfo.environment["SARO_QUANT_ROWS"] ?? "") ?? 32
+    /// Rows up to which the few-rows kernel (quantized or float32 weights) beats BLAS.
+    static let fewRowsLimit = Int(ProcessInfo.processInfo.environment["SARO_FEW_ROWS"] ?? "") ?? 32
 
     /// Builds the model from named weights, checking every name and shape.
     public init(config: LlamaConfig, weights: [String: Tensor], trainable: Bool = false, quantized: [String: QuantizedMatrix] = [:]) throws {
@@ -84,7 +85,7 @@ public final class LlamaModel {
     /// its LoRA adapter's contribution when it has one.
     func project(_ x: Variable, _ prefix: String) -> Variable {
         let bias = parameters[prefix + ".bias"]
-        if let lora, usesQuantized(x, prefix + ".weight") {
+        if let lora, usesFewRowsKernel(x, prefix + ".weight") {
             let y = linear(x, weightName: prefix + ".weight", bias: bias)
             return lora.delta(x, path: prefix).map { y + $0 } ?? y
         }
@@ -92,15 +93,19 @@ public final class LlamaModel {
         return linear(x, weightName: prefix + ".weight", bias: bias)
     }
 
-    func usesQuantized(_ x: Variable, _ weightName: String) -> Bool {
-        guard !GradMode.isEnabled, let q = quantized[weightName] else { return false }
-        return x.value.count / q.cols <= LlamaModel.quantizedRowLimit
+    /// Whether x W^T takes the few-rows kernel: no gradients (decoding) and at most
+    /// `fewRowsLimit` rows, with a quantized copy of W or a float32 W the kernel reads.
+    func usesFewRowsKernel(_ x: Variable, _ weightName: String) -> Bool {
+        guard !GradMode.isEnabled else { return false }
+        if quantized[weightName] == nil && !FewRowsMatmul.supports(float32: param(weightName).value) { return false }
+        return x.value.count / x.value.shape.last! <= LlamaModel.fewRowsLimit
     }
 
-    /// x W^T (+ b), through the quantized copy of W when decoding a few rows without gradients.
+    /// x W^T (+ b), through the few-rows kernel (on the quantized copy of W when there is one)
+    /// when decoding a few rows without gradients, else BLAS.
     func linear(_ x: Variable, weightName: String, bias: Variable? = nil) -> Variable {
-        if usesQuantized(x, weightName), let q = quantized[weightName] {
-            let y = q.matmul(x.value)
+        if usesFewRowsKernel(x, weightName) {
+            let y = quantized[weightName]?.matmul(x.value) ?? FewRowsMatmul.float32(x.value, weight: param(weightName).value)
             if let bias { y.addRowVector(bias.value) }
             return Variable(y)
         }

@@ -116,6 +116,21 @@ import Testing
         #expect(Self.maxDifference(got.data, expected.data, got.count) < 1e-4)
     }
 
+    /// Float32 weights through the few-rows kernel (decoding an unquantized model, such as a
+    /// merged adapter) against BLAS, at the row counts of its one-row and several-row forms
+    /// and past eight rows (two passes); 64-column blocks so the weight is two blocks wide.
+    @Test func float32FewRowsMatmulEqualsBLAS() {
+        var rng = SplitMix64(seed: 9)
+        let weight = Tensor.randn([70, 64], rng: &rng)
+        #expect(FewRowsMatmul.supports(float32: weight) && !FewRowsMatmul.supports(float32: Tensor.randn([4, 40], rng: &rng)))
+        for rows in [1, 2, 8, 11] {
+            let x = Tensor.randn([rows, 64], rng: &rng)
+            let got = FewRowsMatmul.float32(x, weight: weight), expected = x.matmul(weight.transposed())
+            #expect(got.shape == [rows, 70])
+            #expect(Self.maxDifference(got.data, expected.data, got.count) < 1e-4, "\(rows) rows")
+        }
+    }
+
     @Test func defaultModelAnswersParis() throws {
         let loaded = try PretrainedModel.load(url: DefaultModel.path)
         let model = try loaded.makeModel()

@@ -26,7 +26,10 @@ void saro_configure_allocator(void);
 /// block; `row_bytes` bytes per output row). Weights are decoded exactly as ggml's reference
 /// dequantizer does (d * q, d * (q - 8), d * q + m); products and sums are float32, grouped
 /// per block as d * (q . x) + c * sum(x), so they round differently from a float32 GEMM.
-/// type: 8 = Q8_0, 2 = Q4_0, 3 = Q4_1 (ggml's ids). Returns 0, or -1 for another type.
+/// type: 8 = Q8_0, 2 = Q4_0, 3 = Q4_1 (ggml's ids), or 0 = float32 rows (k a multiple of 32),
+/// which decoding uses for unquantized models: one pass over the weights serves all rows,
+/// where BLAS would repack the whole matrix for a handful of rows. Returns 0, or -1 for
+/// another type.
 int saro_quant_matmul(int type, const void *w, long row_bytes, long k,
                       const float *x, long ldx, long rows,
                       float *y, long ldy, long n_begin, long n_end);

@@ -41,19 +41,9 @@ public struct QuantizedMatrix: @unchecked Sendable {
 
     /// y [n, rows] = x [n, cols] W^T, spread over the cores by output rows.
     public func matmul(_ x: Tensor) -> Tensor {
-        precondition(x.shape.last == cols, "quantized matmul: input \(x.shape) for \(rows)x\(cols) weights")
-        let xc = x.contiguous()
-        let n = xc.count / cols
-        let y = Tensor(uninitialized: Array(x.shape.dropLast()) + [rows])
-        let rb = rowBytes, k = cols, outRows = rows, t = Int32(type.rawValue)
-        let xp = xc.data, yp = y.data
         bytes.withUnsafeBytes { raw in
-            let w = raw.baseAddress!
-            Parallel.forRanges(outRows, minPerThread: 64) { r in
-                _ = saro_quant_matmul(t, w, rb, k, xp, k, n, yp, outRows, r.lowerBound, r.upperBound)
-            }
+            FewRowsMatmul.run(typeId: Int32(type.rawValue), weights: raw.baseAddress!, rowBytes: rowBytes, outputs: rows, cols: cols, x: x)
         }
-        return y
     }
 
     /// The matrix decoded to float32 [rows, cols].
@@ -61,5 +51,37 @@ public struct QuantizedMatrix: @unchecked Sendable {
         let out = Tensor(uninitialized: [rows, cols])
         bytes.withUnsafeBytes { Dequantize.run(type, $0.baseAddress!, count: rows * cols, into: out.data) }
         return out
+    }
+}
+
+/// x [n, k] W^T for a few rows n (decoding) in one pass over W's rows: the kernel behind
+/// `QuantizedMatrix.matmul`, also used for float32 weights. BLAS's sgemm packs all of W for
+/// every call, which for 16 rows costs more than the arithmetic (measured 3x slower at
+/// batch-16 decoding of SmolLM2).
+public enum FewRowsMatmul {
+    /// Whether float32 weights [outputs, cols] can go through the kernel: whole 32-wide blocks.
+    public static func supports(float32 weight: Tensor) -> Bool {
+        weight.rank == 2 && weight.shape[1] % 32 == 0 && weight.isContiguous
+    }
+
+    /// x [..., cols] W^T for a contiguous float32 W [outputs, cols].
+    public static func float32(_ x: Tensor, weight: Tensor) -> Tensor {
+        precondition(supports(float32: weight), "few-rows matmul needs a contiguous [n, 32k] weight, got \(weight.shape)")
+        let cols = weight.shape[1]
+        return run(typeId: Int32(GGMLType.f32.rawValue), weights: UnsafeRawPointer(weight.data), rowBytes: cols * 4,
+                   outputs: weight.shape[0], cols: cols, x: x)
+    }
+
+    static func run(typeId: Int32, weights: UnsafeRawPointer, rowBytes: Int, outputs: Int, cols: Int, x: Tensor) -> Tensor {
+        precondition(x.shape.last == cols, "few-rows matmul: input \(x.shape) for \(outputs)x\(cols) weights")
+        let xc = x.contiguous()
+        let n = xc.count / cols
+        let y = Tensor(uninitialized: Array(x.shape.dropLast()) + [outputs])
+        let xp = xc.data, yp = y.data
+        Parallel.forRanges(outputs, minPerThread: 64) { r in
+            let status = saro_quant_matmul(typeId, weights, rowBytes, cols, xp, cols, n, yp, outputs, r.lowerBound, r.upperBound)
+            precondition(status == 0, "no few-rows kernel for ggml type \(typeId)")
+        }
+        return y
     }
 }
