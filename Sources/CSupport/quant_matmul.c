@@ -101,12 +101,10 @@ static inline __attribute__((always_inline)) void block_step(
         cacc[0] += c * xs[0];
         return;
     }
-    __m256 w0 = q[0], w1 = q[1], w2 = q[2], w3 = q[3];
-    if (type != 0) {
-        __m256 vc = _mm256_set1_ps(c);
-        w0 = _mm256_fmadd_ps(q[0], vd, vc); w1 = _mm256_fmadd_ps(q[1], vd, vc);
-        w2 = _mm256_fmadd_ps(q[2], vd, vc); w3 = _mm256_fmadd_ps(q[3], vd, vc);
-    }
+    // Float32 blocks come with d = 1 and c = 0, for which q * d + c is q exactly.
+    __m256 vc = _mm256_set1_ps(c);
+    __m256 w0 = _mm256_fmadd_ps(q[0], vd, vc), w1 = _mm256_fmadd_ps(q[1], vd, vc);
+    __m256 w2 = _mm256_fmadd_ps(q[2], vd, vc), w3 = _mm256_fmadd_ps(q[3], vd, vc);
     for (int r = 0; r < RC; r++) {
         const float *xr = xb + r * ldx;
         __m256 a = _mm256_fmadd_ps(w0, _mm256_loadu_ps(xr), acc[r]);
