@@ -85,31 +85,33 @@ public final class LlamaModel {
     /// its LoRA adapter's contribution when it has one.
     func project(_ x: Variable, _ prefix: String) -> Variable {
         let bias = parameters[prefix + ".bias"]
-        if let lora, usesFewRowsKernel(x, prefix + ".weight") {
-            let y = linear(x, weightName: prefix + ".weight", bias: bias)
-            return lora.delta(x, path: prefix).map { y + $0 } ?? y
+        if let y = fewRowsLinear(x, weightName: prefix + ".weight", bias: bias) {
+            return lora?.delta(x, path: prefix).map { y + $0 } ?? y
         }
         if let adapted = lora?.apply(x, path: prefix, weight: param(prefix + ".weight"), bias: bias) { return adapted }
-        return linear(x, weightName: prefix + ".weight", bias: bias)
+        return Ops.linear(x, weight: param(prefix + ".weight"), bias: bias)
     }
 
-    /// Whether x W^T takes the few-rows kernel: no gradients (decoding) and at most
-    /// `fewRowsLimit` rows, with a quantized copy of W or a float32 W the kernel reads.
-    func usesFewRowsKernel(_ x: Variable, _ weightName: String) -> Bool {
-        guard !GradMode.isEnabled else { return false }
-        if quantized[weightName] == nil && !FewRowsMatmul.supports(float32: param(weightName).value) { return false }
-        return x.value.count / x.value.shape.last! <= LlamaModel.fewRowsLimit
-    }
-
-    /// x W^T (+ b), through the few-rows kernel (on the quantized copy of W when there is one)
-    /// when decoding a few rows without gradients, else BLAS.
-    func linear(_ x: Variable, weightName: String, bias: Variable? = nil) -> Variable {
-        if usesFewRowsKernel(x, weightName) {
-            let y = quantized[weightName]?.matmul(x.value) ?? FewRowsMatmul.float32(x.value, weight: param(weightName).value)
-            if let bias { y.addRowVector(bias.value) }
-            return Variable(y)
+    /// x W^T (+ b) through the few-rows kernel, or nil when it does not apply: it takes
+    /// products without gradients (decoding) of at most `fewRowsLimit` rows, on the quantized
+    /// copy of W when there is one, else on a float32 W the kernel reads.
+    func fewRowsLinear(_ x: Variable, weightName: String, bias: Variable?) -> Variable? {
+        guard !GradMode.isEnabled, x.value.count / x.value.shape.last! <= LlamaModel.fewRowsLimit else { return nil }
+        let y: Tensor
+        if let q = quantized[weightName] {
+            y = q.matmul(x.value)
+        } else if FewRowsMatmul.supports(float32: param(weightName).value) {
+            y = FewRowsMatmul.float32(x.value, weight: param(weightName).value)
+        } else {
+            return nil
         }
-        return Ops.linear(x, weight: param(weightName), bias: bias)
+        if let bias { y.addRowVector(bias.value) }
+        return Variable(y)
+    }
+
+    /// x W^T (+ b): the few-rows kernel when decoding, else BLAS.
+    func linear(_ x: Variable, weightName: String, bias: Variable? = nil) -> Variable {
+        fewRowsLinear(x, weightName: weightName, bias: bias) ?? Ops.linear(x, weight: param(weightName), bias: bias)
     }
 
     /// Logits [B, T, V] for token ids [B * T] (row-major batch, time).
