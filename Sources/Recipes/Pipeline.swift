@@ -40,8 +40,10 @@ public final class Pipeline: @unchecked Sendable {
 
     public init(recipe: Recipe, out: String?, events: @escaping @Sendable (PipelineEvent) -> Void) {
         self.recipe = recipe
-        self.dir = out ?? recipe.out
-        self.events = events
+        let dir = out ?? recipe.out
+        self.dir = dir
+        let log = RunLog(path: (dir as NSString).appendingPathComponent("run.log"))
+        self.events = { log.record($0); events($0) }
     }
 
     func path(_ p: String) -> String { (dir as NSString).appendingPathComponent(p) }
@@ -98,7 +100,7 @@ public final class Pipeline: @unchecked Sendable {
         if r.baselines.safetySFT || r.baselines.safetyDPO {
             s.append(Stage(name: "data-direct", inputs: [base], settings: dataSettings, outputs: [path("data/direct.jsonl")], run: { [self] in
                 _ = try await dataPipeline(answerModel: base).buildDirect()
-            }, plan: "the same \(q) queries, direct answers (Safety-SFT)", decodeTokens: r.teacher == .offline ? r.data.benign * r.data.answerTokens : 0))
+            }, plan: "the same \(q) queries, direct answers (Safety-SFT); benign answers shared with data-ritd"))
         }
         if r.baselines.safetyDPO {
             s.append(Stage(name: "data-safety-dpo", inputs: [base], settings: dataSettings, outputs: [path("data/safety_dpo.jsonl")], run: { [self] in
@@ -186,7 +188,9 @@ public final class Pipeline: @unchecked Sendable {
                 if case .step(let step, let total, let loss, _) = e { self.events(.training(step: step, total: total, loss: Double(loss))) }
             }
         }, plan: "\(kind == .sft ? "SFT" : "DPO") on \(data.map { URL(fileURLWithPath: $0).lastPathComponent }.joined(separator: " + ")), \(length), LoRA rank \(options.loraRank)",
-           trainTokens: steps * options.batchSize * options.gradAccum * min(tokensPerExample, options.maxLength * (kind == .dpo ? 2 : 1)))
+           // DPO also runs the reference model forward once over each pair it trains on: a
+           // forward pass is about a third of a training step's work.
+           trainTokens: steps * options.batchSize * options.gradAccum * min(tokensPerExample, options.maxLength * (kind == .dpo ? 2 : 1)) * (kind == .dpo ? 4 : 3) / 3)
     }
 
     func evaluate(_ label: String, model: String, adapter: String?) -> Stage {

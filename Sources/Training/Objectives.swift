@@ -102,16 +102,20 @@ public struct DPOObjective: TrainingObjective {
         return (loss, metrics, indices.map { examples[$0].prompt.count * 2 + examples[$0].chosen.count + examples[$0].rejected.count }.reduce(0, +))
     }
 
-    /// Reference log-probs for every pair, computed once without gradients (the caller turns
-    /// adapters off, or passes the untouched model). Cached in `cacheFile` under `fingerprint`.
-    public static func referenceLogps(model: LlamaModel, examples: [PreferenceExample], padToken: Int, batchSize: Int,
+    /// Reference log-probs of the pairs in `needed` (all when nil), computed once without
+    /// gradients (the caller turns adapters off, or passes the untouched model); pairs no step
+    /// visits stay NaN, so a wrong plan shows as a NaN loss rather than a silent zero.
+    /// Cached in `cacheFile` under `fingerprint`.
+    public static func referenceLogps(model: LlamaModel, examples: [PreferenceExample], needed: [Int]? = nil, padToken: Int, batchSize: Int,
                                       cacheFile: URL?, fingerprint: String, progress: (Int, Int) -> Void = { _, _ in }) throws -> [Float] {
+        let needed = needed ?? Array(examples.indices)
+        let fingerprint = fingerprint + "-\(needed.count)-\(needed.reduce(0) { $0 &* 31 &+ $1 })"
         if let cacheFile, let f = try? SafeTensorsFile(path: cacheFile.path), f.metadata["fingerprint"] == fingerprint,
            let t = try? f.tensor("reference_logps"), t.count == 2 * examples.count {
             return t.scalars
         }
-        var out = [Float](repeating: 0, count: 2 * examples.count)
-        let order = examples.indices.sorted { examples[$0].tokens < examples[$1].tokens }
+        var out = [Float](repeating: .nan, count: 2 * examples.count)
+        let order = needed.sorted { examples[$0].tokens < examples[$1].tokens }
         for start in stride(from: 0, to: order.count, by: batchSize) {
             let idx = Array(order[start..<min(order.count, start + batchSize)])
             let lp = GradMode.withNoGrad { logps(model: model, examples: examples, indices: idx, pad: Int32(padToken)) }.value.scalars

@@ -30,7 +30,21 @@ public struct StepPlan: Sendable {
         self.bucketWindow = bucketWindow
     }
 
+    /// The plan a trainer with these options follows over examples of these lengths.
+    public init(lengths: [Int], options: TrainingOptions) {
+        self.init(lengths: lengths, batchSize: options.batchSize, gradAccum: options.gradAccum, epochs: options.epochs,
+                  maxSteps: options.maxSteps > 0 ? options.maxSteps : nil, seed: options.seed)
+    }
+
     public func epoch(ofStep step: Int) -> Double { Double(step) / Double(stepsPerEpoch) }
+
+    /// Every example some step trains on, ascending. A run cut short by `maxSteps` visits only
+    /// part of the data; DPO's reference log-probs are needed for just these.
+    public var visitedExamples: [Int] {
+        var seen = [Bool](repeating: false, count: count)
+        for step in 0..<totalSteps { for i in microBatches(forStep: step).joined() { seen[i] = true } }
+        return seen.indices.filter { seen[$0] }
+    }
 
     /// The example indices of optimizer step `step` (0-based), split into micro-batches.
     public func microBatches(forStep step: Int) -> [[Int]] {

@@ -41,8 +41,7 @@ public final class Trainer {
         self.outputDirectory = outputDirectory
         self.weightsFile = weightsFile
         self.saveModel = saveModel
-        plan = StepPlan(lengths: (0..<objective.count).map(objective.length), batchSize: options.batchSize, gradAccum: options.gradAccum,
-                        epochs: options.epochs, maxSteps: options.maxSteps > 0 ? options.maxSteps : nil, seed: options.seed)
+        plan = StepPlan(lengths: (0..<objective.count).map(objective.length), options: options)
         optimizer = AdamW(weightDecay: Float(options.weightDecay))
     }
 

@@ -69,7 +69,7 @@ public struct TrainingSession {
             evalExamples = held.count
             // The reference policy is the model before training: the base with adapters off, or
             // the untouched weights for full fine-tuning. Computed once, cached on disk.
-            func reference(_ examples: [PreferenceExample], _ name: String) throws -> [Float] {
+            func reference(_ examples: [PreferenceExample], _ name: String, needed: [Int]? = nil) throws -> [Float] {
                 let fingerprint = TrainingSession.fingerprint([loaded.source.path, TrainingSession.fileDigest(loaded.source.path),
                                                                TrainingSession.fileDigest(data), evalData.map(TrainingSession.fileDigest) ?? "",
                                                                String(options.maxLength), "\(template.format)", name,
@@ -77,12 +77,14 @@ public struct TrainingSession {
                 try FileManager.default.createDirectory(at: outputDirectory, withIntermediateDirectories: true)
                 model.lora?.enabled = false
                 defer { model.lora?.enabled = true }
-                log("computing reference log-probs for \(examples.count) \(name) pairs")
-                return try DPOObjective.referenceLogps(model: model, examples: examples, padToken: pad, batchSize: options.batchSize,
+                log("computing reference log-probs for \(needed?.count ?? examples.count) of \(examples.count) \(name) pairs")
+                return try DPOObjective.referenceLogps(model: model, examples: examples, needed: needed, padToken: pad, batchSize: options.batchSize,
                                                        cacheFile: outputDirectory.appendingPathComponent("reference_logps_\(name).safetensors"),
                                                        fingerprint: fingerprint)
             }
-            objective = DPOObjective(examples: train, config: options.dpo, reference: try reference(train, "train"), padToken: pad)
+            // Only the pairs the step plan visits: SRPO's max_steps covers a third of its pairs.
+            let visited = StepPlan(lengths: train.map(\.tokens), options: options).visitedExamples
+            objective = DPOObjective(examples: train, config: options.dpo, reference: try reference(train, "train", needed: visited), padToken: pad)
             evalObjective = held.isEmpty ? nil : DPOObjective(examples: held, config: options.dpo, reference: try reference(held, "eval"), padToken: pad)
         }
         trainer = Trainer(model: model, trainable: trainable, objective: objective, evalObjective: evalObjective, options: options,

@@ -14,6 +14,17 @@ struct EchoAnswerer: Answerer {
     func answer(_ prompts: [String]) async throws -> [String] { prompts.map { "Here is a helpful answer about: \($0.prefix(40))" } }
 }
 
+/// An echo answerer that counts the prompts it was asked to answer.
+final class CountingAnswerer: Answerer, @unchecked Sendable {
+    let lock = NSLock()
+    private(set) var asked: [String] = []
+    var id: String { "counting" }
+    func answer(_ prompts: [String]) async throws -> [String] {
+        lock.withLock { asked += prompts }
+        return try await EchoAnswerer().answer(prompts)
+    }
+}
+
 enum Fixtures {
     static func dir(_ name: String) -> String { JobsTests.tempDir("builder-\(name)") }
 
@@ -169,6 +180,29 @@ enum Fixtures {
         let bad = try await teacher.cachedWrite(queries.map { .contrastive($0) }, store: store)
         for (q, r) in zip(queries, bad) {
             #expect(!judge.judgeSync(prompt: q.seed.text, response: r, kind: q.kind).accepted(for: q.kind, requireFormat: true), "\(r)")
+        }
+    }
+
+    /// RIT-D and the direct data are separate stages (separate teachers) over the same queries:
+    /// each benign prompt is answered by the model once, and both stages use that answer.
+    @Test func offlineTeachersShareBenignAnswersThroughTheStore() async throws {
+        let dir = Fixtures.dir("shared-answers")
+        let c = Fixtures.config(harmful: 2, jailbreak: 2, benign: 5)
+        let store = try JobStore(path: dir + "/jobs.sqlite")
+        let policy = try SafetyPolicy.builtIn()
+        let lib = try TemplateLibrary.standard(maxCharacters: c.maxTemplateChars)
+        let answerer = CountingAnswerer()
+        let queries = try Fixtures.queries(c).training
+        let benign = queries.filter { !$0.kind.isHarmful }.map(\.prompt)
+        #expect(benign.count == 5)
+        let ritd = OfflineTeacher(policy: policy, templates: lib, answerer: answerer, answerStore: store)
+        let reasoned = try await ritd.cachedWrite(queries.map { .reasoning($0) }, store: store)
+        #expect(answerer.asked.sorted() == benign.sorted())
+        let direct = OfflineTeacher(policy: policy, templates: lib, answerer: answerer, answerStore: store)
+        let answered = try await direct.cachedWrite(queries.map { .direct($0) }, store: store)
+        #expect(answerer.asked.count == 5, "the direct stage decoded again: \(answerer.asked.count) prompts")
+        for (q, (r, d)) in zip(queries, zip(reasoned, answered)) where !q.kind.isHarmful {
+            #expect(ResponseFormat.standard.parse(r).answer == d.trimmingCharacters(in: .whitespacesAndNewlines))
         }
     }
 

@@ -90,6 +90,13 @@ import Testing
         let used = (0..<plan.totalSteps).flatMap { plan.microBatches(forStep: $0).flatMap { $0 } }
         #expect(used.sorted() == Array(0..<16))
         #expect(plan.microBatches(forStep: 2) == StepPlan(lengths: (0..<16).map { $0 % 5 }, batchSize: 2, gradAccum: 2, epochs: 1, maxSteps: nil, seed: 3).microBatches(forStep: 2))
+        #expect(plan.visitedExamples == Array(0..<16))
+        // A run cut short by max steps visits only the examples of its steps (DPO's reference
+        // log-probs are computed for these alone).
+        let short = StepPlan(lengths: (0..<16).map { $0 % 5 }, batchSize: 2, gradAccum: 1, epochs: 1, maxSteps: 3, seed: 3)
+        let visited = short.visitedExamples
+        #expect(visited == Set((0..<3).flatMap { short.microBatches(forStep: $0).joined() }).sorted())
+        #expect(visited.count == 6)
     }
 
     @Test func malformedDataNamesFileLineAndField() throws {
