@@ -26,6 +26,28 @@ public final class KVCache {
         values = keys.map { Tensor(zeros: $0.shape) }
     }
 
+    /// A cache of only `rows` of `source` (in that order) with their filled positions, so that
+    /// rows which finished generating stop costing compute. Positions past `length` are left
+    /// unwritten: attention reads only filled positions, and appending writes before reading.
+    public init(keeping rows: [Int], of source: KVCache) {
+        precondition(rows.allSatisfy { source.padding.indices.contains($0) }, "rows \(rows) outside a batch of \(source.batch)")
+        batch = rows.count
+        capacity = source.capacity
+        kvHeads = source.kvHeads
+        headDim = source.headDim
+        padding = rows.map { source.padding[$0] }
+        length = source.length
+        let shape = [rows.count, source.capacity, source.kvHeads, source.headDim]
+        let filled = 0..<source.length
+        func gather(_ t: Tensor) -> Tensor {
+            let out = Tensor(uninitialized: shape)
+            for (i, r) in rows.enumerated() { out.slice(0, i..<(i + 1)).slice(1, filled).copyElements(from: t.slice(0, r..<(r + 1)).slice(1, filled)) }
+            return out
+        }
+        keys = source.keys.map(gather)
+        values = source.values.map(gather)
+    }
+
     /// Rotary positions of `time` new tokens per row.
     func positions(time: Int) -> [Int32] {
         (0..<batch).flatMap { b in (0..<time).map { t in Int32(max(0, length + t - padding[b])) } }

@@ -55,6 +55,22 @@ import Testing
         #expect(b1.map(\.tokens) == b2.map(\.tokens))
     }
 
+    /// Rows that finish early leave the batch (the cache keeps the running rows): the others
+    /// must generate exactly what they generate alone.
+    @Test func finishedRowsLeaveTheBatchWithoutChangingTheOthers() throws {
+        let model = try Self.tinyModel()
+        let tokenizer = try SmolLM2GoldenTests.tinyTokenizer(vocab: model.config.vocabSize)
+        let generator = Generator(model: model, tokenizer: tokenizer)
+        let prompts = [[3, 4, 5], [9, 1, 2, 8, 8, 7, 6], [12], [5, 5], [7, 1, 30], [2, 9, 4, 4]]
+        let requests = prompts.enumerated().map { i, p in GenerationRequest(prompt: p, options: GenerationOptions(maxNewTokens: 2 + 3 * i)) }
+        let batched = generator.generate(requests: requests)
+        #expect(generator.compactions >= 3)
+        for (i, r) in requests.enumerated() {
+            let alone = generator.generate(requests: [r])[0]
+            #expect(batched[i].tokens == alone.tokens && batched[i].tokens.count == 2 + 3 * i, "row \(i)")
+        }
+    }
+
     @Test func stopTokensAndStreaming() throws {
         let model = try Self.tinyModel()
         let tokenizer = try SmolLM2GoldenTests.tinyTokenizer(vocab: model.config.vocabSize)

@@ -37,6 +37,9 @@ public final class Generator {
     public let model: LlamaModel
     public let tokenizer: Tokenizer
 
+    /// How many times finished rows were dropped from the batch (for tests and benchmarks).
+    public private(set) var compactions = 0
+
     public init(model: LlamaModel, tokenizer: Tokenizer) {
         self.model = model
         self.tokenizer = tokenizer
@@ -64,7 +67,9 @@ public final class Generator {
         let padId = Int32(tokenizer.padTokenId ?? tokenizer.eosTokenId ?? 0)
         var ids: [Int32] = []
         for (r, pad) in zip(requests, padding) { ids += [Int32](repeating: padId, count: pad) + r.prompt.map { Int32($0) } }
-        let cache = KVCache(config: model.config, batch: batch, capacity: capacity, padding: padding)
+        var cache = KVCache(config: model.config, batch: batch, capacity: capacity, padding: padding)
+        // The request each row of the cache (and of the logits) belongs to.
+        var rows = Array(0..<batch)
         var samplers = requests.enumerated().map { Sampler($0.element.options.sampling, stream: UInt64($0.offset)) }
         var generated = [[Int]](repeating: [], count: batch)
         var finished = [FinishReason?](repeating: nil, count: batch)
@@ -74,12 +79,12 @@ public final class Generator {
 
         var logits = GradMode.withNoGrad { model.forward(ids: ids, batch: batch, time: longest, cache: cache, lastOnly: true) }.value
         for _ in 0..<steps {
-            var next = [Int32](repeating: padId, count: batch)
-            for b in 0..<batch where finished[b] == nil {
+            var next = [Int32](repeating: padId, count: rows.count)
+            for (row, b) in rows.enumerated() where finished[b] == nil {
                 let options = requests[b].options
                 if isCancelled(b) { finished[b] = .stop; continue }
-                let token = samplers[b].sample(logits.data + b * vocab, count: vocab)
-                next[b] = Int32(token)
+                let token = samplers[b].sample(logits.data + row * vocab, count: vocab)
+                next[row] = Int32(token)
                 if options.stopTokens.contains(token) { finished[b] = .stop; continue }
                 generated[b].append(token)
                 texts[b] = tokenizer.decode(generated[b])
@@ -102,7 +107,16 @@ public final class Generator {
                 if finished[b] == nil && generated[b].count >= options.maxNewTokens { finished[b] = .length }
             }
             if finished.allSatisfy({ $0 != nil }) { break }
-            logits = GradMode.withNoGrad { model.forward(ids: next, batch: batch, time: 1, cache: cache, lastOnly: true) }.value
+            // Finished rows stop costing compute: once a quarter of the rows are done, the cache
+            // keeps only the running ones (each row's result does not depend on the others).
+            let running = rows.indices.filter { finished[rows[$0]] == nil }
+            if rows.count - running.count >= max(1, rows.count / 4) {
+                cache = KVCache(keeping: running, of: cache)
+                next = running.map { next[$0] }
+                rows = running.map { rows[$0] }
+                compactions += 1
+            }
+            logits = GradMode.withNoGrad { model.forward(ids: next, batch: rows.count, time: 1, cache: cache, lastOnly: true) }.value
         }
         return (0..<batch).map { b in
             GenerationResult(tokens: generated[b], text: texts[b], finishReason: finished[b] ?? .length, promptTokens: requests[b].prompt.count)

@@ -156,6 +156,7 @@ public struct ModelAnswerer: Answerer {
     public let maxTokens: Int
     public init(model: LocalModel, maxTokens: Int = 256) { self.model = model; self.maxTokens = maxTokens }
     public var id: String { ContentKey.of("model-answerer", model.fingerprint, "\(maxTokens)") }
+    public var batchSize: Int { model.batchSize }
 
     public func answer(_ prompts: [String]) async throws -> [String] {
         try model.complete(prompts.map { [ChatMessage.user($0)] }, options: prompts.map { _ in GenerationOptions(maxNewTokens: maxTokens) })

@@ -17,6 +17,7 @@ public struct OfflineTeacher: Teacher {
 
     public init(policy: SafetyPolicy, templates: TemplateLibrary, answerer: Answerer, format: ResponseFormat = .standard, answerStore: JobStore? = nil) {
         self.policy = policy; self.templates = templates; self.answerer = answerer; self.format = format; self.answerStore = answerStore
+        chunk = max(1, answerer.batchSize)
     }
 
     /// Answers for prompts: stored ones, and the rest from the answerer in one batch.
@@ -34,9 +35,10 @@ public struct OfflineTeacher: Teacher {
 
     public var id: String { ContentKey.of("offline-teacher-v1", policy.fingerprint, answerer.id, format.open, format.close) }
 
-    /// Tasks are handled in chunks of `chunk`: the benign answers of a chunk are decoded as
-    /// one batch, then the chunk's results are delivered (and stored by the caller).
-    public var chunk = 8
+    /// Tasks are handled in chunks of `chunk` (the answerer's batch): the benign answers of a
+    /// chunk are decoded as one batch, then the chunk's results are delivered (and stored by
+    /// the caller).
+    public var chunk: Int
 
     public func write(_ tasks: [TeacherTask], deliver: @escaping @Sendable (Int, String) throws -> Void) async throws {
         var start = 0

@@ -52,7 +52,13 @@ public protocol Teacher: Sendable {
 /// Answers benign prompts (the offline teacher takes these from the base model).
 public protocol Answerer: Sendable {
     var id: String { get }
+    /// Prompts worth answering in one call (a local model's decoding batch).
+    var batchSize: Int { get }
     func answer(_ prompts: [String]) async throws -> [String]
+}
+
+extension Answerer {
+    public var batchSize: Int { 8 }
 }
 
 extension Teacher {
