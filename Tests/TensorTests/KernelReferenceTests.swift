@@ -44,10 +44,13 @@ import Glibc
         return out
     }
 
-    @Test(arguments: [(7, 7, 6, 2, nil), (2, 9, 4, 4, nil), (5, 5, 3, 1, [0, 3]) as (Int, Int, Int, Int, [Int]?)])
-    func attentionMatchesNaive(t: Int, s: Int, hq: Int, hkv: Int, keyStart: [Int]?) {
+    /// Up to 4 query rows take the decoding path (C products: 8 keys per reduction, 64-wide
+    /// output blocks, 8-wide remainders, scalar head sizes), more take the BLAS path.
+    @Test(arguments: [(7, 7, 6, 2, nil, 16), (2, 9, 4, 4, nil, 16), (5, 5, 3, 1, [0, 3], 16),
+                      (1, 37, 9, 3, [0, 5], 64), (3, 21, 6, 2, [2, 0], 88), (1, 13, 4, 2, nil, 12)] as [(Int, Int, Int, Int, [Int]?, Int)])
+    func attentionMatchesNaive(t: Int, s: Int, hq: Int, hkv: Int, keyStart: [Int]?, d: Int) {
         var rng = SplitMix64(seed: 3)
-        let q = Tensor.randn([2, t, hq, 16], rng: &rng), k = Tensor.randn([2, s, hkv, 16], rng: &rng), v = Tensor.randn([2, s, hkv, 16], rng: &rng)
+        let q = Tensor.randn([2, t, hq, d], rng: &rng), k = Tensor.randn([2, s, hkv, d], rng: &rng), v = Tensor.randn([2, s, hkv, d], rng: &rng)
         let out = Ops.attention(q: Variable(q), k: Variable(k), v: Variable(v), keyStart: keyStart).value
         let ref = naiveAttention(q: q, k: k, v: v, keyStart: keyStart)
         let worst = zip(out.scalars, ref).map { abs(Double($0) - $1) }.max()!

@@ -34,4 +34,11 @@ int saro_quant_matmul(int type, const void *w, long row_bytes, long k,
                       const float *x, long ldx, long rows,
                       float *y, long ldy, long n_begin, long n_end);
 
+/// Attention scores of one query against n keys: scores[j] = scale * (q . k[j * stride ...])
+/// over d dimensions.
+void saro_attention_scores(const float *q, const float *k, long stride, long n, long d, float scale, float *scores);
+
+/// out[0..<d] = sum over j < n of w[j] * v[j * stride ...]: attention's weighted sum of values.
+void saro_attention_weighted_sum(const float *w, long n, const float *v, long stride, long d, float *out);
+
 #endif

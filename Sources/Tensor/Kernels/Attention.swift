@@ -1,3 +1,4 @@
+import CSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -99,7 +100,8 @@ public enum Attention {
     static let decodeRows = 4
 
     /// Forward for a few query rows (decoding): one task per (batch, head) computes scores with
-    /// dot products against the cached keys and the weighted sum of values directly. Thousands
+    /// dot products against the cached keys and the weighted sum of values directly (the two
+    /// products in C: eight keys per reduction, the output held in registers). Thousands
     /// of tiny BLAS calls (batch x heads x layers per token) would cost more in overhead than in
     /// arithmetic; this spreads the (batch, head) pairs over the cores instead.
     static func decodeForward(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
@@ -121,17 +123,14 @@ public enum Attention {
                         lseOut.pointee = -.infinity
                         continue
                     }
-                    let qi = q + qo + i * s.qRowStride
-                    for j in vis { scores[j] = SIMDMath.dot(qi, k + kvo + j * s.kvRowStride, D) * s.scale }
-                    let m = SIMDMath.max(scores + vis.lowerBound, vis.count)
-                    let total = SIMDMath.sumExp(scores + vis.lowerBound, vis.count, shift: m)
-                    let l = m + Float(log(total))
+                    // Scores and values of the visible keys only; the softmax in between.
+                    let kv = kvo + vis.lowerBound * s.kvRowStride, n = vis.count
+                    saro_attention_scores(q + qo + i * s.qRowStride, k + kv, s.kvRowStride, n, D, s.scale, scores)
+                    let m = SIMDMath.max(scores, n)
+                    let l = m + Float(log(SIMDMath.sumExp(scores, n, shift: m)))
                     lseOut.pointee = l
-                    out.update(repeating: 0, count: D)
-                    for j in vis {
-                        let w = SIMDMath.scalarExp(scores[j] - l)
-                        Elementwise.axpySerial(w, v + kvo + j * s.kvRowStride, out, n: D)
-                    }
+                    softmaxFromLSE(scores, visible: 0..<n, count: n, lse: l)
+                    saro_attention_weighted_sum(scores, n, v + kv, s.kvRowStride, D, out)
                 }
             }
         }
