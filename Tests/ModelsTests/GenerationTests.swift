@@ -87,6 +87,41 @@ import Testing
         #expect(result.text == tokenizer.decode(result.tokens))
     }
 
+    /// Top-k and top-p sort only the most likely tokens: the chosen tokens and their
+    /// probabilities must be those of sorting the whole vocabulary (written out here).
+    @Test func nucleusFromTheLikelyTokensEqualsAFullSort() {
+        func reference(_ logits: [Float], _ p: SamplingParameters) -> ([Int], [Double]) {
+            let m = logits.max()!
+            var tokens = Array(logits.indices)
+            if p.topK > 0 { tokens = Array(tokens.sorted { logits[$0] != logits[$1] ? logits[$0] > logits[$1] : $0 < $1 }.prefix(p.topK)) }
+            let w = tokens.map { Double(SIMDMath.scalarExp((logits[$0] - m) / p.temperature)) }
+            let total = w.reduce(0, +)
+            guard p.topP < 1 else { return (tokens, w.map { $0 / total }) }
+            let order = tokens.indices.sorted { logits[tokens[$0]] != logits[tokens[$1]] ? logits[tokens[$0]] > logits[tokens[$1]] : tokens[$0] < tokens[$1] }
+            var kept: [Int] = [], probs: [Double] = [], mass = 0.0
+            for i in order {
+                kept.append(tokens[i]); probs.append(w[i] / total); mass += w[i] / total
+                if mass >= Double(p.topP) { break }
+            }
+            return (kept, probs.map { $0 / mass })
+        }
+        var rng = SplitMix64(seed: 11)
+        // Peaked (a few likely tokens), flat (the nucleus spans thousands), and in between.
+        for (std, params) in [(Float(4), SamplingParameters(temperature: 0.8, topP: 0.95)), (0.05, SamplingParameters(temperature: 1, topP: 0.9)),
+                              (1, SamplingParameters(temperature: 0.7, topK: 40, topP: 0.8)), (2, SamplingParameters(temperature: 1.3, topK: 500)),
+                              (0.01, SamplingParameters(temperature: 1, topK: 3000, topP: 0.5)), (3, SamplingParameters(temperature: 0.5)),
+                              (0.5, SamplingParameters(temperature: 1, topP: 0.9))] {
+            var logits = Tensor.randn([5003], std: std, rng: &rng).scalars
+            // One spike far above a flat rest: the rest's mass is needed, so the sorted set
+            // must widen beyond the first spread.
+            if std == 0.5 { logits[17] += 9.5 }
+            let (tokens, probs) = logits.withUnsafeBufferPointer { Sampler.distribution($0.baseAddress!, count: logits.count, parameters: params) }
+            let (refTokens, refProbs) = reference(logits, params)
+            #expect(tokens == refTokens, "std \(std) \(params): \(tokens.count) tokens against \(refTokens.count)")
+            #expect(zip(probs, refProbs).allSatisfy { abs($0 - $1) < 1e-9 } && abs(probs.reduce(0, +) - 1) < 1e-9)
+        }
+    }
+
     @Test func samplerFollowsTheDistribution() {
         let logits: [Float] = [2, 1, 0, -1]
         var s = Sampler(SamplingParameters(temperature: 1, seed: 3))

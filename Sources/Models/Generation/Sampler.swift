@@ -34,32 +34,70 @@ public struct Sampler {
             for i in 1..<v where logits[i] > logits[best] { best = i }
             return best
         }
-        var candidates = Array(0..<v)
-        if parameters.topK > 0 && parameters.topK < v {
-            candidates.sort { logits[$0] > logits[$1] }
-            candidates.removeLast(v - parameters.topK)
-        }
-        let t = parameters.temperature
-        let m = candidates.map { logits[$0] }.max() ?? 0
-        var probs = candidates.map { Double(SIMDMath.scalarExp((logits[$0] - m) / t)) }
-        let total = probs.reduce(0, +)
-        probs = probs.map { $0 / total }
-        if parameters.topP < 1 {
-            let order = probs.indices.sorted { probs[$0] > probs[$1] }
-            var kept: [Int] = [], mass = 0.0
-            for i in order {
-                kept.append(i)
-                mass += probs[i]
-                if mass >= Double(parameters.topP) { break }
-            }
-            candidates = kept.map { candidates[$0] }
-            probs = kept.map { probs[$0] / mass }
-        }
+        let (tokens, probabilities) = Self.distribution(logits, count: v, parameters: parameters)
         var u = Double(rng.nextFloat())
-        for (i, p) in probs.enumerated() {
+        for (i, p) in probabilities.enumerated() {
             u -= p
-            if u < 0 { return candidates[i] }
+            if u < 0 { return tokens[i] }
         }
-        return candidates[candidates.count - 1]
+        return tokens[tokens.count - 1]
+    }
+
+    /// The tokens a draw chooses among and their probabilities (summing to 1), for a positive
+    /// temperature: the top-k most likely tokens (by logit, descending), then of those the
+    /// nucleus, the most likely whose probability reaches top-p (descending); without either
+    /// filter, every token in index order.
+    ///
+    /// Ordering all of a 49k-token vocabulary for every row of every step would cost more than
+    /// the model's forward pass at batch 16, so only the tokens within `spread` of the best
+    /// (in temperature-scaled logits) are sorted, widening the spread until they hold the top
+    /// k or the top-p mass. They are the most likely tokens, so their order is the start of
+    /// the full order: the result is the same as sorting everything.
+    static func distribution(_ logits: UnsafePointer<Float>, count v: Int, parameters: SamplingParameters) -> (tokens: [Int], probabilities: [Double]) {
+        let t = parameters.temperature
+        let m = SIMDMath.max(logits, v)
+        // Weights exp((l - m) / t) of every token.
+        var weights = [Float](repeating: 0, count: v)
+        weights.withUnsafeMutableBufferPointer { w in
+            let vm = Vec8(repeating: m), vt = Vec8(repeating: t)
+            var i = 0
+            while i + 8 <= v { SIMDMath.store(SIMDMath.exp((SIMDMath.load(logits + i) - vm) / vt), w.baseAddress! + i); i += 8 }
+            while i < v { w[i] = SIMDMath.scalarExp((logits[i] - m) / t); i += 1 }
+        }
+        func descending(_ tokens: [Int]) -> [Int] { tokens.sorted { logits[$0] != logits[$1] ? logits[$0] > logits[$1] : $0 < $1 } }
+        func within(_ spread: Float) -> [Int] {
+            spread.isInfinite ? Array(0..<v) : (0..<v).filter { (logits[$0] - m) / t >= -spread }
+        }
+        let spreads: [Float] = [8, 16, 32, 64, .infinity]
+
+        var tokens: [Int]? = nil   // nil: every token, in index order
+        if parameters.topK > 0 && parameters.topK < v {
+            for spread in spreads {
+                let near = within(spread)
+                if near.count >= parameters.topK || spread.isInfinite { tokens = Array(descending(near).prefix(parameters.topK)); break }
+            }
+        }
+        let total = (tokens ?? Array(0..<v)).reduce(0.0) { $0 + Double(weights[$1]) }
+        guard parameters.topP < 1 else {
+            let chosen = tokens ?? Array(0..<v)
+            return (chosen, chosen.map { Double(weights[$0]) / total })
+        }
+        // The nucleus: walk the tokens in descending order until their mass reaches top-p.
+        func nucleus(_ ordered: [Int]) -> (tokens: [Int], probabilities: [Double])? {
+            var kept: [Int] = [], probs: [Double] = [], mass = 0.0
+            for i in ordered {
+                let p = Double(weights[i]) / total
+                kept.append(i); probs.append(p); mass += p
+                if mass >= Double(parameters.topP) { return (kept, probs.map { $0 / mass }) }
+            }
+            return nil
+        }
+        if let tokens { return nucleus(tokens) ?? (tokens, tokens.map { Double(weights[$0]) / total }) }
+        for spread in spreads {
+            let ordered = descending(within(spread))
+            if let found = nucleus(ordered) { return found }
+            if spread.isInfinite { return (ordered, ordered.map { Double(weights[$0]) / total }) }
+        }
+        fatalError("unreachable: the last spread holds every token")
     }
 }
