@@ -49,10 +49,12 @@ import Testing
             #expect(batched[i].tokens == alone.tokens, "row \(i)")
             #expect(batched[i].tokens.count == 12 && batched[i].finishReason == .length)
         }
-        // Seeded sampling: each row draws from its own stream, so a batch reproduces runs alone.
+        // Seeded sampling: each row draws from its own seed's stream, so a batch reproduces
+        // runs alone, whatever the row.
         let sampled = GenerationOptions(maxNewTokens: 8, sampling: SamplingParameters(temperature: 1.0, topK: 20, topP: 0.9, seed: 7))
-        let b1 = generator.generate(prompts: prompts, options: sampled), b2 = generator.generate(prompts: prompts, options: sampled)
-        #expect(b1.map(\.tokens) == b2.map(\.tokens))
+        let b1 = generator.generate(prompts: prompts, options: sampled), b2 = generator.generate(prompts: prompts.reversed(), options: sampled)
+        #expect(b1.map(\.tokens) == b2.map(\.tokens).reversed())
+        for (i, p) in prompts.enumerated() { #expect(b1[i].tokens == generator.generate(prompts: [p], options: sampled)[0].tokens) }
     }
 
     /// Rows that finish early leave the batch (the cache keeps the running rows): the others
@@ -69,6 +71,23 @@ import Testing
             let alone = generator.generate(requests: [r])[0]
             #expect(batched[i].tokens == alone.tokens && batched[i].tokens.count == 2 + 3 * i, "row \(i)")
         }
+    }
+
+    /// Samples of one prompt share its prefill; each still draws from its own stream, exactly
+    /// as when run alone.
+    @Test func rowsWithTheSamePromptShareThePrefill() throws {
+        let model = try Self.tinyModel()
+        let tokenizer = try SmolLM2GoldenTests.tinyTokenizer(vocab: model.config.vocabSize)
+        let generator = Generator(model: model, tokenizer: tokenizer)
+        let prompts = [[3, 4, 5], [9, 1, 2, 8], [3, 4, 5], [3, 4, 5], [9, 1, 2, 8]]
+        let requests = prompts.enumerated().map { i, p in
+            GenerationRequest(prompt: p, options: GenerationOptions(maxNewTokens: 6 + i, sampling: SamplingParameters(temperature: 1, topP: 0.9, seed: UInt64(i))))
+        }
+        let batched = generator.generate(requests: requests)
+        for (i, r) in requests.enumerated() {
+            #expect(batched[i].tokens == generator.generate(requests: [r])[0].tokens, "row \(i)")
+        }
+        #expect(Set(batched.map(\.tokens)).count == prompts.count, "samples of one prompt drew the same tokens")
     }
 
     @Test func stopTokensAndStreaming() throws {

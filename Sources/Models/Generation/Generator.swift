@@ -63,21 +63,37 @@ public final class Generator {
         let steps = requests.map(\.options.maxNewTokens).max()!
         let capacity = longest + steps
         precondition(capacity <= model.config.maxPositionEmbeddings, "prompt (\(longest)) plus \(steps) new tokens exceeds the model's context of \(model.config.maxPositionEmbeddings)")
-        let padding = requests.map { longest - $0.prompt.count }
+        // Rows with the same prompt (several samples of one query) share one prefill: each
+        // distinct prompt is prefilled once, then its cache rows and logits are copied.
+        var distinct: [[Int]] = [], slot: [[Int]: Int] = [:]
+        let source = requests.map { r -> Int in
+            if let s = slot[r.prompt] { return s }
+            slot[r.prompt] = distinct.count
+            distinct.append(r.prompt)
+            return distinct.count - 1
+        }
         let padId = Int32(tokenizer.padTokenId ?? tokenizer.eosTokenId ?? 0)
         var ids: [Int32] = []
-        for (r, pad) in zip(requests, padding) { ids += [Int32](repeating: padId, count: pad) + r.prompt.map { Int32($0) } }
-        var cache = KVCache(config: model.config, batch: batch, capacity: capacity, padding: padding)
+        for p in distinct { ids += [Int32](repeating: padId, count: longest - p.count) + p.map { Int32($0) } }
+        var cache = KVCache(config: model.config, batch: distinct.count, capacity: capacity, padding: distinct.map { longest - $0.count })
         // The request each row of the cache (and of the logits) belongs to.
         var rows = Array(0..<batch)
-        var samplers = requests.enumerated().map { Sampler($0.element.options.sampling, stream: UInt64($0.offset)) }
+        // Each request draws from its own seed's stream: its tokens do not depend on its batch
+        // or its row (the same seed and prompt give the same text, as OpenAI's `seed` promises).
+        var samplers = requests.map { Sampler($0.options.sampling) }
         var generated = [[Int]](repeating: [], count: batch)
         var finished = [FinishReason?](repeating: nil, count: batch)
         var texts = [String](repeating: "", count: batch)
         var emitted = [Int](repeating: 0, count: batch)   // characters already streamed
         let vocab = model.config.vocabSize
 
-        var logits = GradMode.withNoGrad { model.forward(ids: ids, batch: batch, time: longest, cache: cache, lastOnly: true) }.value
+        var logits = GradMode.withNoGrad { model.forward(ids: ids, batch: distinct.count, time: longest, cache: cache, lastOnly: true) }.value
+        if distinct.count < batch {
+            cache = KVCache(keeping: source, of: cache)
+            let shared = logits
+            logits = Tensor(uninitialized: [batch, 1, vocab])
+            for (b, s) in source.enumerated() { (logits.data + b * vocab).update(from: shared.data + s * vocab, count: vocab) }
+        }
         for _ in 0..<steps {
             var next = [Int32](repeating: padId, count: rows.count)
             for (row, b) in rows.enumerated() where finished[b] == nil {

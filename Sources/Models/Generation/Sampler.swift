@@ -23,9 +23,9 @@ public struct Sampler {
     public let parameters: SamplingParameters
     var rng: SplitMix64
 
-    public init(_ parameters: SamplingParameters, stream: UInt64 = 0) {
+    public init(_ parameters: SamplingParameters) {
         self.parameters = parameters
-        rng = SplitMix64(seed: parameters.seed &+ stream &* 0x9E37_79B9_7F4A_7C15)
+        rng = SplitMix64(seed: parameters.seed)
     }
 
     public mutating func sample(_ logits: UnsafePointer<Float>, count v: Int) -> Int {

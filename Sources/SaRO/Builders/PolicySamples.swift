@@ -41,7 +41,10 @@ public struct PolicySampler {
         let units = queries.indices.flatMap { qi in (0..<s.samples).map { (qi, $0) } }
         let keys = units.map { key(queries[$0.0], $0.1, s) }
         let present = try context.store.keys("sample")
+        // Batches of similar prompt lengths pad less; a query's samples stay together and share
+        // their prefill. A sample does not depend on its batch, so the order changes nothing else.
         let missing = units.indices.filter { !present.contains(keys[$0]) }
+            .sorted { (queries[units[$0].0].prompt.count, $0) < (queries[units[$1].0].prompt.count, $1) }
         context.events(.stage("sample", total: units.count, done: units.count - missing.count))
         var start = 0
         let chunk = max(1, model.batchSize)

@@ -55,8 +55,14 @@ struct GenerateCommand: ParsableCommand {
         var lines: [String] = []
         for start in stride(from: 0, to: records.count, by: batchSize) {
             let chunk = Array(records[start..<min(records.count, start + batchSize)])
-            let prompts = try chunk.map { r in try template.render(r.messages(system: chat.system), tokenizer: tokenizer, addGenerationPrompt: true).ids }
-            let results = generator.generate(prompts: prompts, options: options)
+            // Line i samples with seed + i: lines with the same prompt differ, and no line's text
+            // depends on --batch-size.
+            let requests = try chunk.enumerated().map { i, r in
+                var o = options
+                o.sampling.seed = seed &+ UInt64(start + i)
+                return GenerationRequest(prompt: try template.render(r.messages(system: chat.system), tokenizer: tokenizer, addGenerationPrompt: true).ids, options: o)
+            }
+            let results = generator.generate(requests: requests)
             for (r, g) in zip(chunk, results) {
                 let row = GenerationRecord(prompt: r.prompt, messages: r.messagesField, response: g.text, finish_reason: g.finishReason.rawValue,
                                            prompt_tokens: g.promptTokens, completion_tokens: g.tokens.count)
