@@ -53,6 +53,29 @@ public final class Generator {
         generate(requests: prompts.map { GenerationRequest(prompt: $0, options: options) }, onToken: onToken)
     }
 
+    /// Runs the prompts (left-padded to the longest) into a new cache and returns it with each
+    /// row's next-token logits [rows, 1, vocab]. Rows with the same prompt (several samples of
+    /// one query) share one prefill: each distinct prompt runs once, then its cache rows and
+    /// logits are copied.
+    func prefill(_ prompts: [[Int]], capacity: Int, padId: Int32) -> (KVCache, Tensor) {
+        var distinct: [[Int]] = [], slot: [[Int]: Int] = [:]
+        let source = prompts.map { p -> Int in
+            if let s = slot[p] { return s }
+            slot[p] = distinct.count
+            distinct.append(p)
+            return distinct.count - 1
+        }
+        let longest = distinct.map(\.count).max()!, vocab = model.config.vocabSize
+        var ids: [Int32] = []
+        for p in distinct { ids += [Int32](repeating: padId, count: longest - p.count) + p.map { Int32($0) } }
+        let cache = KVCache(config: model.config, batch: distinct.count, capacity: capacity, padding: distinct.map { longest - $0.count })
+        let logits = GradMode.withNoGrad { model.forward(ids: ids, batch: distinct.count, time: longest, cache: cache, lastOnly: true) }.value
+        guard distinct.count < prompts.count else { return (cache, logits) }
+        let copied = Tensor(uninitialized: [prompts.count, 1, vocab])
+        for (b, s) in source.enumerated() { (copied.data + b * vocab).update(from: logits.data + s * vocab, count: vocab) }
+        return (KVCache(keeping: source, of: cache), copied)
+    }
+
     /// Generates for requests that each have their own options (sampling, stops, length), as a
     /// server's batch does. `isCancelled(row)` is polled every step: a cancelled row stops.
     public func generate(requests: [GenerationRequest], onToken: ((Int, Int, String) -> Void)? = nil,
@@ -63,19 +86,8 @@ public final class Generator {
         let steps = requests.map(\.options.maxNewTokens).max()!
         let capacity = longest + steps
         precondition(capacity <= model.config.maxPositionEmbeddings, "prompt (\(longest)) plus \(steps) new tokens exceeds the model's context of \(model.config.maxPositionEmbeddings)")
-        // Rows with the same prompt (several samples of one query) share one prefill: each
-        // distinct prompt is prefilled once, then its cache rows and logits are copied.
-        var distinct: [[Int]] = [], slot: [[Int]: Int] = [:]
-        let source = requests.map { r -> Int in
-            if let s = slot[r.prompt] { return s }
-            slot[r.prompt] = distinct.count
-            distinct.append(r.prompt)
-            return distinct.count - 1
-        }
         let padId = Int32(tokenizer.padTokenId ?? tokenizer.eosTokenId ?? 0)
-        var ids: [Int32] = []
-        for p in distinct { ids += [Int32](repeating: padId, count: longest - p.count) + p.map { Int32($0) } }
-        var cache = KVCache(config: model.config, batch: distinct.count, capacity: capacity, padding: distinct.map { longest - $0.count })
+        var (cache, logits) = prefill(requests.map(\.prompt), capacity: capacity, padId: padId)
         // The request each row of the cache (and of the logits) belongs to.
         var rows = Array(0..<batch)
         // Each request draws from its own seed's stream: its tokens do not depend on its batch
@@ -87,13 +99,6 @@ public final class Generator {
         var emitted = [Int](repeating: 0, count: batch)   // characters already streamed
         let vocab = model.config.vocabSize
 
-        var logits = GradMode.withNoGrad { model.forward(ids: ids, batch: distinct.count, time: longest, cache: cache, lastOnly: true) }.value
-        if distinct.count < batch {
-            cache = KVCache(keeping: source, of: cache)
-            let shared = logits
-            logits = Tensor(uninitialized: [batch, 1, vocab])
-            for (b, s) in source.enumerated() { (logits.data + b * vocab).update(from: shared.data + s * vocab, count: vocab) }
-        }
         for _ in 0..<steps {
             var next = [Int32](repeating: padId, count: rows.count)
             for (row, b) in rows.enumerated() where finished[b] == nil {
