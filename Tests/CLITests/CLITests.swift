@@ -27,6 +27,15 @@ import Testing
         return Run(status: p.terminationStatus, out: String(decoding: o, as: UTF8.self), err: String(decoding: e, as: UTF8.self))
     }
 
+    /// `saro` on a thread of its own, for async tests whose HTTP server runs in this process:
+    /// waiting for the subprocess on one of the few cooperative threads (two on two cores),
+    /// while other tests block the rest, leaves the server no thread to answer it with.
+    static func saroOnOwnThread(_ args: [String]) async throws -> Run {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread { continuation.resume(with: Result { try saro(args) }) }.start()
+        }
+    }
+
     static func temp(_ name: String, _ contents: String) throws -> String {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("saro-cli-\(getpid())-\(name)")
         try Data(contents.utf8).write(to: url)

@@ -28,7 +28,7 @@ import Testing
             let common = ["data", "build", "ritd", "--teacher", url.absoluteString, "--teacher-model", "t", "--concurrency", "2",
                           "--harmful", "8", "--jailbreak", "8", "--benign", "8", "--quiet"]
             let straight = root.appendingPathComponent("straight")
-            let a = try CLITests.saro(common + ["--out", straight.path])
+            let a = try await CLITests.saroOnOwnThread(common + ["--out", straight.path])
             #expect(a.status == 0, "\(a.err)")
             // Distinct prompts, not requests: a loaded machine can make the client retry.
             func prompts(_ from: Int) -> Set<String> { Set(server.requests.dropFirst(from).map(ScriptedOpenAIServer.userText)) }
@@ -54,7 +54,7 @@ import Testing
             #expect(finished >= 4 && finished < 24, "\(finished) calls finished before the kill")
 
             let beforeRerun = server.requestCount
-            let b = try CLITests.saro(common + ["--out", killed.path])
+            let b = try await CLITests.saroOnOwnThread(common + ["--out", killed.path])
             #expect(b.status == 0, "\(b.err)")
             // Exactly the calls that had not finished are made again: none of the finished ones.
             #expect(prompts(beforeRerun).count == 24 - finished, "rerun asked for \(prompts(beforeRerun).count) prompts, \(finished) were done")
