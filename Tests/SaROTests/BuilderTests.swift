@@ -42,6 +42,16 @@ enum Fixtures {
         return try QuerySet.build(.init(config: c, policy: policy, templates: lib, sources: SeedSources(policy: policy)))
     }
 
+    /// A job store in a fresh folder, the config's training queries and an offline teacher
+    /// (keeping its benign answers in the store when `shareAnswers`).
+    static func offline(_ name: String, _ c: DataConfig, answerer: Answerer = EchoAnswerer(),
+                        shareAnswers: Bool = false) throws -> (JobStore, [Query], OfflineTeacher) {
+        let store = try JobStore(path: dir(name) + "/jobs.sqlite")
+        let teacher = OfflineTeacher(policy: try SafetyPolicy.builtIn(), templates: try TemplateLibrary.standard(maxCharacters: c.maxTemplateChars),
+                                     answerer: answerer, answerStore: shareAnswers ? store : nil)
+        return (store, try queries(c).training, teacher)
+    }
+
     /// A tiny random Llama with the byte-level test tokenizer, as a local policy model.
     static func tinyModel(seed: UInt64 = 9) throws -> LocalModel {
         let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -152,13 +162,7 @@ enum Fixtures {
     }
 
     @Test func offlineTeacherWritesVariedFiveStepReasoning() async throws {
-        let dir = Fixtures.dir("offline")
-        let c = Fixtures.config(harmful: 6, jailbreak: 6, benign: 6)
-        let store = try JobStore(path: dir + "/jobs.sqlite")
-        let policy = try SafetyPolicy.builtIn()
-        let lib = try TemplateLibrary.standard(maxCharacters: c.maxTemplateChars)
-        let teacher = OfflineTeacher(policy: policy, templates: lib, answerer: EchoAnswerer())
-        let queries = try Fixtures.queries(c).training
+        let (store, queries, teacher) = try Fixtures.offline("offline", Fixtures.config(harmful: 6, jailbreak: 6, benign: 6))
         let out = try await teacher.cachedWrite(queries.map { .reasoning($0) }, store: store)
         let judge = RuleJudge()
         for (q, r) in zip(queries, out) {
@@ -186,19 +190,13 @@ enum Fixtures {
     /// RIT-D and the direct data are separate stages (separate teachers) over the same queries:
     /// each benign prompt is answered by the model once, and both stages use that answer.
     @Test func offlineTeachersShareBenignAnswersThroughTheStore() async throws {
-        let dir = Fixtures.dir("shared-answers")
-        let c = Fixtures.config(harmful: 2, jailbreak: 2, benign: 5)
-        let store = try JobStore(path: dir + "/jobs.sqlite")
-        let policy = try SafetyPolicy.builtIn()
-        let lib = try TemplateLibrary.standard(maxCharacters: c.maxTemplateChars)
         let answerer = CountingAnswerer()
-        let queries = try Fixtures.queries(c).training
+        let (store, queries, ritd) = try Fixtures.offline("shared-answers", Fixtures.config(harmful: 2, jailbreak: 2, benign: 5), answerer: answerer, shareAnswers: true)
         let benign = queries.filter { !$0.kind.isHarmful }.map(\.prompt)
         #expect(benign.count == 5)
-        let ritd = OfflineTeacher(policy: policy, templates: lib, answerer: answerer, answerStore: store)
         let reasoned = try await ritd.cachedWrite(queries.map { .reasoning($0) }, store: store)
         #expect(answerer.asked.sorted() == benign.sorted())
-        let direct = OfflineTeacher(policy: policy, templates: lib, answerer: answerer, answerStore: store)
+        let direct = OfflineTeacher(policy: ritd.policy, templates: ritd.templates, answerer: answerer, answerStore: store)
         let answered = try await direct.cachedWrite(queries.map { .direct($0) }, store: store)
         #expect(answerer.asked.count == 5, "the direct stage decoded again: \(answerer.asked.count) prompts")
         for (q, (r, d)) in zip(queries, zip(reasoned, answered)) where !q.kind.isHarmful {
