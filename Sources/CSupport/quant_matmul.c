@@ -87,7 +87,7 @@ static inline float hsum(__m256 v) {
 // what bounds batched decoding.
 static inline __attribute__((always_inline)) void block_step(
     const int RC, int type, const unsigned char *block, const float *xb, long ldx,
-    const float *xs, long nblocks, __m256 *acc, float *cacc) {
+    const float *xs, __m256 *acc, float *cacc) {
     __m256 q[4];
     float d, c;
     block_codes_avx2(type, block, q, &d, &c);
@@ -127,7 +127,7 @@ static inline __attribute__((always_inline)) void rows_kernel(
         __m256 acc[8];
         float cacc[8];
         for (int r = 0; r < RC; r++) { acc[r] = _mm256_setzero_ps(); cacc[r] = 0; }
-        for (long j = 0; j < nblocks; j++) block_step(RC, type, row + j * bb, x + j * 32, ldx, xsum + j, nblocks, acc, cacc);
+        for (long j = 0; j < nblocks; j++) block_step(RC, type, row + j * bb, x + j * 32, ldx, xsum + j, acc, cacc);
         for (int r = 0; r < RC; r++) y[r * ldy + n] = hsum(acc[r]) + cacc[r];
     }
 }
@@ -141,8 +141,8 @@ int saro_quant_matmul(int type, const void *w, long row_bytes, long k,
     long nblocks = k / 32;
     const unsigned char *base = (const unsigned char *)w;
 #ifdef SARO_AVX2
-    float xsum_stack[8 * 512];
-    float *xsum = nblocks <= 512 ? xsum_stack : (float *)malloc(sizeof(float) * 8 * nblocks);
+    float xsum_stack[512];
+    float *xsum = nblocks <= 512 ? xsum_stack : (float *)malloc(sizeof(float) * nblocks);
     for (long r0 = 0; r0 < rows; r0 += 8) {
         long rc = rows - r0 < 8 ? rows - r0 : 8;
         const float *xr0 = x + r0 * ldx;

@@ -77,11 +77,9 @@ public struct Sampler {
                 if near.count >= parameters.topK || spread.isInfinite { tokens = Array(descending(near).prefix(parameters.topK)); break }
             }
         }
-        let total = (tokens ?? Array(0..<v)).reduce(0.0) { $0 + Double(weights[$1]) }
-        guard parameters.topP < 1 else {
-            let chosen = tokens ?? Array(0..<v)
-            return (chosen, chosen.map { Double(weights[$0]) / total })
-        }
+        let candidates = tokens ?? Array(0..<v)
+        let total = candidates.reduce(0.0) { $0 + Double(weights[$1]) }
+        guard parameters.topP < 1 else { return (candidates, candidates.map { Double(weights[$0]) / total }) }
         // The nucleus: walk the tokens in descending order until their mass reaches top-p.
         func nucleus(_ ordered: [Int]) -> (tokens: [Int], probabilities: [Double])? {
             var kept: [Int] = [], probs: [Double] = [], mass = 0.0
