@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what saro needs on a Debian machine, only what is missing (quick when all is there):
-#   - OpenBLAS (libopenblas0-pthread): the BLAS saro loads at run time;
+#   - oneDNN (libdnnl2): the BLAS saro loads at run time, and OpenBLAS (libopenblas0-pthread),
+#     its fallback, which the tests also check;
 #   - python3 with numpy: the reference run of `saro bench gemm`;
 #   - SQLite's headers (libsqlite3-dev): GRDB builds against the system SQLite (job store);
 #   - chromium: the tests check that `saro report`'s HTML renders in a headless browser.
@@ -8,6 +9,7 @@
 set -euo pipefail
 
 need_apt=()
+dpkg -s libdnnl2 >/dev/null 2>&1 || need_apt+=(libdnnl2)
 dpkg -s libopenblas0-pthread >/dev/null 2>&1 || need_apt+=(libopenblas0-pthread)
 dpkg -s libsqlite3-dev >/dev/null 2>&1 || need_apt+=(libsqlite3-dev)
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)

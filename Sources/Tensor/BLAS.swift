@@ -13,7 +13,7 @@ public enum BLASError: Error, CustomStringConvertible {
         switch self {
         case .notFound(let tried, let err):
             return "no BLAS library could be loaded (tried \(tried.joined(separator: ", ")); last error: \(err)). "
-                + "Install one with `apt-get install libopenblas0-pthread` (or libdnnl2), or name a file with SARO_BLAS_LIB."
+                + "Install one with `apt-get install libdnnl2` (or libopenblas0-pthread), or name a file with SARO_BLAS_LIB."
         case .missingSymbol(let lib, let sym):
             return "BLAS library \(lib) has no symbol \(sym)"
         }
@@ -22,12 +22,16 @@ public enum BLASError: Error, CustomStringConvertible {
 
 /// Row-major single-precision GEMM from a C BLAS loaded at run time.
 ///
-/// The library is opened with dlopen rather than linked, for one reason: OpenBLAS picks its
-/// kernel from OPENBLAS_CORETYPE when it loads, so the program must set that variable before
-/// the library is in the process. `BLAS.shared` detects the CPU, sets the kernel family when
-/// the user has not, loads the library and then reads back the kernel it chose.
+/// oneDNN's `dnnl_sgemm` comes first: it generates its kernels for the CPU it finds, and on
+/// training's products (many calls, outputs of megabytes, 64-wide attention blocks) it runs
+/// faster than OpenBLAS here (`saro bench train`: about 1.2x the tokens/s). OpenBLAS is the
+/// fallback, and the reason the library is opened with dlopen rather than linked: it picks its
+/// kernel from OPENBLAS_CORETYPE when it loads, and Debian's build picks a slow generic one on
+/// some CPUs, so the program must set that variable before the library is in the process.
+/// `BLAS.shared` detects the CPU, sets the kernel family when the user has not, loads the
+/// library and then reads back the kernel it chose.
 public final class BLAS: @unchecked Sendable {
-    public enum Backend: String, Sendable, Codable { case openblas, dnnl }
+    public enum Backend: String, Sendable, Codable, CaseIterable { case openblas, dnnl }
 
     public let backend: Backend
     public let libraryPath: String
@@ -54,7 +58,7 @@ public final class BLAS: @unchecked Sendable {
         do { return try load() } catch { fatalError("\(error)") }
     }()
 
-    /// Loads the BLAS named by SARO_BLAS (openblas or dnnl; default openblas, then dnnl) or
+    /// Loads the BLAS named by SARO_BLAS (dnnl or openblas; default dnnl, then openblas) or
     /// the file named by SARO_BLAS_LIB.
     public static func load(environment: [String: String] = currentEnvironment()) throws -> BLAS {
         let cpu = CPUFeatures.current
@@ -73,7 +77,7 @@ public final class BLAS: @unchecked Sendable {
         } else {
             let openblas: [(Backend, String)] = ["libopenblas.so.0", "libopenblas.so", "libopenblas.dylib"].map { (.openblas, $0) }
             let dnnl: [(Backend, String)] = ["libdnnl.so.2", "libdnnl.so", "libdnnl.dylib"].map { (.dnnl, $0) }
-            candidates = wanted == .dnnl ? dnnl + openblas : openblas + dnnl
+            candidates = wanted == .openblas ? openblas + dnnl : dnnl + openblas
         }
         var lastError = ""
         for (backend, path) in candidates {
@@ -132,6 +136,8 @@ public final class BLAS: @unchecked Sendable {
             for i in 0..<m { for j in 0..<n { c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j] } }
             return
         }
+        let started = GemmProfile.enabled ? GemmProfile.now() : 0
+        defer { if GemmProfile.enabled { GemmProfile.record(transA, transB, m, n, k, seconds: GemmProfile.now() - started) } }
         if let cblas {
             cblas(101 /* row major */, transA ? 112 : 111, transB ? 112 : 111,
                   Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
