@@ -49,6 +49,14 @@ public final class LlamaModel {
         inverseFrequencies = config.ropeInverseFrequencies
     }
 
+    /// A model over already-checked parameter variables (`replica`).
+    init(config: LlamaConfig, parameters: [String: Variable], quantized: [String: QuantizedMatrix]) {
+        self.config = config
+        self.parameters = parameters
+        self.quantized = quantized
+        inverseFrequencies = config.ropeInverseFrequencies
+    }
+
     /// The parameter names and shapes a checkpoint of this configuration holds.
     public static func expectedShapes(_ c: LlamaConfig) -> [(String, [Int])] {
         let q = c.numAttentionHeads * c.headDim, kv = c.numKeyValueHeads * c.headDim

@@ -49,6 +49,11 @@ public final class LoRAAdapters {
         }
     }
 
+    /// Adapters over the given module variables (`replica`).
+    init(config: LoRAConfig, modules: [String: (a: Variable, b: Variable)], rng: SplitMix64, enabled: Bool) {
+        self.config = config; self.modules = modules; self.rng = rng; self.enabled = enabled
+    }
+
     /// Trainable parameters by PEFT key.
     public var parameters: [String: Variable] {
         var out: [String: Variable] = [:]

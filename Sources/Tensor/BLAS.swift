@@ -51,6 +51,25 @@ public final class BLAS: @unchecked Sendable {
 
     private let cblas: CblasSgemm?
     private let dnnl: DnnlSgemm?
+    /// OpenMP's per-thread thread count (oneDNN's runtime), for `withOneThread`.
+    private typealias OMPSetThreads = @convention(c) (Int32) -> Void
+    private typealias OMPGetThreads = @convention(c) () -> Int32
+    private let ompSetThreads: OMPSetThreads?
+    private let ompGetThreads: OMPGetThreads?
+
+    /// Whether several threads can each make single-threaded calls at once (`withOneThread`):
+    /// oneDNN reads its thread count from the calling thread's OpenMP setting, while
+    /// OpenBLAS's count is process-wide and its calls share one pool.
+    public var supportsLanes: Bool { ompSetThreads != nil && ompGetThreads != nil }
+
+    /// Runs body with this thread's BLAS calls on this thread alone, then restores the count.
+    public func withOneThread<R>(_ body: () throws -> R) rethrows -> R {
+        guard let set = ompSetThreads, let get = ompGetThreads else { return try body() }
+        let before = get()
+        set(1)
+        defer { set(before) }
+        return try body()
+    }
 
     /// The process-wide BLAS, loaded on first use. A failure to load is fatal with a message
     /// that says what to install; `load()` returns the error instead.
@@ -114,12 +133,18 @@ public final class BLAS: @unchecked Sendable {
                 .flatMap { unsafeBitCast($0, to: CoreName.self)() }
                 .map { String(cString: $0) } ?? "unknown"
             threads = symbol("openblas_get_num_threads").map { Int(unsafeBitCast($0, to: NumThreads.self)()) } ?? 1
+            ompSetThreads = nil; ompGetThreads = nil
         case .dnnl:
             guard let f = symbol("dnnl_sgemm") else { throw BLASError.missingSymbol(library: path, symbol: "dnnl_sgemm") }
             dnnl = unsafeBitCast(f, to: DnnlSgemm.self)
             cblas = nil
             kernel = "dnnl (runtime CPU dispatch)"
-            threads = Parallel.threads
+            // The OpenMP runtime oneDNN was built with is already loaded with it; a oneDNN
+            // built on another runtime (TBB, threadpool) has no such symbols and gets no lanes.
+            let omp = dlopen("libgomp.so.1", RTLD_NOW | RTLD_NOLOAD) ?? dlopen("libomp.so", RTLD_NOW | RTLD_NOLOAD)
+            ompSetThreads = omp.flatMap { dlsym($0, "omp_set_num_threads") }.map { unsafeBitCast($0, to: OMPSetThreads.self) }
+            ompGetThreads = omp.flatMap { dlsym($0, "omp_get_max_threads") }.map { unsafeBitCast($0, to: OMPGetThreads.self) }
+            threads = ompGetThreads.map { Int($0()) } ?? Parallel.threads
         }
     }
 

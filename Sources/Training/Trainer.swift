@@ -66,17 +66,10 @@ public final class Trainer {
         for step in start..<total {
             let t0 = GemmBenchmark.now()
             let microBatches = plan.microBatches(forStep: step)
-            let stepIndices = microBatches.flatMap { $0 }
-            let normalizer = objective.stepNormalizer(stepIndices)
+            let normalizer = objective.stepNormalizer(microBatches.flatMap { $0 })
             for p in trainable.values { p.zeroGrad() }
-            var sums: [String: Double] = [:]
-            var tokens = 0
-            for mb in microBatches {
-                let (loss, metrics, n) = objective.loss(model: model, indices: mb, normalizer: normalizer, stepIndices: stepIndices)
-                loss.backward()
-                for (k, v) in metrics { sums[k, default: 0] += v }
-                tokens += n
-            }
+            let (sums, tokens) = GradientStep.run(model: model, trainable: trainable, objective: objective, microBatches: microBatches,
+                                                  normalizer: normalizer).pair
             let loss = sums["loss"] ?? .nan
             let norm = GradientClipping.globalNorm(trainable)
             let seconds = GemmBenchmark.now() - t0

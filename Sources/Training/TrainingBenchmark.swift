@@ -3,7 +3,7 @@ import Models
 import Tensor
 
 /// Training throughput: LoRA SFT steps (forward, backward, AdamW) on random token sequences,
-/// and DPO steps on random pairs, on a real model.
+/// and DPO steps on random pairs, on a real model, through the trainer's step (`GradientStep`).
 public enum TrainingBenchmark {
     public struct Result: Codable, Sendable {
         public var sft_tokens_per_second: Double
@@ -32,9 +32,9 @@ public enum TrainingBenchmark {
             var best = Double.infinity
             for i in 0...steps {
                 let t0 = GemmBenchmark.now()
-                let normalizer = objective.stepNormalizer(indices)
-                let (loss, _, _) = objective.loss(model: model, indices: indices, normalizer: normalizer, stepIndices: indices)
-                loss.backward()
+                // The trainer's own step: its lanes, its split of the batch.
+                _ = GradientStep.run(model: model, trainable: adapters.parameters, objective: objective, microBatches: [indices],
+                                     normalizer: objective.stepNormalizer(indices))
                 optimizer.update(adapters.parameters, lr: 1e-4)
                 for p in adapters.parameters.values { p.zeroGrad() }
                 if i > 0 { best = min(best, GemmBenchmark.now() - t0) }   // the first step warms up

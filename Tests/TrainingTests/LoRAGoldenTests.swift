@@ -30,19 +30,15 @@ import Testing
         return zip(a.scalars, b.scalars).map { abs($0 - $1) }.max()! / scale
     }
 
-    @Test func sftLossAndAdapterGradients() throws {
-        let (model, adapters, golden) = try Self.setup()
+    static func sftObjective(_ golden: SafeTensorsFile) throws -> SFTObjective {
         let ids = try golden.integers("sft.ids"), mask = try golden.integers("sft.mask").map { $0 != 0 }
         let examples = (0..<2).map { r in SFTExample(ids: Array(ids[(r * 8)..<(r * 8 + 8)]), mask: Array(mask[(r * 8)..<(r * 8 + 8)])) }
-        let objective = SFTObjective(examples: examples, padToken: 0)
-        let (loss, _, _) = objective.loss(model: model, indices: [0, 1], normalizer: objective.stepNormalizer([0, 1]), stepIndices: [0, 1])
-        #expect(abs(loss.value.scalars[0] - (try golden.tensor("sft.loss").scalars[0])) < 1e-5)
-        loss.backward()
-        try Self.expectGradients(adapters, golden, prefix: "sft_grad", tolerance: 1e-4)
+        return SFTObjective(examples: examples, padToken: 0)
     }
 
-    @Test func dpoLossAndAdapterGradients() throws {
-        let (model, adapters, golden) = try Self.setup()
+    /// The golden pairs, with reference log-probs from the model with adapters off (checked
+    /// against PyTorch's).
+    static func dpoObjective(_ model: LlamaModel, _ adapters: LoRAAdapters, _ golden: SafeTensorsFile) throws -> DPOObjective {
         func rows(_ name: String) throws -> [[Int]] {
             let t = try golden.tensor(name)
             return (0..<t.shape[0]).map { r in (0..<t.shape[1]).map { Int(t[index: [r, $0]]) }.filter { $0 >= 0 } }
@@ -56,11 +52,40 @@ import Testing
         for i in 0..<2 {
             #expect(abs(reference[2 * i] - expectedRef[i]) < 1e-4 && abs(reference[2 * i + 1] - expectedRef[2 + i]) < 1e-4)
         }
-        let objective = DPOObjective(examples: examples, config: DPOLossConfig(beta: 0.1), reference: reference, padToken: 0)
+        return DPOObjective(examples: examples, config: DPOLossConfig(beta: 0.1), reference: reference, padToken: 0)
+    }
+
+    @Test func sftLossAndAdapterGradients() throws {
+        let (model, adapters, golden) = try Self.setup()
+        let objective = try Self.sftObjective(golden)
+        let (loss, _, _) = objective.loss(model: model, indices: [0, 1], normalizer: objective.stepNormalizer([0, 1]), stepIndices: [0, 1])
+        #expect(abs(loss.value.scalars[0] - (try golden.tensor("sft.loss").scalars[0])) < 1e-5)
+        loss.backward()
+        try Self.expectGradients(adapters, golden, prefix: "sft_grad", tolerance: 1e-4)
+    }
+
+    @Test func dpoLossAndAdapterGradients() throws {
+        let (model, adapters, golden) = try Self.setup()
+        let objective = try Self.dpoObjective(model, adapters, golden)
         let (loss, _, _) = objective.loss(model: model, indices: [0, 1], normalizer: 2, stepIndices: [0, 1])
         #expect(abs(loss.value.scalars[0] - (try golden.tensor("dpo.loss").scalars[0])) < 1e-5)
         loss.backward()
         try Self.expectGradients(adapters, golden, prefix: "dpo_grad", tolerance: 1e-3)
+    }
+
+    /// The trainer's step on two cores runs the two examples as two lanes, each on a replica of
+    /// the model with gradients of its own, and sums them: the same loss and gradients.
+    @Test func twoLanesGiveTheGoldenLossesAndGradients() throws {
+        let (model, adapters, golden) = try Self.setup()
+        let sft = try Self.sftObjective(golden), dpo = try Self.dpoObjective(model, adapters, golden)
+        for (objective, name, tolerance) in [(sft as TrainingObjective, "sft", Float(1e-4)), (dpo, "dpo", 1e-3)] {
+            for p in adapters.parameters.values { p.zeroGrad() }
+            let totals = GradientStep.run(model: model, trainable: adapters.parameters, objective: objective, microBatches: [[0, 1]],
+                                          normalizer: objective.stepNormalizer([0, 1]), cores: 2)
+            #expect(totals.lanes == (BLAS.shared.supportsLanes ? 2 : 1))
+            #expect(abs(totals.sums["loss"]! - Double(try golden.tensor(name + ".loss").scalars[0])) < 1e-5)
+            try Self.expectGradients(adapters, golden, prefix: name + "_grad", tolerance: tolerance)
+        }
     }
 
     @Test func adapterFilesUsePEFTLayoutAndMergeMatchesForward() throws {

@@ -16,12 +16,35 @@ public enum Parallel {
     @inlinable
     public static func forRanges(_ count: Int, minPerThread: Int = 1, _ body: (Range<Int>) -> Void) {
         if count <= 0 { return }
+        if insideLane { body(0..<count); return }
         let parts = min(threads, max(1, count / max(1, minPerThread)))
         if parts <= 1 { body(0..<count); return }
         let chunk = (count + parts - 1) / parts
         DispatchQueue.concurrentPerform(iterations: parts) { p in
             let lo = p * chunk, hi = min(count, lo + chunk)
             if lo < hi { body(lo..<hi) }
+        }
+    }
+
+    /// Set on the threads of `lanes`: each lane already has a core, so the kernels it calls
+    /// run their loops on it rather than splitting them again. Task-local, which outside a
+    /// Swift task is per thread.
+    @TaskLocal public static var insideLane = false
+
+    /// Runs body(0) ... body(count - 1) concurrently, one lane per core, each lane single-
+    /// threaded throughout: saro's kernels run their loops inline and BLAS uses one thread.
+    /// Independent work (data-parallel training's shards) then needs no synchronisation per
+    /// op, where splitting every op across the cores pays a fork and join for each of
+    /// thousands of small products and elementwise passes. Without a BLAS that can run
+    /// single-threaded calls side by side (`BLAS.supportsLanes`), the lanes run one by one.
+    public static func lanes(_ count: Int, _ body: (Int) -> Void) {
+        let blas = BLAS.shared
+        if count <= 1 || !blas.supportsLanes || insideLane {
+            for i in 0..<count { body(i) }
+            return
+        }
+        DispatchQueue.concurrentPerform(iterations: count) { i in
+            blas.withOneThread { $insideLane.withValue(true) { body(i) } }
         }
     }
 
