@@ -71,10 +71,12 @@ import SaRO
     @Test func timeoutsAreRetried() async throws {
         let server = ScriptedOpenAIServer { i, _ in i == 0 ? .chat("late", delay: 3) : .chat("on time") }
         try await server.run { url in
-            let client = ChatClient(endpoint: Self.endpoint(url, timeout: 0.5))
+            let client = ChatClient(endpoint: Self.endpoint(url, timeout: 1))
             let reply = try await client.complete([ChatTurn(role: "user", content: "x")])
             #expect(reply.content == "on time")
-            #expect(server.requestCount == 2)
+            // At least the late request and one retry; on a loaded machine (CI beside a
+            // training run) the prompt reply may also miss the timeout once and be retried.
+            #expect(server.requestCount >= 2)
         }
     }
 
