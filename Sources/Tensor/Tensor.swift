@@ -13,39 +13,31 @@ public final class TensorStorage: @unchecked Sendable {
     /// op allocates its output, and fresh pages from mmap cost a page fault (and zeroing) each.
     static let configureAllocator: Void = saro_configure_allocator()
 
-    /// Elements allocated: `count` rounded up to the pool's size class for large buffers.
-    let capacity: Int
-
     public init(count: Int, zeroed: Bool = true) {
         precondition(count >= 0, "negative storage size")
         TensorStorage.configureAllocator
         self.count = count
-        capacity = BufferPool.sizeClass(count)
-        if let reused = BufferPool.shared.take(capacity) {
+        if let reused = BufferPool.shared.take(count) {
             pointer = reused
         } else {
             var raw: UnsafeMutableRawPointer? = nil
-            let bytes = max(1, capacity) * MemoryLayout<Float>.stride
+            let bytes = max(1, count) * MemoryLayout<Float>.stride
             guard posix_memalign(&raw, 64, bytes) == 0, let raw else {
                 fatalError("out of memory allocating \(bytes) bytes for a tensor")
             }
-            pointer = raw.bindMemory(to: Float.self, capacity: max(1, capacity))
+            pointer = raw.bindMemory(to: Float.self, capacity: max(1, count))
         }
         if zeroed { pointer.initialize(repeating: 0, count: count) }
     }
 
     deinit {
-        if !BufferPool.shared.give(pointer, capacity) { free(pointer) }
+        if !BufferPool.shared.give(pointer, count) { free(pointer) }
     }
 }
 
-/// Large tensor buffers, kept after use and handed out again for the same size class.
-/// Training and decoding allocate the same big activations every step; reusing them saves the
-/// page faults and zeroing of fresh memory (glibc maps blocks over 32 MiB anew each time).
-/// Sizes are rounded up to four classes per doubling (at most 25% more), because batches of
-/// varying length ask for slightly different sizes every step: with exact sizes the pool
-/// filled to its bound with buffers no later step could use (an RW run held 11 GB).
-/// Bounded in bytes.
+/// Large tensor buffers, kept after use and handed out again for the same size. Training and
+/// decoding allocate the same big activations every step; reusing them saves the page faults
+/// and zeroing of fresh memory (glibc maps blocks over 32 MiB anew each time). Bounded in bytes.
 final class BufferPool: @unchecked Sendable {
     static let shared = BufferPool()
     static let minimumCount = 1 << 18            // 1 MiB: smaller blocks come from malloc's bins
@@ -54,28 +46,20 @@ final class BufferPool: @unchecked Sendable {
     private var bytes = 0
     private let lock = NSLock()
 
-    /// `count` itself below the pooled sizes, else rounded up to 2^e * (4, 5, 6 or 7) / 4.
-    static func sizeClass(_ count: Int) -> Int {
-        guard count > minimumCount else { return count }
-        let shift = (Int.bitWidth - 1 - (count - 1).leadingZeroBitCount) - 2   // keep the top three bits
-        let step = 1 << shift
-        return (count + step - 1) / step * step
-    }
-
-    func take(_ capacity: Int) -> UnsafeMutablePointer<Float>? {
-        guard capacity >= Self.minimumCount else { return nil }
+    func take(_ count: Int) -> UnsafeMutablePointer<Float>? {
+        guard count >= Self.minimumCount else { return nil }
         lock.lock(); defer { lock.unlock() }
-        guard let p = free[capacity]?.popLast() else { return nil }
-        bytes -= capacity * 4
+        guard let p = free[count]?.popLast() else { return nil }
+        bytes -= count * 4
         return p
     }
 
-    func give(_ p: UnsafeMutablePointer<Float>, _ capacity: Int) -> Bool {
-        guard capacity >= Self.minimumCount else { return false }
+    func give(_ p: UnsafeMutablePointer<Float>, _ count: Int) -> Bool {
+        guard count >= Self.minimumCount else { return false }
         lock.lock(); defer { lock.unlock() }
-        guard bytes + capacity * 4 <= Self.capacityBytes else { return false }
-        free[capacity, default: []].append(p)
-        bytes += capacity * 4
+        guard bytes + count * 4 <= Self.capacityBytes else { return false }
+        free[count, default: []].append(p)
+        bytes += count * 4
         return true
     }
 }

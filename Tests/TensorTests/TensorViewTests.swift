@@ -123,20 +123,4 @@ import Testing
         try SafeTensorsFile.write(["x": Tensor([1], shape: [1])], to: path)
         #expect(throws: SafeTensorsError.missingTensor(file: path, tensor: "y")) { try SafeTensorsFile(path: path).tensor("y") }
     }
-
-    /// Pooled buffers come in four size classes per doubling: never smaller than asked, at
-    /// most 25% larger, so batches of nearby lengths reuse each other's buffers.
-    @Test func poolSizeClasses() {
-        let small = BufferPool.minimumCount
-        #expect(BufferPool.sizeClass(1000) == 1000 && BufferPool.sizeClass(small) == small)
-        var classes = Set<Int>()
-        for count in stride(from: 1 << 20 + 1, through: 1 << 21, by: 997) {
-            let c = BufferPool.sizeClass(count)
-            #expect(c >= count && Double(c) <= 1.25 * Double(count), "\(count) -> \(c)")
-            classes.insert(c)
-        }
-        #expect(classes == [1_310_720, 1_572_864, 1_835_008, 2_097_152])
-        let t = Tensor(uninitialized: [2048, 577])
-        #expect(t.storage.capacity == BufferPool.sizeClass(2048 * 577) && t.storage.count == 2048 * 577)
-    }
 }
