@@ -161,8 +161,8 @@ public final class BLAS: @unchecked Sendable {
             for i in 0..<m { for j in 0..<n { c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j] } }
             return
         }
-        let started = GemmProfile.enabled ? GemmProfile.now() : 0
-        defer { if GemmProfile.enabled { GemmProfile.record(transA, transB, m, n, k, seconds: GemmProfile.now() - started) } }
+        let started = GemmProfile.enabled ? MonotonicClock.seconds() : 0
+        defer { if GemmProfile.enabled { GemmProfile.record(transA, transB, m, n, k, seconds: MonotonicClock.seconds() - started) } }
         if let cblas {
             cblas(101 /* row major */, transA ? 112 : 111, transB ? 112 : 111,
                   Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))

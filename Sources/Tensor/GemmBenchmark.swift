@@ -14,12 +14,6 @@ public enum GemmBenchmark {
         public var maxRelativeError: Double
     }
 
-    public static func now() -> Double {
-        var t = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &t)
-        return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
-    }
-
     /// Best of `runs` timed calls of C[m,n] = A[m,k] B[k,n] after one warm-up call.
     public static func run(m: Int, n: Int, k: Int, runs: Int = 10, blas: BLAS = .shared) -> Result {
         var rng = SplitMix64(seed: 42)
@@ -31,9 +25,9 @@ public enum GemmBenchmark {
         once()
         var best = Double.infinity
         for _ in 0..<max(1, runs) {
-            let t0 = now()
+            let t0 = MonotonicClock.seconds()
             once()
-            best = min(best, now() - t0)
+            best = min(best, MonotonicClock.seconds() - t0)
         }
         return Result(m: m, n: n, k: k, gflops: 2.0 * Double(m) * Double(n) * Double(k) / best / 1e9,
                       bestSeconds: best, runs: runs, maxRelativeError: sampledError(a: a, b: b, c: c, samples: 256, rng: &rng))

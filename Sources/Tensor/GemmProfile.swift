@@ -14,8 +14,6 @@ enum GemmProfile {
     private static let lock = NSLock()
     nonisolated(unsafe) private static var table: [Key: (calls: Int, seconds: Double)] = [:]
 
-    static func now() -> Double { GemmBenchmark.now() }
-
     static func record(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, seconds: Double) {
         lock.lock(); defer { lock.unlock() }
         let key = Key(transA: transA, transB: transB, m: m, n: n, k: k)

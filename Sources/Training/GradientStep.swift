@@ -19,7 +19,6 @@ enum GradientStep {
         var tokens = 0
         /// Lanes the step ran on (1: the plain multi-threaded pass).
         var lanes = 1
-        var pair: ([String: Double], Int) { (sums, tokens) }
     }
 
     /// Accumulates the step's gradients into `trainable` (parameters of `model`) and returns

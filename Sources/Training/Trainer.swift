@@ -64,15 +64,16 @@ public final class Trainer {
         let warmup = Int((options.warmupRatio * Double(total)).rounded(.up))
         onEvent(.started(totalSteps: total, startStep: start, trainableParameters: trainable.values.map(\.value.count).reduce(0, +), examples: objective.count))
         for step in start..<total {
-            let t0 = GemmBenchmark.now()
+            let t0 = MonotonicClock.seconds()
             let microBatches = plan.microBatches(forStep: step)
             let normalizer = objective.stepNormalizer(microBatches.flatMap { $0 })
             for p in trainable.values { p.zeroGrad() }
-            let (sums, tokens) = GradientStep.run(model: model, trainable: trainable, objective: objective, microBatches: microBatches,
-                                                  normalizer: normalizer).pair
+            let totals = GradientStep.run(model: model, trainable: trainable, objective: objective, microBatches: microBatches,
+                                          normalizer: normalizer)
+            let (sums, tokens) = (totals.sums, totals.tokens)
             let loss = sums["loss"] ?? .nan
             let norm = GradientClipping.globalNorm(trainable)
-            let seconds = GemmBenchmark.now() - t0
+            let seconds = MonotonicClock.seconds() - t0
             if !loss.isFinite || !norm.isFinite {
                 for p in trainable.values { p.zeroGrad() }
                 onEvent(.skipped(step: step + 1, reason: "non-finite \(loss.isFinite ? "gradient norm" : "loss")"))

@@ -31,13 +31,13 @@ public enum TrainingBenchmark {
         func timeSteps(_ objective: TrainingObjective, _ indices: [Int]) -> Double {
             var best = Double.infinity
             for i in 0...steps {
-                let t0 = GemmBenchmark.now()
+                let t0 = MonotonicClock.seconds()
                 // The trainer's own step: its lanes, its split of the batch.
                 _ = GradientStep.run(model: model, trainable: adapters.parameters, objective: objective, microBatches: [indices],
                                      normalizer: objective.stepNormalizer(indices))
                 optimizer.update(adapters.parameters, lr: 1e-4)
                 for p in adapters.parameters.values { p.zeroGrad() }
-                if i > 0 { best = min(best, GemmBenchmark.now() - t0) }   // the first step warms up
+                if i > 0 { best = min(best, MonotonicClock.seconds() - t0) }   // the first step warms up
             }
             return best
         }

@@ -18,8 +18,6 @@ public enum GenerationBenchmark {
         public var decode_bound_tokens_per_second: Double
     }
 
-    static func now() -> Double { GemmBenchmark.now() }
-
     /// Times decoding `newTokens` tokens after `promptLength` prompt tokens (the prompt's
     /// prefill excluded), at batch 1 and at `batch`, and prefill of `prefillLength` tokens.
     public static func run(model: LlamaModel, promptLength: Int = 16, newTokens: Int = 128, batch: Int = 16, prefillLength: Int = 512) -> Result {
@@ -31,7 +29,7 @@ public enum GenerationBenchmark {
             let cache = KVCache(config: model.config, batch: b, capacity: promptLength + newTokens + 1)
             _ = GradMode.withNoGrad { model.forward(ids: randomIds(b * promptLength), batch: b, time: promptLength, cache: cache, lastOnly: true) }
             var next = randomIds(b)
-            let t0 = now()
+            let t0 = MonotonicClock.seconds()
             for _ in 0..<newTokens {
                 let logits = GradMode.withNoGrad { model.forward(ids: next, batch: b, time: 1, cache: cache, lastOnly: true) }.value
                 next = (0..<b).map { row in
@@ -41,14 +39,14 @@ public enum GenerationBenchmark {
                     return Int32(best)
                 }
             }
-            return Double(b * newTokens) / (now() - t0)
+            return Double(b * newTokens) / (MonotonicClock.seconds() - t0)
         }
         let single = decode(batch: 1)
         let batched = decode(batch: batch)
         let prompt = randomIds(prefillLength)
-        let t0 = now()
+        let t0 = MonotonicClock.seconds()
         _ = GradMode.withNoGrad { model.forward(ids: prompt, batch: 1, time: prefillLength, cache: KVCache(config: model.config, batch: 1, capacity: prefillLength), lastOnly: true) }
-        let prefill = Double(prefillLength) / (now() - t0)
+        let prefill = Double(prefillLength) / (MonotonicClock.seconds() - t0)
 
         let bytes = weightBytesPerToken(model)
         let bandwidth = measureReadBandwidth()
@@ -75,7 +73,7 @@ public enum GenerationBenchmark {
         let buffer = Tensor(repeating: 1, shape: [count])
         var best = Double.infinity
         for _ in 0..<5 {
-            let t0 = now()
+            let t0 = MonotonicClock.seconds()
             let partial = Tensor(zeros: [Parallel.threads])
             Parallel.forRanges(count, minPerThread: 1 << 20) { r in
                 var acc = Vec8()
@@ -83,7 +81,7 @@ public enum GenerationBenchmark {
                 while i + 8 <= r.upperBound { acc += SIMDMath.load(buffer.data + i); i += 8 }
                 partial.data[r.lowerBound * Parallel.threads / count] += acc.sum()
             }
-            best = min(best, now() - t0)
+            best = min(best, MonotonicClock.seconds() - t0)
             precondition(partial.scalars.reduce(0, +) > 0)
         }
         return Double(count * 4) / best
