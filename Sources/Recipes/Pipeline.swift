@@ -264,7 +264,16 @@ public final class Pipeline: @unchecked Sendable {
         }
     }
 
-    func fingerprint(_ s: Stage) -> String { ContentKey.of([s.name, s.settings] + s.inputs.map { $0 + "=" + FileDigest.of($0) }) }
+    /// Inputs inside the run folder are named relative to it, so a run folder that is moved or
+    /// copied (to try a change on a copy of a finished run) keeps its finished stages.
+    func fingerprint(_ s: Stage) -> String {
+        let prefix = (dir as NSString).standardizingPath + "/"
+        func name(_ input: String) -> String {
+            let full = (input as NSString).standardizingPath
+            return full.hasPrefix(prefix) ? "run:" + full.dropFirst(prefix.count) : input
+        }
+        return ContentKey.of([s.name, s.settings] + s.inputs.map { name($0) + "=" + FileDigest.of($0) })
+    }
 
     func status(_ s: Stage, _ records: StageRecords) -> String {
         guard let r = records.stages[s.name] else { return "to do" }

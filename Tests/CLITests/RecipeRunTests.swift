@@ -62,8 +62,13 @@ import Testing
             #expect(page.contains("<section id=\"\(id)\">"), "\(id)")
         }
         #expect(!page.contains("No data for this section"))
-        // A third run does nothing.
+        // A third run does nothing, also in a copy of the run folder elsewhere.
         let again = try CLITests.saro(["run", recipe, "--out", out.path, "--dry-run"])
         #expect(!again.out.contains("to do") && !again.out.contains("changed"), "\(again.out)")
+        let copy = TrainResumeTests.work("recipe-tiny-copy")
+        try? FileManager.default.removeItem(at: copy)
+        try FileManager.default.copyItem(at: out, to: copy)
+        let inCopy = try CLITests.saro(["run", recipe, "--out", copy.path, "--dry-run"])
+        #expect(inCopy.status == 0 && !inCopy.out.contains("to do") && !inCopy.out.contains("changed"), "\(inCopy.out)")
     }
 }
