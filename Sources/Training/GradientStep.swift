@@ -26,7 +26,7 @@ enum GradientStep {
     static func run(model: LlamaModel, trainable: [String: Variable], objective: TrainingObjective, microBatches: [[Int]],
                     normalizer: Double, cores: Int = Parallel.threads) -> Totals {
         let stepIndices = microBatches.flatMap { $0 }
-        let lanes = BLAS.shared.supportsLanes ? max(1, min(cores, microBatches.map(\.count).max() ?? 1)) : 1
+        let lanes = Parallel.laneCount(items: microBatches.map(\.count).max() ?? 1, cores: cores)
         var totals = Totals(lanes: lanes)
         func add(_ metrics: [String: Double], _ tokens: Int) {
             for (k, v) in metrics { totals.sums[k, default: 0] += v }

@@ -57,6 +57,25 @@ import Testing
         for (i, p) in prompts.enumerated() { #expect(b1[i].tokens == generator.generate(prompts: [p], options: sampled)[0].tokens) }
     }
 
+    /// Without streaming, a batch runs as one lane per core, each lane its own smaller batch on
+    /// one thread; streaming runs it as one pass. Every row gets the same tokens either way.
+    @Test func lanesGenerateWhatOnePassGenerates() throws {
+        let model = try Self.tinyModel()
+        let tokenizer = try SmolLM2GoldenTests.tinyTokenizer(vocab: model.config.vocabSize)
+        let generator = Generator(model: model, tokenizer: tokenizer)
+        let prompts = [[3, 4, 5], [9, 1, 2, 8, 8, 7, 6], [12], [5, 5], [7, 1, 30]]
+        let requests = prompts.enumerated().map { i, p in
+            GenerationRequest(prompt: p, options: GenerationOptions(maxNewTokens: 10, sampling: i % 2 == 0 ? .greedy : SamplingParameters(temperature: 1, seed: UInt64(i))))
+        }
+        let inLanes = generator.generate(requests: requests)
+        #expect(generator.lastLanes == (BLAS.shared.supportsLanes ? min(Parallel.threads, prompts.count) : 1))
+        var streamed = 0
+        let onePass = generator.generate(requests: requests, onToken: { _, _, _ in streamed += 1 })
+        #expect(generator.lastLanes == 1 && streamed > 0)
+        #expect(inLanes.map(\.tokens) == onePass.map(\.tokens))
+        #expect(inLanes.allSatisfy { $0.tokens.count == 10 })
+    }
+
     /// Rows that finish early leave the batch (the cache keeps the running rows): the others
     /// must generate exactly what they generate alone.
     @Test func finishedRowsLeaveTheBatchWithoutChangingTheOthers() throws {

@@ -7,6 +7,10 @@ public enum GenerationBenchmark {
     public struct Result: Codable, Sendable {
         public var decode_batch1_tokens_per_second: Double
         public var decode_batched_tokens_per_second: Double
+        /// The same batch split into `lanes` parts decoded at once, one per core (what
+        /// `Generator` does when it does not stream); equal to the above with one lane.
+        public var decode_batched_lanes_tokens_per_second: Double
+        public var lanes: Int
         public var batch: Int
         public var new_tokens: Int
         public var prefill_tokens_per_second: Double
@@ -25,24 +29,36 @@ public enum GenerationBenchmark {
         let vocab = model.config.vocabSize
         func randomIds(_ n: Int) -> [Int32] { (0..<n).map { _ in Int32(rng.next() % UInt64(vocab)) } }
 
-        func decode(batch b: Int) -> Double {
-            let cache = KVCache(config: model.config, batch: b, capacity: promptLength + newTokens + 1)
-            _ = GradMode.withNoGrad { model.forward(ids: randomIds(b * promptLength), batch: b, time: promptLength, cache: cache, lastOnly: true) }
-            var next = randomIds(b)
+        /// Decoding at batch b, as `lanes` parts at once (each its own cache on one core, as
+        /// `Generator` runs a batch without streaming) or as one multi-threaded pass.
+        func decode(batch b: Int, lanes: Int = 1) -> Double {
+            let parts = (0..<lanes).map { i in (i * b / lanes)..<((i + 1) * b / lanes) }
+            let prompts = parts.map { randomIds($0.count * promptLength) }
+            let starts = parts.map { randomIds($0.count) }
+            let caches = parts.map { KVCache(config: model.config, batch: $0.count, capacity: promptLength + newTokens + 1) }
+            for (i, part) in parts.enumerated() {
+                _ = GradMode.withNoGrad { model.forward(ids: prompts[i], batch: part.count, time: promptLength, cache: caches[i], lastOnly: true) }
+            }
             let t0 = MonotonicClock.seconds()
-            for _ in 0..<newTokens {
-                let logits = GradMode.withNoGrad { model.forward(ids: next, batch: b, time: 1, cache: cache, lastOnly: true) }.value
-                next = (0..<b).map { row in
-                    let p = logits.data + row * vocab
-                    var best = 0
-                    for i in 1..<vocab where p[i] > p[best] { best = i }
-                    return Int32(best)
+            Parallel.lanes(lanes) { lane in
+                let rows = parts[lane].count
+                var next = starts[lane]
+                for _ in 0..<newTokens {
+                    let logits = GradMode.withNoGrad { model.forward(ids: next, batch: rows, time: 1, cache: caches[lane], lastOnly: true) }.value
+                    next = (0..<rows).map { row in
+                        let p = logits.data + row * vocab
+                        var best = 0
+                        for i in 1..<vocab where p[i] > p[best] { best = i }
+                        return Int32(best)
+                    }
                 }
             }
             return Double(b * newTokens) / (MonotonicClock.seconds() - t0)
         }
         let single = decode(batch: 1)
         let batched = decode(batch: batch)
+        let lanes = Parallel.laneCount(items: batch)
+        let batchedLanes = lanes > 1 ? decode(batch: batch, lanes: lanes) : batched
         let prompt = randomIds(prefillLength)
         let t0 = MonotonicClock.seconds()
         _ = GradMode.withNoGrad { model.forward(ids: prompt, batch: 1, time: prefillLength, cache: KVCache(config: model.config, batch: 1, capacity: prefillLength), lastOnly: true) }
@@ -50,8 +66,8 @@ public enum GenerationBenchmark {
 
         let bytes = weightBytesPerToken(model)
         let bandwidth = measureReadBandwidth()
-        return Result(decode_batch1_tokens_per_second: single, decode_batched_tokens_per_second: batched, batch: batch, new_tokens: newTokens,
-                      prefill_tokens_per_second: prefill, prefill_tokens: prefillLength, weight_bytes_per_token: bytes,
+        return Result(decode_batch1_tokens_per_second: single, decode_batched_tokens_per_second: batched,
+                      decode_batched_lanes_tokens_per_second: batchedLanes, lanes: lanes, batch: batch, new_tokens: newTokens, prefill_tokens_per_second: prefill, prefill_tokens: prefillLength, weight_bytes_per_token: bytes,
                       memory_bandwidth_gb_per_second: bandwidth / 1e9, decode_bound_tokens_per_second: bandwidth / Double(bytes))
     }
 

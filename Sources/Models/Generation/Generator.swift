@@ -39,6 +39,8 @@ public final class Generator {
 
     /// How many times finished rows were dropped from the batch (for tests and benchmarks).
     public private(set) var compactions = 0
+    /// Lanes the last `generate` ran on (1: one pass over all the cores).
+    public private(set) var lastLanes = 1
 
     public init(model: LlamaModel, tokenizer: Tokenizer) {
         self.model = model
@@ -78,9 +80,40 @@ public final class Generator {
 
     /// Generates for requests that each have their own options (sampling, stops, length), as a
     /// server's batch does. `isCancelled(row)` is polled every step: a cancelled row stops.
+    ///
+    /// Without streaming (`onToken` nil: evaluation, sampling for data) the batch runs as one
+    /// contiguous part per core at once (`Parallel.lanes`), each part its own batch and cache
+    /// on one thread: a decode step's products are small (one row per sequence), and splitting
+    /// every one of them across the cores costs a fork and join per op. Each row's tokens
+    /// depend only on its prompt and its options, so the split does not change what a row
+    /// generates. `isCancelled` may then be called from the lanes' threads.
     public func generate(requests: [GenerationRequest], onToken: ((Int, Int, String) -> Void)? = nil,
                          isCancelled: (Int) -> Bool = { _ in false }) -> [GenerationResult] {
         precondition(!requests.isEmpty && requests.allSatisfy { !$0.prompt.isEmpty }, "every prompt needs at least one token")
+        let lanes = onToken == nil ? Parallel.laneCount(items: requests.count) : 1
+        lastLanes = lanes
+        guard lanes > 1 else {
+            let (results, compacted) = generateOneBatch(requests, onToken: onToken, isCancelled: isCancelled)
+            compactions += compacted
+            return results
+        }
+        let parts = (0..<lanes).map { i in (i * requests.count / lanes)..<((i + 1) * requests.count / lanes) }
+        var outcomes = [(results: [GenerationResult], compactions: Int)](repeating: ([], 0), count: lanes)
+        outcomes.withUnsafeMutableBufferPointer { out in
+            Parallel.lanes(lanes) { lane in
+                let part = parts[lane]
+                out[lane] = generateOneBatch(Array(requests[part]), onToken: nil, isCancelled: { isCancelled(part.lowerBound + $0) })
+            }
+        }
+        compactions += outcomes.reduce(0) { $0 + $1.compactions }
+        return outcomes.flatMap(\.results)
+    }
+
+    /// One batch, one cache: prefill, then a decode step per token for every unfinished row.
+    /// Returns the results and how many times it compacted the batch.
+    private func generateOneBatch(_ requests: [GenerationRequest], onToken: ((Int, Int, String) -> Void)?,
+                                  isCancelled: (Int) -> Bool) -> (results: [GenerationResult], compactions: Int) {
+        var compacted = 0
         let batch = requests.count
         let longest = requests.map(\.prompt.count).max()!
         let steps = requests.map(\.options.maxNewTokens).max()!
@@ -135,12 +168,13 @@ public final class Generator {
                 cache = KVCache(keeping: running, of: cache)
                 next = running.map { next[$0] }
                 rows = running.map { rows[$0] }
-                compactions += 1
+                compacted += 1
             }
             logits = GradMode.withNoGrad { model.forward(ids: next, batch: rows.count, time: 1, cache: cache, lastOnly: true) }.value
         }
-        return (0..<batch).map { b in
+        let results = (0..<batch).map { b in
             GenerationResult(tokens: generated[b], text: texts[b], finishReason: finished[b] ?? .length, promptTokens: requests[b].prompt.count)
         }
+        return (results, compacted)
     }
 }

@@ -31,6 +31,14 @@ public enum Parallel {
     /// Swift task is per thread.
     @TaskLocal public static var insideLane = false
 
+    /// How many lanes `items` independent pieces of work should split into: one per core (at
+    /// most one per item), or 1 inside a lane or without a BLAS that supports lanes, where
+    /// one multi-threaded pass is faster than parts run one after another.
+    public static func laneCount(items: Int, cores: Int = threads) -> Int {
+        guard !insideLane, BLAS.shared.supportsLanes else { return 1 }
+        return max(1, min(cores, items))
+    }
+
     /// Runs body(0) ... body(count - 1) concurrently, one lane per core, each lane single-
     /// threaded throughout: saro's kernels run their loops inline and BLAS uses one thread.
     /// Independent work (data-parallel training's shards) then needs no synchronisation per

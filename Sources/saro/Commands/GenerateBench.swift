@@ -12,7 +12,9 @@ struct GenerateBench: ParsableCommand {
             Decodes --new-tokens tokens after a --prompt-length prompt at batch 1 and at --batch, \
             and prefills a --prefill-length prompt. Batch-1 decoding reads every weight once per \
             token, so its bound (weight bytes per token against this machine's measured read \
-            bandwidth) is printed beside it. With --reference, transformers' generate runs on the \
+            bandwidth) is printed beside it. The batched run is timed twice: as one pass over both \
+            cores, and as one lane per core each decoding its part of the batch (what evaluation \
+            and data sampling do). With --reference, transformers' generate runs on the \
             same GGUF in python3 and the ratio is printed.
             """)
 
@@ -33,8 +35,10 @@ struct GenerateBench: ParsableCommand {
             var transformers_tokens_per_second: Double?
             var ratio_batch1_vs_transformers: Double?
             var ratio_batched_vs_batch1: Double
+            var ratio_lanes_vs_one_pass: Double
         }
-        var report = Report(result: r, ratio_batched_vs_batch1: r.decode_batched_tokens_per_second / r.decode_batch1_tokens_per_second)
+        var report = Report(result: r, ratio_batched_vs_batch1: r.decode_batched_tokens_per_second / r.decode_batch1_tokens_per_second,
+                            ratio_lanes_vs_one_pass: r.decode_batched_lanes_tokens_per_second / r.decode_batched_tokens_per_second)
         if reference {
             let tps = try TransformersReference.generateTokensPerSecond(model: loaded.source, newTokens: newTokens)
             report.transformers_tokens_per_second = tps
@@ -45,6 +49,8 @@ struct GenerateBench: ParsableCommand {
         print(String(format: "decode batch 1:   %7.1f tokens/s  (bound %.1f: %.0f MB of weights per token at %.1f GB/s)",
                      r.decode_batch1_tokens_per_second, r.decode_bound_tokens_per_second, Double(r.weight_bytes_per_token) / 1e6, r.memory_bandwidth_gb_per_second))
         print(String(format: "decode batch %-3d: %7.1f tokens/s  (%.2fx batch 1)", r.batch, r.decode_batched_tokens_per_second, report.ratio_batched_vs_batch1))
+        print(String(format: "  in %d lanes:    %7.1f tokens/s  (%.2fx one pass)", r.lanes, r.decode_batched_lanes_tokens_per_second,
+                     r.decode_batched_lanes_tokens_per_second / r.decode_batched_tokens_per_second))
         print(String(format: "prefill %d:       %7.1f tokens/s", r.prefill_tokens, r.prefill_tokens_per_second))
         if let t = report.transformers_tokens_per_second, let ratio = report.ratio_batch1_vs_transformers {
             print(String(format: "transformers generate: %.1f tokens/s; saro batch 1 is %.2fx", t, ratio))
