@@ -116,11 +116,21 @@ public struct DPOObjective: TrainingObjective {
         }
         var out = [Float](repeating: .nan, count: 2 * examples.count)
         let order = needed.sorted { examples[$0].tokens < examples[$1].tokens }
-        for start in stride(from: 0, to: order.count, by: batchSize) {
-            let idx = Array(order[start..<min(order.count, start + batchSize)])
-            let lp = GradMode.withNoGrad { logps(model: model, examples: examples, indices: idx, pad: Int32(padToken)) }.value.scalars
-            for (j, i) in idx.enumerated() { out[2 * i] = lp[j]; out[2 * i + 1] = lp[idx.count + j] }
-            progress(min(order.count, start + batchSize), order.count)
+        let batches = stride(from: 0, to: order.count, by: batchSize).map { Array(order[$0..<min(order.count, $0 + batchSize)]) }
+        // Neighbouring batches (of similar lengths) run side by side, one lane per core.
+        let lanes = Parallel.laneCount(items: batches.count)
+        var done = 0
+        for round in stride(from: 0, to: batches.count, by: lanes) {
+            let group = Array(batches[round..<min(batches.count, round + lanes)])
+            out.withUnsafeMutableBufferPointer { out in
+                Parallel.lanes(group.count) { lane in
+                    let idx = group[lane]
+                    let lp = GradMode.withNoGrad { logps(model: model, examples: examples, indices: idx, pad: Int32(padToken)) }.value.scalars
+                    for (j, i) in idx.enumerated() { out[2 * i] = lp[j]; out[2 * i + 1] = lp[idx.count + j] }
+                }
+            }
+            done += group.reduce(0) { $0 + $1.count }
+            progress(done, order.count)
         }
         if let cacheFile {
             try SafeTensorsFile.write(["reference_logps": Tensor(out, shape: [out.count])], to: cacheFile.path, metadata: ["fingerprint": fingerprint])
