@@ -68,6 +68,6 @@ enum GradientStep {
     /// sorted by length, so each run pads little).
     static func split(_ indices: [Int], into parts: Int) -> [[Int]] {
         let n = min(parts, indices.count)
-        return (0..<n).map { i in Array(indices[(i * indices.count / n)..<((i + 1) * indices.count / n)]) }
+        return Parallel.contiguousParts(indices.count, n).map { Array(indices[$0]) }
     }
 }

@@ -32,7 +32,7 @@ public enum GenerationBenchmark {
         /// Decoding at batch b, as `lanes` parts at once (each its own cache on one core, as
         /// `Generator` runs a batch without streaming) or as one multi-threaded pass.
         func decode(batch b: Int, lanes: Int = 1) -> Double {
-            let parts = (0..<lanes).map { i in (i * b / lanes)..<((i + 1) * b / lanes) }
+            let parts = Parallel.contiguousParts(b, lanes)
             let prompts = parts.map { randomIds($0.count * promptLength) }
             let starts = parts.map { randomIds($0.count) }
             let caches = parts.map { KVCache(config: model.config, batch: $0.count, capacity: promptLength + newTokens + 1) }

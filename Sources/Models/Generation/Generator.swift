@@ -97,7 +97,7 @@ public final class Generator {
             compactions += compacted
             return results
         }
-        let parts = (0..<lanes).map { i in (i * requests.count / lanes)..<((i + 1) * requests.count / lanes) }
+        let parts = Parallel.contiguousParts(requests.count, lanes)
         var outcomes = [(results: [GenerationResult], compactions: Int)](repeating: ([], 0), count: lanes)
         outcomes.withUnsafeMutableBufferPointer { out in
             Parallel.lanes(lanes) { lane in

@@ -39,6 +39,11 @@ public enum Parallel {
         return max(1, min(cores, items))
     }
 
+    /// 0..<count in `parts` contiguous ranges of nearly equal size (a lane's share of a batch).
+    public static func contiguousParts(_ count: Int, _ parts: Int) -> [Range<Int>] {
+        (0..<parts).map { i in (i * count / parts)..<((i + 1) * count / parts) }
+    }
+
     /// Runs body(0) ... body(count - 1) concurrently, one lane per core, each lane single-
     /// threaded throughout: saro's kernels run their loops inline and BLAS uses one thread.
     /// Independent work (data-parallel training's shards) then needs no synchronisation per
