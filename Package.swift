@@ -99,7 +99,7 @@ let package = Package(
         // Recipes: `saro run`, every stage of SaRO and its baselines in one resumable run.
         .target(
             name: "Recipes",
-            dependencies: ["SaRO", "Evaluation", "Training", "Judges", "Jobs", "OpenAIClient", "Models", .product(name: "Yams", package: "Yams")],
+            dependencies: ["SaRO", "Evaluation", "Training", "Judges", "Jobs", "OpenAIClient", "Models", "Tensor", .product(name: "Yams", package: "Yams")],
             swiftSettings: simdFlags
         ),
         .executableTarget(
@@ -139,7 +139,7 @@ let package = Package(
         ),
         .testTarget(
             name: "CLITests",
-            dependencies: ["saro", "ScriptedOpenAIServer", "Jobs"],
+            dependencies: ["saro", "Recipes", "ScriptedOpenAIServer", "Jobs"],
             swiftSettings: simdFlags
         ),
         // A scripted OpenAI-compatible server that tests use as teacher and judge endpoint.

@@ -236,12 +236,8 @@ public final class Pipeline: @unchecked Sendable {
         try report.write(htmlPath: path("report.html"))
     }
 
-    /// The plan: each stage, whether it is done, and what it will do.
-    /// Throughputs for the plan's time estimates: tokens per second of batched decoding and of
-    /// LoRA training measured with saro on this machine for SmolLM2-135M (about 110 and 130 on
-    /// 2 cores), scaled by the model's parameter count.
-    public struct Rates: Sendable { public var decode: Double; public var train: Double }
-
+    /// Throughputs for the plan's time estimates (see `Rates`), for this recipe's model on
+    /// this machine: sgemm is timed here once, in a fraction of a second.
     public func rates() -> Rates {
         var params = 135e6
         if recipe.initModel == nil, let url = try? ModelStore.resolve(recipe.model) {
@@ -252,10 +248,10 @@ public final class Pipeline: @unchecked Sendable {
         } else if let i = recipe.initModel {
             params = Double(i.layers * (4 * i.hiddenSize * i.hiddenSize + 3 * i.hiddenSize * i.intermediateSize) + 50_000 * i.hiddenSize)
         }
-        let scale = 135e6 / max(params, 1e6)
-        return Rates(decode: 110 * scale, train: 130 * scale)
+        return Rates.estimate(parameters: params, gflops: Rates.measureGflops())
     }
 
+    /// The plan: each stage, whether it is done, and what it will do.
     public func plan() throws -> [(name: String, status: String, plan: String, decodeTokens: Int, trainTokens: Int, seconds: Double)] {
         let records = try StageRecords.load(path("stages.json"))
         let r = rates()

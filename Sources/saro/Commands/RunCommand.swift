@@ -49,8 +49,10 @@ struct RunCommand: AsyncParsableCommand {
             }
             let todo = stages.filter { $0.status != "done" }
             let rates = pipeline.rates()
-            print(String(format: "estimated: %d tokens decoded, %d tokens trained, about %@ on this machine (at ~%.0f decode and ~%.0f training tokens/s; teacher calls and judging not counted)",
-                         todo.map(\.decodeTokens).reduce(0, +), todo.map(\.trainTokens).reduce(0, +), ProgressBar.clock(todo.map(\.seconds).reduce(0, +)), rates.decode, rates.train))
+            print(String(format: "estimated: %d tokens decoded, %d tokens trained, about %@ on this machine (at ~%.0f decode and ~%.0f training tokens/s, "
+                         + "scaled by this machine's sgemm speed, %.0f GFLOP/s; teacher calls and judging not counted)",
+                         todo.map(\.decodeTokens).reduce(0, +), todo.map(\.trainTokens).reduce(0, +), ProgressBar.clock(todo.map(\.seconds).reduce(0, +)),
+                         rates.decode, rates.train, rates.gflops))
             return
         }
         try await pipeline.run()
