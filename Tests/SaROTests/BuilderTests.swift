@@ -204,6 +204,27 @@ enum Fixtures {
         }
     }
 
+    /// Sampled benign answers (`answer_temperature`): each prompt's answer depends on the prompt
+    /// alone, not on the batch around it, and the answer store keeps them apart from greedy
+    /// ones (whose key is the one earlier runs stored theirs under).
+    @Test func sampledAnswersAreReproduciblePerPromptAndKeyedApartFromGreedy() async throws {
+        let model = try Fixtures.tinyModel()
+        let prompts = ["How do I boil an egg?", "Name three rivers.", "What is 7 times 8?"]
+        let sampled = ModelAnswerer(model: model, maxTokens: 12, temperature: 1)
+        let forward = try await sampled.answer(prompts)
+        let backward = try await sampled.answer(prompts.reversed())
+        #expect(forward == Array(backward.reversed()))
+        let alone = try await sampled.answer([prompts[1]])
+        #expect(alone == [forward[1]])
+        let greedy = ModelAnswerer(model: model, maxTokens: 12)
+        #expect(try await greedy.answer(prompts) != forward)
+        #expect(greedy.id == ContentKey.of("model-answerer", model.fingerprint, "12") && sampled.id != greedy.id)
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("answer-temperature-\(getpid()).yaml")
+        try "data:\n  answer_temperature: 1.0\n".write(to: file, atomically: true, encoding: .utf8)
+        let config = try DataConfig.load(path: file.path)
+        #expect(config.answerTemperature == 1 && DataConfig().answerTemperature == 0)
+    }
+
     @Test func opcotAndPpcotPairFromPolicySamples() async throws {
         let dir = Fixtures.dir("pairs")
         let c = Fixtures.config(harmful: 3, jailbreak: 3, benign: 3)
@@ -247,6 +268,14 @@ enum Fixtures {
                 #expect(p.chosen[0].content.hasPrefix("Wait,"), "\(p.chosen[0].content)")
                 #expect(p.meta.step! >= 2)
                 #expect(!judge.judgeSync(prompt: "", response: p.prompt[1].content + p.rejected[0].content, kind: kind).accepted(for: kind, requireFormat: true))
+            }
+            if p.meta.pairType == "early_reflection" {
+                // The request restated and the intent verdict are shared; only the steps before
+                // the reflection differ.
+                let shared = ResponseFormat.steps(of: String(p.prompt[1].content.dropFirst("<think>\n".count)))
+                #expect(shared.count == 2 && p.meta.step == 3, "\(shared)")
+                #expect(p.chosen[0].content.hasPrefix("Wait,") && !p.rejected[0].content.hasPrefix("Wait,"))
+                #expect(p.rejected[0].content.hasSuffix(p.chosen[0].content))
             }
         }
         #expect(pp2.contains { $0.meta.pairType == "early_reflection" })

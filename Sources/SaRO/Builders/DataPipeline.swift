@@ -40,7 +40,7 @@ public final class DataPipeline: @unchecked Sendable {
         switch teacher {
         case .offline:
             guard let answerModel else { throw SourceError.fetchFailed("the offline teacher needs a model for benign answers") }
-            self.teacher = OfflineTeacher(policy: policy, templates: templates, answerer: ModelAnswerer(model: answerModel, maxTokens: config.answerTokens),
+            self.teacher = OfflineTeacher(policy: policy, templates: templates, answerer: ModelAnswerer(model: answerModel, maxTokens: config.answerTokens, temperature: config.answerTemperature),
                                           format: config.format, answerStore: store)
         case .endpoint(let endpoint, let params):
             self.teacher = EndpointTeacher(client: ChatClient(endpoint: endpoint), prompts: try TeacherPrompts.load(directory: config.prompts),

@@ -58,9 +58,13 @@ public enum StepJudge {
 ///   the request plus steps 1..k-1 as a partial assistant turn; chosen is the teacher's
 ///   continuation ("Wait, ..." + corrected reasoning + right answer); rejected is the
 ///   original steps k..n and answer.
-/// - Early-versus-late pairs: from a good teacher chain whose reflection is at step r > 1,
-///   the prompt holds step 1; chosen reflects at once (reflection + steps after it); rejected
-///   goes through steps 2..r-1 first. Same outcome, earlier reflection preferred.
+/// - Early-versus-late pairs: from a good teacher chain whose reflection is at step r > 2,
+///   the prompt holds steps 1 and 2 (the request restated, and the verdict on its intent);
+///   chosen reflects at once (reflection + steps after it); rejected goes through steps
+///   3..r-1 (the policy lookup) first. Same outcome, earlier reflection preferred. The verdict
+///   stays in the shared prefix: as part of the rejected side it was pushed down with it, and
+///   on SmolLM2-135M SRPO then wrote the benign verdict for most harmful requests (HarmBench
+///   ASR 66.7% against 53.3% with the verdict shared, same data otherwise).
 public struct PPCOTBuilder {
     public let context: BuildContext
     public let sampler: PolicySampler?
@@ -129,14 +133,15 @@ public struct PPCOTBuilder {
                 let parts = format.parse(chain)
                 guard parts.wellFormed, let reasoning = parts.reasoning else { continue }
                 let steps = ResponseFormat.steps(of: reasoning)
-                guard let r = StepJudge.reflectionStep(steps), r >= 2 else { continue }
+                guard let r = StepJudge.reflectionStep(steps), r >= 3 else { continue }
                 guard context.rejection(try await context.judge(q, chain), kind: q.kind) == nil else { continue }
                 let tail = steps[(r + 1)...].map { "\n\n" + $0 }.joined() + "\n" + format.close + "\n\n" + parts.answer
                 let chosen = steps[r] + tail
-                let rejected = steps[1..<r].joined(separator: "\n\n") + "\n\n" + steps[r] + tail
-                var meta = RecordMeta(query: q, teacher: teacher.id.prefix(12).description, step: 2, pairType: "early_reflection", judge: context.judge.name)
+                let rejected = steps[2..<r].joined(separator: "\n\n") + "\n\n" + steps[r] + tail
+                var meta = RecordMeta(query: q, teacher: teacher.id.prefix(12).description, step: 3, pairType: "early_reflection", judge: context.judge.name)
                 meta.chosenFrom = "teacher"; meta.rejectedFrom = "teacher"
-                records.append(PreferenceRecord(prompt: [Message(role: "user", content: q.prompt), Message(role: "assistant", content: format.open + "\n" + steps[0] + "\n\n")],
+                let shared = format.open + "\n" + steps[0] + "\n\n" + steps[1] + "\n\n"
+                records.append(PreferenceRecord(prompt: [Message(role: "user", content: q.prompt), Message(role: "assistant", content: shared)],
                                                 chosen: [Message(role: "assistant", content: chosen)], rejected: [Message(role: "assistant", content: rejected)], meta: meta))
                 report.wrote(q.kind.rawValue)
                 early += 1

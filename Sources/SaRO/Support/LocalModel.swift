@@ -154,12 +154,23 @@ extension LocalModel {
 public struct ModelAnswerer: Answerer {
     public let model: LocalModel
     public let maxTokens: Int
-    public init(model: LocalModel, maxTokens: Int = 256) { self.model = model; self.maxTokens = maxTokens }
-    public var id: String { ContentKey.of("model-answerer", model.fingerprint, "\(maxTokens)") }
+    /// 0: greedy. Otherwise each prompt's answer is sampled (top-p 1) with a seed drawn from the
+    /// prompt, so it does not depend on the batch it was decoded in.
+    public let temperature: Float
+    public init(model: LocalModel, maxTokens: Int = 256, temperature: Float = 0) {
+        self.model = model; self.maxTokens = maxTokens; self.temperature = temperature
+    }
+    public var id: String {
+        temperature > 0 ? ContentKey.of("model-answerer", model.fingerprint, "\(maxTokens)", "temperature \(temperature)")
+            : ContentKey.of("model-answerer", model.fingerprint, "\(maxTokens)")
+    }
     public var batchSize: Int { model.batchSize }
 
     public func answer(_ prompts: [String]) async throws -> [String] {
-        try model.complete(prompts.map { [ChatMessage.user($0)] }, options: prompts.map { _ in GenerationOptions(maxNewTokens: maxTokens) })
-            .map { $0.text.trimmingCharacters(in: .whitespacesAndNewlines) }
+        let options = prompts.map { p in
+            GenerationOptions(maxNewTokens: maxTokens, sampling: temperature > 0
+                ? SamplingParameters(temperature: temperature, seed: UInt64(ContentKey.of("answer", p).prefix(16), radix: 16) ?? 0) : .greedy)
+        }
+        return try model.complete(prompts.map { [ChatMessage.user($0)] }, options: options).map { $0.text.trimmingCharacters(in: .whitespacesAndNewlines) }
     }
 }
