@@ -252,11 +252,17 @@ public final class Pipeline: @unchecked Sendable {
     }
 
     /// The plan: each stage, whether it is done, and what it will do.
+    /// A finished stage that reads what an earlier stage of the plan will write again is shown
+    /// as "upstream change": the run will redo it if that output comes out different.
     public func plan() throws -> [(name: String, status: String, plan: String, decodeTokens: Int, trainTokens: Int, seconds: Double)] {
         let records = try StageRecords.load(path("stages.json"))
         let r = rates()
+        var rewritten: [String] = []
         return try stages().map { s in
-            (s.name, status(s, records), s.plan, s.decodeTokens, s.trainTokens, Double(s.decodeTokens) / r.decode + Double(s.trainTokens) / r.train)
+            var state = status(s, records)
+            if state == "done", s.inputs.contains(where: { i in rewritten.contains { $0 == i || $0.hasPrefix(i + "/") } }) { state = "upstream change" }
+            if state != "done" { rewritten += s.outputs }
+            return (s.name, state, s.plan, s.decodeTokens, s.trainTokens, Double(s.decodeTokens) / r.decode + Double(s.trainTokens) / r.train)
         }
     }
 

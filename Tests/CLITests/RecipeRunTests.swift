@@ -71,5 +71,14 @@ import Testing
         try FileManager.default.copyItem(at: out, to: copy)
         let inCopy = try CLITests.saro(["run", recipe, "--out", copy.path, "--dry-run"])
         #expect(inCopy.status == 0 && !inCopy.out.contains("to do") && !inCopy.out.contains("changed"), "\(inCopy.out)")
+        // Changed RW data: RW trains again, and the plan shows what follows from it as
+        // "upstream change" (the baselines and the base model's evaluation stay done).
+        let ritd = copy.appendingPathComponent("data/ritd.jsonl")
+        try (String(contentsOf: ritd, encoding: .utf8) + "\n").write(to: ritd, atomically: true, encoding: .utf8)
+        let changed = try CLITests.saro(["run", recipe, "--out", copy.path, "--dry-run"]).out.split(separator: "\n")
+        func state(_ stage: String) -> String { changed.first { $0.contains(" \(stage) ") }.map(String.init) ?? "" }
+        #expect(state("train-rw").contains("inputs changed"), "\(changed)")
+        for stage in ["merge-rw", "data-ppcot", "train-saro", "eval-rw", "eval-saro", "report"] { #expect(state(stage).contains("upstream change"), "\(stage): \(changed)") }
+        for stage in ["data-ritd", "train-safety-sft", "eval-base", "eval-safety-dpo"] { #expect(state(stage).contains(" done "), "\(stage): \(changed)") }
     }
 }
