@@ -74,6 +74,9 @@ public struct SHA256 {
 public enum ContentKey {
     public static func of(_ parts: String...) -> String { of(parts) }
     public static func of(_ parts: [String]) -> String { SHA256.hex(parts.joined(separator: "\u{1F}")) }
+    /// A random seed drawn from a key (its first 64 bits), so that whatever is sampled for the
+    /// key does not depend on the order or batch it is made in.
+    public static func seed(_ key: String) -> UInt64 { UInt64(key.prefix(16), radix: 16) ?? 0 }
 
     /// Case, punctuation and whitespace folded away, so that "How do I X?" and "how do i x"
     /// count as the same prompt when checking that evaluation prompts never reach training.

@@ -254,9 +254,8 @@ public final class Pipeline: @unchecked Sendable {
     /// The plan: each stage, whether it is done, and what it will do.
     /// A finished stage that reads what an earlier stage of the plan will write again is shown
     /// as "upstream change": the run will redo it if that output comes out different.
-    public func plan() throws -> [(name: String, status: String, plan: String, decodeTokens: Int, trainTokens: Int, seconds: Double)] {
+    public func plan(rates r: Rates) throws -> [(name: String, status: String, plan: String, decodeTokens: Int, trainTokens: Int, seconds: Double)] {
         let records = try StageRecords.load(path("stages.json"))
-        let r = rates()
         var rewritten: [String] = []
         return try stages().map { s in
             var state = status(s, records)

@@ -41,7 +41,7 @@ public struct OPCOTBuilder {
         // Teacher responses are judged too: a chosen one must pass, a rejected one must fail.
         var records: [PreferenceRecord] = []
         for (i, q) in queries.enumerated() {
-            var rng = SplitMix64(seed: UInt64(q.key.prefix(16), radix: 16) ?? 0)
+            var rng = SplitMix64(seed: ContentKey.seed(q.key))
             var chosen: String, chosenFrom = "policy"
             if let g = pick(good[i], &rng) { chosen = g.text } else {
                 chosen = chosenByTeacher[i]!

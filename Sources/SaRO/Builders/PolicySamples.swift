@@ -53,7 +53,7 @@ public struct PolicySampler {
             let convs = rows.map { [ChatMessage.user(queries[units[$0].0].prompt)] }
             let opts = rows.map { i -> GenerationOptions in
                 // Each sample has its own stream, so a sample does not depend on its batch.
-                let seed = UInt64(keys[i].prefix(16), radix: 16) ?? 0
+                let seed = ContentKey.seed(keys[i])
                 return GenerationOptions(maxNewTokens: s.maxTokens, sampling: SamplingParameters(temperature: s.temperature, topP: s.topP, seed: seed))
             }
             let done = try model.complete(convs, options: opts)

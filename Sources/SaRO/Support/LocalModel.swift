@@ -169,7 +169,7 @@ public struct ModelAnswerer: Answerer {
     public func answer(_ prompts: [String]) async throws -> [String] {
         let options = prompts.map { p in
             GenerationOptions(maxNewTokens: maxTokens, sampling: temperature > 0
-                ? SamplingParameters(temperature: temperature, seed: UInt64(ContentKey.of("answer", p).prefix(16), radix: 16) ?? 0) : .greedy)
+                ? SamplingParameters(temperature: temperature, seed: ContentKey.seed(ContentKey.of("answer", p))) : .greedy)
         }
         return try model.complete(prompts.map { [ChatMessage.user($0)] }, options: options).map { $0.text.trimmingCharacters(in: .whitespacesAndNewlines) }
     }

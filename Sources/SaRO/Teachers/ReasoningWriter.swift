@@ -14,7 +14,7 @@ struct ReasoningWriter {
 
     init(policy: SafetyPolicy, templates: TemplateLibrary, key: String) {
         self.policy = policy; self.templates = templates
-        rng = SplitMix64(seed: UInt64(key.prefix(16), radix: 16) ?? 0)
+        rng = SplitMix64(seed: ContentKey.seed(key))
     }
 
     mutating func pick(_ options: [String]) -> String { options[Int(rng.next() % UInt64(options.count))] }
