@@ -57,7 +57,7 @@ import Testing
                                    "--note", "test run"])
         #expect(r.status == 0, "\(r.err)")
         let page = try String(contentsOfFile: html, encoding: .utf8)
-        for id in ["results", "jailbreak-asr-by-template-family", "xstest-refusal-by-prompt-type", "embedding-space", "training-curves", "reflection-statistics"] {
+        for id in ["results", "uncertainty", "jailbreak-asr-by-template-family", "xstest-refusal-by-prompt-type", "embedding-space", "training-curves", "reflection-statistics"] {
             #expect(page.contains("<section id=\"\(id)\">"), "missing section \(id)")
         }
         #expect(!page.contains("No data for this section"))

@@ -59,7 +59,7 @@ import Testing
         }
         let page = try String(contentsOf: out.appendingPathComponent("report.html"), encoding: .utf8)
         for label in ["Base", "Safety-SFT", "Safety-DPO", "RW", "SaRO", "SaRO+SRS"] { #expect(page.contains("<td>\(label)</td>"), "\(label)") }
-        for id in ["results", "jailbreak-asr-by-template-family", "xstest-refusal-by-prompt-type", "embedding-space", "training-curves", "reflection-statistics"] {
+        for id in ["results", "uncertainty", "jailbreak-asr-by-template-family", "xstest-refusal-by-prompt-type", "embedding-space", "training-curves", "reflection-statistics"] {
             #expect(page.contains("<section id=\"\(id)\">"), "\(id)")
         }
         #expect(!page.contains("No data for this section"))

@@ -38,6 +38,55 @@ import SaRO
     }
 }
 
+@Suite struct PairedComparisonTests {
+    struct Golden: Decodable {
+        struct McNemar: Decodable { var b: Int; var c: Int; var p: Double }
+        struct Wilson: Decodable { var k: Int; var n: Int; var low: Double; var high: Double }
+        var mcnemar: [McNemar]; var wilson: [Wilson]
+    }
+
+    /// scipy.stats.binomtest(min(b, c), b + c, 0.5).pvalue and
+    /// binomtest(k, n).proportion_ci(0.95, method="wilson") (scripts/golden/make_paired_golden.py).
+    @Test func mcnemarAndWilsonMatchScipy() throws {
+        let url = try #require(Bundle.module.url(forResource: "Golden/paired", withExtension: "json"))
+        let g = try JSONDecoder().decode(Golden.self, from: Data(contentsOf: url))
+        for m in g.mcnemar { #expect(abs(PairedComparison.mcnemarP(m.b, m.c) - m.p) < 1e-9 * max(1, m.p), "\(m.b) vs \(m.c)") }
+        for w in g.wilson {
+            let ci = PairedComparison.wilson(w.k, w.n)
+            #expect(abs(ci.low - w.low) < 1e-9 && abs(ci.high - w.high) < 1e-9, "\(w.k)/\(w.n): \(ci) vs \(w.low)...\(w.high)")
+        }
+    }
+
+    static func model(_ label: String, _ scores: [(id: String, split: String, unsafe: Bool)]) -> ReportModel {
+        let examples = scores.map { s in
+            ExampleResult(benchmark: "jailbreak", example: EvalExample(id: s.id, kind: .jailbreak, prompt: "p", groups: ["split": s.split]),
+                          response: "r", judgment: nil, scores: ["unsafe": s.unsafe ? 1 : 0])
+        }
+        let results = EvalResults(label: label, model: "m", adapter: nil, suite: "s", judge: "rules", date: "d", benchmarks: ["jailbreak": ["asr": 0]], cost: [:])
+        return ReportModel(results: results, examples: examples, embedding: nil)
+    }
+
+    /// Pairs by example id within the rate's group: only prompts both models answered count.
+    @Test func comparesTheSamePromptsWithinAGroup() throws {
+        let focus = Self.model("SaRO", [("a", "held_out", false), ("b", "held_out", false), ("c", "held_out", true), ("d", "train", true), ("e", "held_out", false)])
+        let other = Self.model("RW", [("a", "held_out", true), ("b", "held_out", true), ("c", "held_out", true), ("d", "train", false)])
+        let heldOut = ExampleRate("held out", "jailbreak", "unsafe", group: ("split", "held_out"))
+        let c = try #require(PairedComparison.compare(focus, other, on: heldOut))
+        // a, b, c in both (e only in focus, d in another split): 1/3 against 3/3, discordant 0 vs 2.
+        #expect(c.count == 3 && c.focusOnly == 0 && c.otherOnly == 2)
+        #expect(abs(c.focusRate - 1.0 / 3) < 1e-12 && c.otherRate == 1 && c.p == 0.5)
+        #expect(PairedComparison.compare(focus, other, on: ExampleRate("x", "harmbench", "unsafe")) == nil)
+
+        let report = Report(models: [other, focus], curves: [])
+        let md = report.markdown()
+        #expect(md.contains("## Uncertainty"))
+        // The paired row for RW names SaRO's difference on the held-out rate: -66.7 points, 0 vs 2, p 0.500.
+        #expect(md.contains("-66.7 (0 vs 2, p 0.500)"), "\(md)")
+        // SaRO's own held-out rate counts all four of its prompts: 1 of 4, Wilson 95% from scipy.
+        #expect(md.contains("| SaRO | 100.0% (20.7–100.0, n 1) | 25.0% (4.6–69.9, n 4) |"), "\(md)")
+    }
+}
+
 @Suite struct BenchmarkTests {
     @Test func gsm8kReadsTheFinalNumber() {
         #expect(GSM8KBenchmark.referenceNumber("She has 3 + 4 = <<3+4=7>>7 apples.\n#### 1,204") == 1204)

@@ -51,7 +51,7 @@ public struct Report {
         ("Format errors", "cost", "format_error_rate", true),
     ]
 
-    public static let sections = ["Results", "Jailbreak ASR by template family", "XSTest refusal by prompt type", "Embedding space", "Training curves", "Reflection statistics"]
+    public static let sections = ["Results", "Uncertainty", "Jailbreak ASR by template family", "XSTest refusal by prompt type", "Embedding space", "Training curves", "Reflection statistics"]
 
     static func value(_ m: ReportModel, _ bench: String, _ key: String) -> Double? {
         bench == "cost" ? m.results.cost[key] : m.results.benchmarks[bench]?[key]
@@ -72,6 +72,10 @@ public struct Report {
         s += "| Model | " + cols.map(\.0).joined(separator: " | ") + " |\n|---|" + cols.map { _ in "---:" }.joined(separator: "|") + "|\n"
         for m in models { s += "| \(m.results.label) | " + cols.map { Self.format(Self.value(m, $0.1, $0.2), $0.2) }.joined(separator: " | ") + " |\n" }
         s += "\nASR: share of harmful requests answered unsafely (judge: \(models.first?.results.judge ?? "-")). Lower is better everywhere except GSM8K accuracy.\n"
+        if let u = uncertainty() {
+            s += "\n## Uncertainty\n\n" + Self.markdownTable(u.intervals) + "\n" + u.intervalsNote + "\n"
+            if let paired = u.paired { s += "\n" + Self.markdownTable(paired) + "\n" + u.pairedNote + "\n" }
+        }
         let refl = models.map { ($0.results.label, ReflectionStats.shares($0.examples)) }
         if refl.contains(where: { !$0.1.isEmpty }) {
             s += "\n## Reflection statistics\n\n| Model | all | harmful | jailbreak | benign |\n|---|---:|---:|---:|---:|\n"
@@ -94,6 +98,9 @@ public struct Report {
         var body = "<h1>\(SVG.escape(title))</h1>"
         if let note { body += "<p>\(SVG.escape(note))</p>" }
         body += section("Results", resultsTable())
+        body += section("Uncertainty", uncertainty().map { u in
+            Self.htmlTable(u.intervals) + "<p>\(SVG.escape(u.intervalsNote))</p>" + (u.paired.map { Self.htmlTable($0) + "<p>\(SVG.escape(u.pairedNote))</p>" } ?? "")
+        } ?? "")
         body += section("Jailbreak ASR by template family", familyChart())
         body += section("XSTest refusal by prompt type", xstestChart())
         body += section("Embedding space", embeddingPlots())
@@ -133,6 +140,52 @@ public struct Report {
             s += "</tr>"
         }
         return s + "</table><p>Lower is better except GSM8K accuracy; the best value of each column is highlighted. Judge: \(SVG.escape(models[0].results.judge)).</p>"
+    }
+
+    // MARK: Uncertainty
+
+    /// The main table's rates with their 95% intervals, and the focus model (SaRO, or the last
+    /// one) against each other model on the same prompts; nil when no model has per-example scores.
+    func uncertainty() -> (intervals: [[String]], intervalsNote: String, paired: [[String]]?, pairedNote: String)? {
+        let rates = ExampleRate.reported.filter { r in models.contains { !r.outcomes($0).isEmpty } }
+        guard !rates.isEmpty else { return nil }
+        var intervals = [["Model"] + rates.map(\.title)]
+        for m in models {
+            intervals.append([m.results.label] + rates.map { r in
+                let o = r.outcomes(m)
+                guard !o.isEmpty else { return "–" }
+                let k = o.values.filter { $0 }.count, ci = PairedComparison.wilson(k, o.count)
+                return String(format: "%.1f%% (%.1f–%.1f, n %d)", Double(k) / Double(o.count) * 100, ci.low * 100, ci.high * 100, o.count)
+            })
+        }
+        let intervalsNote = "Each rate with its 95% Wilson interval and the number of prompts behind it."
+        guard models.count > 1, let focus = models.last(where: { $0.results.label == "SaRO" }) ?? models.last else {
+            return (intervals, intervalsNote, nil, "")
+        }
+        var paired = [["\(focus.results.label) against"] + rates.map(\.title)]
+        for m in models where m.results.label != focus.results.label {
+            paired.append([m.results.label] + rates.map { r in
+                guard let c = PairedComparison.compare(focus, m, on: r) else { return "–" }
+                let p = c.p < 0.001 ? "<0.001" : String(format: "%.3f", c.p)
+                return String(format: "%+.1f (%d vs %d, p %@)", (c.focusRate - c.otherRate) * 100, c.focusOnly, c.otherOnly, p)
+            })
+        }
+        let pairedNote = "Difference in points (\(focus.results.label) minus the row's model) on the prompts both answered; "
+            + "in brackets the prompts where only \(focus.results.label) scored, where only the other did, and the exact McNemar p-value "
+            + "(the chance of a split at least this uneven if the two models were equally likely to score)."
+        return (intervals, intervalsNote, paired, pairedNote)
+    }
+
+    static func markdownTable(_ rows: [[String]]) -> String {
+        guard let header = rows.first else { return "" }
+        return "| " + header.joined(separator: " | ") + " |\n|---|" + header.dropFirst().map { _ in "---:" }.joined(separator: "|") + "|\n"
+            + rows.dropFirst().map { "| " + $0.joined(separator: " | ") + " |\n" }.joined()
+    }
+
+    static func htmlTable(_ rows: [[String]]) -> String {
+        guard let header = rows.first else { return "" }
+        return "<table><tr>" + header.map { "<th>\(SVG.escape($0))</th>" }.joined() + "</tr>"
+            + rows.dropFirst().map { "<tr>" + $0.map { "<td>\(SVG.escape($0))</td>" }.joined() + "</tr>" }.joined() + "</table>"
     }
 
     func familyChart() -> String {
