@@ -50,7 +50,7 @@ let package = Package(
         ),
         .target(
             name: "Training",
-            dependencies: ["Models", "Tensor", "Tokenizers"],
+            dependencies: ["Jobs", "Models", "Tensor", "Tokenizers"],
             swiftSettings: simdFlags
         ),
         .target(

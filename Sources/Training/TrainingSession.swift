@@ -1,4 +1,5 @@
 import Foundation
+import Jobs
 import Models
 import Tensor
 import Tokenizers
@@ -70,10 +71,9 @@ public struct TrainingSession {
             // The reference policy is the model before training: the base with adapters off, or
             // the untouched weights for full fine-tuning. Computed once, cached on disk.
             func reference(_ examples: [PreferenceExample], _ name: String, needed: [Int]? = nil) throws -> [Float] {
-                let fingerprint = TrainingSession.fingerprint([loaded.source.path, TrainingSession.fileDigest(loaded.source.path),
-                                                               TrainingSession.fileDigest(data), evalData.map(TrainingSession.fileDigest) ?? "",
-                                                               String(options.maxLength), "\(template.format)", name,
-                                                               String(examples.count), String(examples.map(\.tokens).reduce(0, +))])
+                let fingerprint = ContentKey.of([FileDigest.of(loaded.source.path), FileDigest.of(data), evalData.map(FileDigest.of) ?? "",
+                                                 String(options.maxLength), "\(template.format)", name,
+                                                 String(examples.count), String(examples.map(\.tokens).reduce(0, +))])
                 try FileManager.default.createDirectory(at: outputDirectory, withIntermediateDirectories: true)
                 model.lora?.enabled = false
                 defer { model.lora?.enabled = true }
@@ -89,27 +89,5 @@ public struct TrainingSession {
         }
         trainer = Trainer(model: model, trainable: trainable, objective: objective, evalObjective: evalObjective, options: options,
                           outputDirectory: outputDirectory, weightsFile: weightsFile, saveModel: saveModel)
-    }
-
-    /// A digest of a data file's contents (a model file: its size and modification time).
-    public static func fileDigest(_ path: String) -> String {
-        let attrs = try? FileManager.default.attributesOfItem(atPath: path)
-        if (attrs?[.type] as? FileAttributeType) == .typeDirectory || ((attrs?[.size] as? Int) ?? 0) > 64 << 20 {
-            return "\(attrs?[.size] ?? 0)-\((attrs?[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0)"
-        }
-        guard let data = FileManager.default.contents(atPath: path) else { return "missing" }
-        var h: UInt64 = 0xCBF2_9CE4_8422_2325
-        for b in data { h = (h ^ UInt64(b)) &* 0x100_0000_01B3 }
-        return String(h, radix: 16)
-    }
-
-    /// A stable hex digest of strings (FNV-1a, 64 bits), for cache keys.
-    public static func fingerprint(_ parts: [String]) -> String {
-        var h: UInt64 = 0xCBF2_9CE4_8422_2325
-        for part in parts {
-            for b in part.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01B3 }
-            h = (h ^ 0xFF) &* 0x100_0000_01B3
-        }
-        return String(h, radix: 16)
     }
 }

@@ -18,6 +18,46 @@ import Testing
         #expect(SHA256.hex(String(repeating: "a", count: 1000)) == "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3")
     }
 
+    /// Bulk updates in uneven pieces give the one-shot digest; a million "a" is FIPS 180-4's
+    /// long vector, and the 3 MB pattern's digest is Python's hashlib.sha256 of the same bytes.
+    @Test func sha256OfPiecesAndLongInputs() {
+        var a = SHA256()
+        for _ in 0..<1000 { a.update(Data(repeating: UInt8(ascii: "a"), count: 1000)) }
+        #expect(a.finalize().map { String(format: "%02x", $0) }.joined() == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+        let count: Int = (3 << 20) + 17
+        let bytes: [UInt8] = (0..<count).map { (i: Int) -> UInt8 in UInt8((i * 7 + 3) % 256) }
+        let expected = "af0420698203db612d2363019e5daab6c288a059aad9a9ee0270be2cd0f5bd4d"
+        for cuts in [[0], [1, 63, 64, 65, 1000], [55, 56, 57, 200_000]] {
+            var h = SHA256(), start = 0
+            for c in cuts + [bytes.count] where c >= start { h.update(bytes[start..<c]); start = c }
+            #expect(h.finalize().map { String(format: "%02x", $0) }.joined() == expected, "\(cuts)")
+        }
+    }
+
+    /// Content, not place or time: a copied folder and a rewrite with the same bytes keep the
+    /// digest; one changed byte does not, also for a file past the memo threshold.
+    @Test func fileDigestFollowsContent() throws {
+        let root = Self.tempDir("digest"), fm = FileManager.default
+        let model = root + "/model", copy = root + "/elsewhere/model"
+        try fm.createDirectory(atPath: model + "/checkpoint-10", withIntermediateDirectories: true)
+        let big = Data((0..<(FileDigest.memoFrom + 5)).map { UInt8($0 % 251) })
+        try big.write(to: URL(fileURLWithPath: model + "/model.safetensors"))
+        try Data("{}".utf8).write(to: URL(fileURLWithPath: model + "/config.json"))
+        try Data("x".utf8).write(to: URL(fileURLWithPath: model + "/checkpoint-10/state"))
+        let before = FileDigest.of(model)
+        try fm.createDirectory(atPath: root + "/elsewhere", withIntermediateDirectories: true)
+        try fm.copyItem(atPath: model, toPath: copy)
+        try fm.removeItem(atPath: copy + "/checkpoint-10")
+        #expect(FileDigest.of(copy) == before)
+        try big.write(to: URL(fileURLWithPath: model + "/model.safetensors"))   // same bytes, new mtime
+        #expect(FileDigest.of(model) == before)
+        var changed = big
+        changed[changed.count - 1] ^= 1
+        try changed.write(to: URL(fileURLWithPath: copy + "/model.safetensors"))
+        #expect(FileDigest.of(copy) != before)
+        #expect(FileDigest.of(root + "/nothing") == "missing")
+    }
+
     @Test func normalizedTextFoldsCasePunctuationAndSpace() {
         #expect(ContentKey.normalized("  How do I KILL a Python process?! ") == "how do i kill a python process")
         #expect(ContentKey.normalizedHash("How do I kill a Python process?") == ContentKey.normalizedHash("how do i kill a python-process"))

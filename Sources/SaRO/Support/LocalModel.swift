@@ -5,8 +5,8 @@ import Tensor
 import Tokenizers
 
 /// A model on this machine used for data building: batched chat completions through the
-/// generation engine. `fingerprint` names the weights (paths, sizes, modification times), so
-/// cached samples are reused only for the same model.
+/// generation engine. `fingerprint` names the weights by content (`FileDigest`), so cached
+/// samples are reused only for the same model, wherever its files sit.
 public final class LocalModel: @unchecked Sendable {
     public struct Loaded { public var model: LlamaModel; public var tokenizer: Tokenizer; public var template: ChatTemplate
         public init(model: LlamaModel, tokenizer: Tokenizer, template: ChatTemplate) { self.model = model; self.tokenizer = tokenizer; self.template = template }
@@ -38,30 +38,13 @@ public final class LocalModel: @unchecked Sendable {
     /// loaded on first use. The chat template is the model's own.
     public static func open(_ name: String, adapter: String?, batchSize: Int = 8, log: @escaping (String) -> Void = { _ in }) throws -> LocalModel {
         let url = try ModelStore.resolve(name, log: log)
-        let model = LocalModel(fingerprint: fingerprint(paths: [url.path] + (adapter.map { [$0] } ?? []))) {
+        let model = LocalModel(fingerprint: ContentKey.of(([url.path] + (adapter.map { [$0] } ?? [])).map(FileDigest.of))) {
             let loaded = try PretrainedModel.load(url: url)
             return Loaded(model: try loaded.makeModel(adapter: adapter), tokenizer: loaded.tokenizer,
                           template: try ChatTemplate.resolve(name: nil, tokenizer: loaded.tokenizer))
         }
         model.batchSize = batchSize
         return model
-    }
-
-    /// A fingerprint of files: path, size and modification time of each (folders: their files).
-    public static func fingerprint(paths: [String]) -> String {
-        var parts: [String] = []
-        for p in paths {
-            var files = [p]
-            var isDir: ObjCBool = false
-            if FileManager.default.fileExists(atPath: p, isDirectory: &isDir), isDir.boolValue {
-                files = ((try? FileManager.default.contentsOfDirectory(atPath: p)) ?? []).sorted().map { (p as NSString).appendingPathComponent($0) }
-            }
-            for f in files {
-                let a = try? FileManager.default.attributesOfItem(atPath: f)
-                parts.append("\(f)|\((a?[.size] as? Int) ?? -1)|\((a?[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0)")
-            }
-        }
-        return ContentKey.of(parts)
     }
 
     public struct Completion: Sendable { public var text: String; public var tokens: Int }
