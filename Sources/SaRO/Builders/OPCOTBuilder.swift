@@ -4,7 +4,8 @@ import Judges
 import Tensor
 
 /// OP-COT, outcome-level preference pairs: K samples per prompt from the RW model, judged.
-/// Chosen: an accepted sample (safe and well formed; for benign prompts, not refusing).
+/// Chosen: an accepted sample (safe and well formed; for benign prompts, not refusing) whose
+/// reasoning does not lean the wrong way at any step (`BuildContext.unusable`).
 /// Rejected: an unsafe sample (harmful, jailbreak) or a refusal (benign). Where every sample
 /// is good, the rejected response is a teacher-made contrastive one; where none is, the chosen
 /// response is the teacher's reasoning response.
@@ -25,14 +26,17 @@ public struct OPCOTBuilder {
         let samples = try await sampler.samples(queries, settings)
         var needChosen: [Int] = [], needRejected: [Int] = []
         var good: [[PolicySample]] = [], bad: [[PolicySample]] = []
+        var flawedProcess = 0
         for (i, q) in queries.enumerated() {
-            good.append(samples[i].filter { context.rejection($0.judgment, kind: q.kind) == nil })
+            good.append(samples[i].filter { context.unusable($0, kind: q.kind) == nil })
+            flawedProcess += samples[i].filter { context.unusable($0, kind: q.kind) == "flawed_process" }.count
             bad.append(samples[i].filter { context.wrongOutcome($0.judgment, kind: q.kind) })
             if good[i].isEmpty { needChosen.append(i) }
             if bad[i].isEmpty { needRejected.append(i) }
         }
         report.extra["prompts_all_good"] = Double(needRejected.count)
         report.extra["prompts_none_good"] = Double(needChosen.count)
+        report.extra["samples_right_outcome_flawed_process"] = Double(flawedProcess)
         report.extra["sample_accept_rate"] = Double(good.map(\.count).reduce(0, +)) / Double(max(1, samples.map(\.count).reduce(0, +)))
         let teacherChosen = try await context.write("teacher chosen", needChosen.map { .reasoning(queries[$0]) }, teacher: teacher)
         let teacherRejected = try await context.write("teacher rejected", needRejected.map { .contrastive(queries[$0]) }, teacher: teacher)
@@ -74,7 +78,7 @@ public struct OPCOTBuilder {
 }
 
 /// Shortest Rejection Sampling: N samples per prompt, keep the shortest (in tokens) that the
-/// judge accepts, as an SFT record. Prompts with no accepted sample are counted.
+/// judge accepts and whose reasoning does not lean the wrong way, as an SFT record. Prompts with no accepted sample are counted.
 public struct SRSBuilder {
     public let context: BuildContext
     public let sampler: PolicySampler
@@ -86,7 +90,7 @@ public struct SRSBuilder {
         var records: [SFTRecord] = []
         var kept = 0, all = 0, allCount = 0
         for (q, ss) in zip(queries, samples) {
-            let accepted = ss.filter { context.rejection($0.judgment, kind: q.kind) == nil }
+            let accepted = ss.filter { context.unusable($0, kind: q.kind) == nil }
             guard let best = accepted.min(by: { $0.tokens < $1.tokens }) else { report.reject("no_accepted_sample"); continue }
             kept += best.tokens; all += accepted.map(\.tokens).reduce(0, +); allCount += accepted.count
             var meta = RecordMeta(query: q, pairType: nil, judge: context.judge.name)
