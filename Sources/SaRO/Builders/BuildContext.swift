@@ -91,10 +91,10 @@ public struct BuildContext: Sendable {
 
     /// Why a sample cannot be a chosen response or an SFT target, or nil when it can: the
     /// judge's reasons, or a reasoning chain that leans the wrong way at some step although the
-    /// outcome is right ("Nothing here suggests a harmful purpose" before a refusal). Such a
-    /// chain, as OP-COT's chosen side with SRPO's NLL term on it, taught the RW model the benign
-    /// verdict for harmful requests; 28 of 48 chosen policy samples on harmful prompts were such
-    /// chains in the 2026-11-30 run of the default recipe.
+    /// outcome is right ("Nothing here suggests a harmful purpose" before a refusal). As OP-COT's
+    /// chosen side, with SRPO's NLL term on it, such a chain trains the benign verdict for
+    /// harmful requests: 28 of 48 chosen policy samples on harmful prompts were such chains in a
+    /// run of the default recipe, and after SRPO most unsafe HarmBench answers opened with it.
     public func unusable(_ s: PolicySample, kind: RequestKind) -> String? {
         if let reason = rejection(s.judgment, kind: kind) { return reason }
         if let reasoning = format.parse(s.text).reasoning, StepJudge.fault(steps: ResponseFormat.steps(of: reasoning), kind: kind) != nil {
