@@ -28,8 +28,9 @@ public struct OPCOTBuilder {
         var good: [[PolicySample]] = [], bad: [[PolicySample]] = []
         var flawedProcess = 0
         for (i, q) in queries.enumerated() {
-            good.append(samples[i].filter { context.unusable($0, kind: q.kind) == nil })
-            flawedProcess += samples[i].filter { context.unusable($0, kind: q.kind) == "flawed_process" }.count
+            let reasons = samples[i].map { context.unusable($0, kind: q.kind) }
+            good.append(zip(samples[i], reasons).filter { $0.1 == nil }.map(\.0))
+            flawedProcess += reasons.filter { $0 == "flawed_process" }.count
             bad.append(samples[i].filter { context.wrongOutcome($0.judgment, kind: q.kind) })
             if good[i].isEmpty { needChosen.append(i) }
             if bad[i].isEmpty { needRejected.append(i) }
@@ -78,7 +79,8 @@ public struct OPCOTBuilder {
 }
 
 /// Shortest Rejection Sampling: N samples per prompt, keep the shortest (in tokens) that the
-/// judge accepts and whose reasoning does not lean the wrong way, as an SFT record. Prompts with no accepted sample are counted.
+/// judge accepts and whose reasoning does not lean the wrong way, as an SFT record. Prompts
+/// with no accepted sample are counted.
 public struct SRSBuilder {
     public let context: BuildContext
     public let sampler: PolicySampler
