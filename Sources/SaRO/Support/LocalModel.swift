@@ -133,7 +133,7 @@ extension LocalModel {
     }
 }
 
-/// Benign answers from a local model (the offline teacher's answerer): greedy decoding.
+/// Benign answers from a local model (the offline teacher's answerer): greedy, or sampled at `temperature`.
 public struct ModelAnswerer: Answerer {
     public let model: LocalModel
     public let maxTokens: Int
