@@ -4,4 +4,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 swift build --build-tests
+# The tests check saro's defaults, so a SARO_* setting from the shell (threads, BLAS, kernel
+# limits, data folder) must not reach them; tests that exercise one set it themselves. SARO_HOME
+# stays: it only says where the model cache is. OPENBLAS_* stay too: they may be the machine's
+# own safety settings, and the BLAS tests expect the kernel they choose.
+for var in $(compgen -e | grep '^SARO_' | grep -v '^SARO_HOME$' || true); do unset "$var"; done
 swift test --skip-build "$@"

@@ -40,6 +40,8 @@ public final class BLAS: @unchecked Sendable {
     /// The OPENBLAS_CORETYPE this process set, or nil when the user's value or OpenBLAS's
     /// own detection was kept.
     public let coreTypeSet: String?
+    /// OPENBLAS_CORETYPE as OpenBLAS read it (the user's or saro's), nil when unset.
+    public let coreTypeRequested: String?
     public let threads: Int
 
     private typealias CblasSgemm = @convention(c) (
@@ -79,13 +81,13 @@ public final class BLAS: @unchecked Sendable {
 
     /// Loads the BLAS named by SARO_BLAS (dnnl or openblas; default dnnl, then openblas) or
     /// the file named by SARO_BLAS_LIB.
+    ///
+    /// OpenBLAS reads OPENBLAS_CORETYPE from the process environment when it is first loaded,
+    /// so that is where the user's choice is looked up (not in `environment`, which only
+    /// chooses the library): a kernel the user set is kept, and saro's own choice for the CPU
+    /// is set only when there is none. Once OpenBLAS is in the process, its kernel is fixed.
     public static func load(environment: [String: String] = currentEnvironment()) throws -> BLAS {
-        let cpu = CPUFeatures.current
-        var coreTypeSet: String? = nil
-        if environment["OPENBLAS_CORETYPE"] == nil, let core = cpu.openBLASCoreType {
-            setenv("OPENBLAS_CORETYPE", core, 0)
-            coreTypeSet = core
-        }
+        let coreTypeSet = coreTypeChosenBySaro
         // OpenBLAS's idle workers spin (sched_yield) for 2^28 cycles after each call by default,
         // taking a core from saro's own kernels between BLAS calls; a shorter spin gives it back.
         if environment["OPENBLAS_THREAD_TIMEOUT"] == nil { setenv("OPENBLAS_THREAD_TIMEOUT", "10", 0) }
@@ -109,6 +111,14 @@ public final class BLAS: @unchecked Sendable {
         throw BLASError.notFound(tried: candidates.map(\.1), lastError: lastError)
     }
 
+    /// The OPENBLAS_CORETYPE saro put in the process environment for this CPU, once, before
+    /// the first load; nil when the user had set one (or the CPU needs none).
+    private static let coreTypeChosenBySaro: String? = {
+        guard getenv("OPENBLAS_CORETYPE") == nil, let core = CPUFeatures.current.openBLASCoreType else { return nil }
+        setenv("OPENBLAS_CORETYPE", core, 0)
+        return core
+    }()
+
     public static func currentEnvironment() -> [String: String] {
         var env: [String: String] = [:]
         for key in ["OPENBLAS_CORETYPE", "OPENBLAS_THREAD_TIMEOUT", "SARO_BLAS", "SARO_BLAS_LIB"] {
@@ -121,6 +131,7 @@ public final class BLAS: @unchecked Sendable {
         self.backend = backend
         self.libraryPath = path
         self.coreTypeSet = coreTypeSet
+        self.coreTypeRequested = backend == .openblas ? getenv("OPENBLAS_CORETYPE").map { String(cString: $0) } : nil
         func symbol(_ name: String) -> UnsafeMutableRawPointer? { dlsym(handle, name) }
         switch backend {
         case .openblas:

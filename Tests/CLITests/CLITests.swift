@@ -14,10 +14,12 @@ import Testing
         return dir.appendingPathComponent("saro")
     }()
 
-    static func saro(_ args: [String]) throws -> Run {
+    /// Runs the binary; `environment` replaces the inherited one when given.
+    static func saro(_ args: [String], environment: [String: String]? = nil) throws -> Run {
         let p = Process()
         p.executableURL = binary
         p.arguments = args
+        if let environment { p.environment = environment }
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
         p.standardError = err

@@ -1,0 +1,67 @@
+import Foundation
+import Tensor
+import Testing
+
+/// `saro system --check-gemm` in processes of their own: OpenBLAS picks its kernel once, when it
+/// loads, from OPENBLAS_CORETYPE, so each environment needs a fresh process.
+@Suite struct SystemCommandTests {
+    struct Info: Decodable {
+        let blas: String
+        let kernel: String
+        let openblas_coretype_requested: String?
+        let openblas_coretype_set: String?
+        struct Check: Decodable { let maxError: Double; let tolerance: Double; let paddingKept: Bool }
+        let gemm_check: [Check]?
+    }
+
+    /// This process's environment with OpenBLAS chosen and OPENBLAS_CORETYPE as given (nil: unset).
+    static func environment(coreType: String?) -> [String: String] {
+        var env = ProcessInfo.processInfo.environment
+        env["SARO_BLAS"] = "openblas"
+        env["SARO_BLAS_LIB"] = nil
+        env["OPENBLAS_CORETYPE"] = coreType
+        return env
+    }
+
+    static func system(coreType: String?) throws -> Info {
+        let r = try CLITests.saro(["system", "--json", "--check-gemm"], environment: environment(coreType: coreType))
+        #expect(r.status == 0, "OPENBLAS_CORETYPE=\(coreType ?? "unset"): \(r.err)")
+        return try JSONDecoder().decode(Info.self, from: Data(r.out.utf8))
+    }
+
+    static func expectRightProducts(_ info: Info, _ label: String) {
+        let checks = info.gemm_check ?? []
+        #expect(checks.count == GemmCheck.trainingShapes.count, "\(label)")
+        for c in checks { #expect(c.maxError < c.tolerance && c.paddingKept, "\(label): error \(c.maxError)") }
+    }
+
+    /// With no OPENBLAS_CORETYPE, saro sets its own choice for this CPU and OpenBLAS runs it.
+    @Test func withoutAChoiceOpenBLASRunsSarosKernel() throws {
+        let info = try Self.system(coreType: nil)
+        #expect(info.blas == "openblas")
+        if let expected = CPUFeatures.current.openBLASCoreType {
+            #expect(info.openblas_coretype_set == expected)
+            #expect(info.kernel.lowercased() == expected.lowercased())
+        }
+        Self.expectRightProducts(info, "saro's choice")
+    }
+
+    /// The user's choice is kept, never overwritten, for every kernel saro may pick that this
+    /// CPU runs; and each of them computes training's products right.
+    @Test(arguments: CPUFeatures.current.openBLASCoreTypesToCheck)
+    func theUsersKernelIsKeptAndComputesRight(coreType: String) throws {
+        let info = try Self.system(coreType: coreType)
+        #expect(info.openblas_coretype_set == nil)
+        #expect(info.openblas_coretype_requested == coreType)
+        #expect(info.kernel.lowercased() == coreType.lowercased())
+        Self.expectRightProducts(info, coreType)
+    }
+
+    /// The text output says where the kernel came from.
+    @Test func textOutputNamesTheSourceOfTheKernel() throws {
+        let user = try CLITests.saro(["system"], environment: Self.environment(coreType: "Haswell"))
+        #expect(user.status == 0, "\(user.err)")
+        #expect(user.out.contains("OPENBLAS_CORETYPE=Haswell from the environment"))
+        #expect(user.out.contains("kernel Haswell"))
+    }
+}
