@@ -39,29 +39,32 @@ let package = Package(
             swiftSettings: simdFlags,
             linkerSettings: [.linkedLibrary("dl")]
         ),
+        // Small helpers every layer may use: the lookup of installed resource folders.
+        .target(name: "Support"),
         .target(
             name: "Tokenizers",
             swiftSettings: simdFlags
         ),
         .target(
             name: "Models",
-            dependencies: ["Tensor", "Tokenizers"],
+            dependencies: ["Tensor", "Tokenizers", "Support"],
             swiftSettings: simdFlags
         ),
         .target(
             name: "Training",
-            dependencies: ["Jobs", "Models", "Tensor", "Tokenizers"],
+            dependencies: ["Jobs", "Models", "Tensor", "Tokenizers", "Support"],
             swiftSettings: simdFlags
         ),
         .target(
             name: "Serving",
-            dependencies: ["Models", "Tensor", "Tokenizers", .product(name: "Hummingbird", package: "hummingbird")],
+            dependencies: ["Models", "Tensor", "Tokenizers", "Support", .product(name: "Hummingbird", package: "hummingbird"),
+                           .product(name: "HummingbirdCore", package: "hummingbird"), .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: simdFlags
         ),
         // Content-addressed job records in SQLite: what makes data builds and evaluations resumable.
         .target(
             name: "Jobs",
-            dependencies: ["Tensor", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["Tensor", "Support", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: simdFlags
         ),
         // A client for any OpenAI-compatible chat endpoint (teachers and LLM judges).
@@ -84,7 +87,7 @@ let package = Package(
         // The method: policy, seed sets, jailbreak templates, teachers, the data builders.
         .target(
             name: "SaRO",
-            dependencies: ["Jobs", "OpenAIClient", "Judges", "Models", "Tokenizers", "Tensor",
+            dependencies: ["Jobs", "OpenAIClient", "Judges", "Models", "Tokenizers", "Tensor", "Support",
                            .product(name: "Yams", package: "Yams")],
             resources: [.copy("Resources")],
             swiftSettings: simdFlags
@@ -92,14 +95,14 @@ let package = Package(
         // Benchmarks, judge validation, analyses and the report.
         .target(
             name: "Evaluation",
-            dependencies: ["SaRO", "Judges", "Jobs", "Models", "Tokenizers", "Tensor", .product(name: "Yams", package: "Yams")],
+            dependencies: ["SaRO", "Judges", "Jobs", "Models", "Tokenizers", "Tensor", "Support", .product(name: "Yams", package: "Yams")],
             resources: [.copy("Resources")],
             swiftSettings: simdFlags
         ),
         // Recipes: `saro run`, every stage of SaRO and its baselines in one resumable run.
         .target(
             name: "Recipes",
-            dependencies: ["SaRO", "Evaluation", "Training", "Judges", "Jobs", "OpenAIClient", "Models", "Tensor", .product(name: "Yams", package: "Yams")],
+            dependencies: ["SaRO", "Evaluation", "Training", "Judges", "Jobs", "OpenAIClient", "Models", "Tensor", "Support", .product(name: "Yams", package: "Yams")],
             swiftSettings: simdFlags
         ),
         .executableTarget(
@@ -139,7 +142,7 @@ let package = Package(
         ),
         .testTarget(
             name: "CLITests",
-            dependencies: ["saro", "Recipes", "ScriptedOpenAIServer", "Jobs", "Tensor"],
+            dependencies: ["saro", "Recipes", "ScriptedOpenAIServer", "Jobs", "Tensor", "Models"],
             swiftSettings: simdFlags
         ),
         // A scripted OpenAI-compatible server that tests use as teacher and judge endpoint.

@@ -34,9 +34,7 @@ public struct Suite: Sendable {
 
     /// A built-in suite by name, or a YAML file.
     public static func named(_ nameOrPath: String) throws -> Suite {
-        if builtIn.contains(nameOrPath), let url = Bundle.module.url(forResource: "Resources/suites/\(nameOrPath)", withExtension: "yaml") {
-            return try load(path: url.path)
-        }
+        if builtIn.contains(nameOrPath) { return try load(path: try EvaluationResources.path("suites/\(nameOrPath).yaml")) }
         return try load(path: nameOrPath)
     }
 
@@ -46,7 +44,11 @@ public struct Suite: Sendable {
     }
 
     public static func parse(_ text: String, path: String) throws -> Suite {
-        guard let root = try Yams.compose(yaml: text), let map = root.mapping else {
+        let composed: Node?
+        do { composed = try Yams.compose(yaml: text) } catch {
+            throw SourceError.malformed(path: path, line: YAMLErrorLine.of(error), reason: "not valid YAML: \(error)")
+        }
+        guard let root = composed, let map = root.mapping else {
             throw SourceError.malformed(path: path, line: 1, reason: "expected a mapping with name, max_tokens, benchmarks")
         }
         for (k, _) in map where !["name", "max_tokens", "benchmarks"].contains(k.string ?? "") {
@@ -66,11 +68,17 @@ public struct Suite: Sendable {
             guard benchmarkNames.contains(e.name) else {
                 throw SourceError.malformed(path: path, line: line, reason: "unknown benchmark '\(e.name)' (known: \(benchmarkNames.joined(separator: ", ")))")
             }
+            if let limit = e.limit, limit < 0 { throw SourceError.malformed(path: path, line: line, reason: "limit \(limit) is negative (0 or more; leave it out for all)") }
+            if let n = e.perFamily, n < 1 { throw SourceError.malformed(path: path, line: line, reason: "per_family \(n) must be at least 1") }
             if e.name == "harmful" && e.source == nil { throw SourceError.malformed(path: path, line: line, reason: "benchmark 'harmful' needs a source") }
             entries.append(e)
         }
+        let maxTokens = map["max_tokens"].map { $0.int } ?? 384
+        guard let maxTokens, maxTokens >= 1 else {
+            throw SourceError.malformed(path: path, line: (map["max_tokens"]?.mark?.line ?? 0), reason: "max_tokens must be a whole number of at least 1")
+        }
         return Suite(name: map["name"]?.string ?? URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent,
-                     maxTokens: map["max_tokens"]?.int ?? 384, entries: entries)
+                     maxTokens: maxTokens, entries: entries)
     }
 
     public func benchmarks() -> [Benchmark] {

@@ -1,3 +1,4 @@
+import Support
 import Foundation
 import Tensor
 
@@ -19,7 +20,7 @@ public enum JSONL {
     public static func readObjects(_ path: String) throws -> [(line: Int, object: [String: Any])] {
         guard let data = FileManager.default.contents(atPath: path) else { throw JSONLError.missingFile(path) }
         var out: [(Int, [String: Any])] = []
-        for (i, line) in String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        for (i, line) in try UTF8Text.decode(data, path: path).split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let trimmed = line.trimmingCharacters(in: .whitespaces)
             if trimmed.isEmpty { continue }
             guard let obj = try? JSONSerialization.jsonObject(with: Data(trimmed.utf8)) else {
@@ -34,7 +35,7 @@ public enum JSONL {
     public static func read<T: Decodable>(_ type: T.Type, _ path: String) throws -> [T] {
         guard let data = FileManager.default.contents(atPath: path) else { throw JSONLError.missingFile(path) }
         var out: [T] = []
-        for (i, line) in String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        for (i, line) in try UTF8Text.decode(data, path: path).split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             if line.trimmingCharacters(in: .whitespaces).isEmpty { continue }
             do { out.append(try JSONDecoder().decode(T.self, from: Data(line.utf8))) } catch {
                 throw JSONLError.malformed(path: path, line: i + 1, reason: describe(error))
@@ -58,14 +59,5 @@ public enum JSONL {
     }
 
     /// A decoding error in words: the field path and what was wrong.
-    public static func describe(_ error: Error) -> String {
-        guard let e = error as? DecodingError else { return "\(error)" }
-        func path(_ c: [CodingKey]) -> String { c.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".") }
-        switch e {
-        case .keyNotFound(let k, let ctx): return "missing field '\(path(ctx.codingPath + [k]))'"
-        case .typeMismatch(_, let ctx), .valueNotFound(_, let ctx): return "field '\(path(ctx.codingPath))': \(ctx.debugDescription)"
-        case .dataCorrupted(let ctx): return ctx.codingPath.isEmpty ? "not valid JSON" : "field '\(path(ctx.codingPath))': \(ctx.debugDescription)"
-        @unknown default: return "\(e)"
-        }
-    }
+    public static func describe(_ error: Error) -> String { DecodingErrorText.describe(error) }
 }

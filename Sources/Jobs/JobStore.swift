@@ -21,11 +21,18 @@ public enum JobStoreError: Error, CustomStringConvertible {
 public final class JobStore: @unchecked Sendable {
     public let path: String
     private let db: DatabaseQueue
+    /// What this instance created (the file, its folder), removed again if no row was ever
+    /// written: a command that fails before its first result leaves nothing behind.
+    private let createdFile: Bool
+    private let createdFolder: URL?
 
     public init(path: String) throws {
         self.path = path
+        let folder = URL(fileURLWithPath: path).deletingLastPathComponent()
+        createdFile = !FileManager.default.fileExists(atPath: path)
+        createdFolder = FileManager.default.fileExists(atPath: folder.path) ? nil : folder
         do {
-            try FileManager.default.createDirectory(at: URL(fileURLWithPath: path).deletingLastPathComponent(), withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
             var config = Configuration()
             config.busyMode = .timeout(10)
             db = try DatabaseQueue(path: path, configuration: config)
@@ -42,6 +49,15 @@ public final class JobStore: @unchecked Sendable {
             }
         } catch let e as JobStoreError { throw e } catch {
             throw JobStoreError.open(path: path, reason: "\(error)")
+        }
+    }
+
+    deinit {
+        guard createdFile, (try? db.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM entries") }) == 0 else { return }
+        try? db.close()
+        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+        if let folder = createdFolder, (try? FileManager.default.contentsOfDirectory(atPath: folder.path))?.isEmpty == true {
+            try? FileManager.default.removeItem(at: folder)
         }
     }
 

@@ -80,7 +80,7 @@ public struct LlamaConfig: Codable, Sendable, Equatable {
         self.modelType = modelType; self.vocabSize = vocabSize; self.hiddenSize = hiddenSize
         self.intermediateSize = intermediateSize; self.numHiddenLayers = numHiddenLayers
         self.numAttentionHeads = numAttentionHeads; self.numKeyValueHeads = numKeyValueHeads ?? numAttentionHeads
-        self.headDim = headDim ?? hiddenSize / numAttentionHeads; self.rmsNormEps = rmsNormEps
+        self.headDim = headDim ?? (numAttentionHeads > 0 ? hiddenSize / numAttentionHeads : 0); self.rmsNormEps = rmsNormEps
         self.ropeTheta = ropeTheta; self.ropeScaling = ropeScaling; self.maxPositionEmbeddings = maxPositionEmbeddings
         self.tieWordEmbeddings = tieWordEmbeddings; self.attentionBias = attentionBias ?? (modelType == "qwen2")
         self.mlpBias = mlpBias; self.hiddenAct = hiddenAct
@@ -99,7 +99,7 @@ public struct LlamaConfig: Codable, Sendable, Equatable {
         numHiddenLayers = try c.decode(Int.self, forKey: .numHiddenLayers)
         numAttentionHeads = try c.decode(Int.self, forKey: .numAttentionHeads)
         numKeyValueHeads = try c.decodeIfPresent(Int.self, forKey: .numKeyValueHeads) ?? numAttentionHeads
-        headDim = try c.decodeIfPresent(Int.self, forKey: .headDim) ?? hiddenSize / numAttentionHeads
+        headDim = try c.decodeIfPresent(Int.self, forKey: .headDim) ?? (numAttentionHeads > 0 ? hiddenSize / numAttentionHeads : 0)
         rmsNormEps = try c.decodeIfPresent(Double.self, forKey: .rmsNormEps) ?? 1e-6
         let params = try c.decodeIfPresent(RopeParameters.self, forKey: .ropeParameters)
         ropeTheta = try c.decodeIfPresent(Double.self, forKey: .ropeTheta) ?? params?.ropeTheta ?? 10000
@@ -113,10 +113,7 @@ public struct LlamaConfig: Codable, Sendable, Equatable {
         guard hiddenAct == "silu" else {
             throw DecodingError.dataCorruptedError(forKey: .hiddenAct, in: c, debugDescription: "hidden_act '\(hiddenAct)' is not supported (only silu)")
         }
-        guard numAttentionHeads % numKeyValueHeads == 0 else {
-            throw DecodingError.dataCorruptedError(forKey: .numKeyValueHeads, in: c,
-                debugDescription: "num_attention_heads \(numAttentionHeads) is not a multiple of num_key_value_heads \(numKeyValueHeads)")
-        }
+        try validate()
         if let s = ropeScaling, !["default", "llama3"].contains(s.ropeType) {
             throw DecodingError.dataCorruptedError(forKey: .ropeScaling, in: c, debugDescription: "rope scaling type '\(s.ropeType)' is not supported (default, llama3)")
         }

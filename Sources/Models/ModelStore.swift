@@ -1,3 +1,4 @@
+import Support
 import Foundation
 import Tensor
 import Tokenizers
@@ -135,11 +136,21 @@ public struct PretrainedModel {
         return try load(url: url)
     }
 
+    /// Every id the tokenizer can produce must have a row in the embedding.
+    static func checkVocabulary(_ tokenizer: Tokenizer, _ config: LlamaConfig, file: String) throws {
+        guard tokenizer.vocabularySize <= config.vocabSize else {
+            throw ModelStoreError.invalid(path: file, reason: "the tokenizer has ids up to \(tokenizer.vocabularySize - 1), "
+                                          + "but the model's embedding has \(config.vocabSize) rows (vocab_size)")
+        }
+    }
+
     public static func load(url: URL) throws -> PretrainedModel {
         if url.pathExtension.lowercased() == "gguf" {
             let file = try GGUFFile(path: url.path)
             let config = try file.llamaConfig()
-            return PretrainedModel(source: url, config: config, weights: try file.llamaWeights(config: config), tokenizer: try file.tokenizer(),
+            let tokenizer = try file.tokenizer()
+            try checkVocabulary(tokenizer, config, file: url.path)
+            return PretrainedModel(source: url, config: config, weights: try file.llamaWeights(config: config), tokenizer: tokenizer,
                                    quantized: try file.llamaQuantizedWeights(config: config))
         }
         let configURL = url.appendingPathComponent("config.json")
@@ -148,10 +159,11 @@ public struct PretrainedModel {
         }
         let config: LlamaConfig
         do { config = try JSONDecoder().decode(LlamaConfig.self, from: data) } catch {
-            throw ModelStoreError.invalid(path: configURL.path, reason: "\(error)")
+            throw ModelStoreError.invalid(path: configURL.path, reason: DecodingErrorText.describe(error))
         }
-        let weights = try SafeTensorsCheckpoint.load(directory: url, names: LlamaModel.expectedShapes(config).map(\.0))
         let tokenizer = try Tokenizer(tokenizerJSON: url.appendingPathComponent("tokenizer.json"))
+        try checkVocabulary(tokenizer, config, file: url.appendingPathComponent("tokenizer.json").path)
+        let weights = try SafeTensorsCheckpoint.load(directory: url, names: LlamaModel.expectedShapes(config).map(\.0))
         return PretrainedModel(source: url, config: config, weights: weights, tokenizer: tokenizer, quantized: [:])
     }
 }
@@ -165,6 +177,10 @@ public enum SafeTensorsCheckpoint {
         if let data = try? Data(contentsOf: index) {
             guard let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any], let map = obj["weight_map"] as? [String: String] else {
                 throw ModelStoreError.invalid(path: index.path, reason: "no weight_map object")
+            }
+            // Shards live beside the index: a path that leaves the folder is refused, not followed.
+            if let (tensor, shard) = map.first(where: { $0.value.contains("/") || $0.value.contains("\\") || $0.value.hasPrefix(".") }) {
+                throw ModelStoreError.invalid(path: index.path, reason: "weight_map sends '\(tensor)' to '\(shard)', which is not a file name in the model folder")
             }
             fileFor = map
         } else {

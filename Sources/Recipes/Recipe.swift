@@ -2,6 +2,7 @@ import Foundation
 import Judges
 import OpenAIClient
 import SaRO
+import Support
 import Training
 import Yams
 
@@ -95,7 +96,11 @@ public struct Recipe: Sendable {
 
     public static func parse(_ source: String, path: String, environment: [String: String] = [:]) throws -> Recipe {
         let text = try substitute(source, path: path, environment: environment)
-        guard let root = try Yams.compose(yaml: text), let map = root.mapping else {
+        let composed: Node?
+        do { composed = try Yams.compose(yaml: text) } catch {
+            throw RecipeError.invalid(path: path, line: YAMLErrorLine.of(error), reason: "not valid YAML: \(error)")
+        }
+        guard let root = composed, let map = root.mapping else {
             throw RecipeError.invalid(path: path, line: 1, reason: "a recipe is a mapping (\(keys.joined(separator: ", ")))")
         }
         for (k, _) in map where !keys.contains(k.string ?? "") {
@@ -105,6 +110,7 @@ public struct Recipe: Sendable {
             try overlay(defaults, map[key], path: path, section: key)
         }
         let name = map["name"]?.string ?? URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
+        try checkName(name, path: path, line: map["name"]?.mark?.line ?? 1)
         var data = DataConfig()
         if let node = map["data"] { data = try DataConfig.decode(node, path: path) }
         var rw = TrainingOptions()
@@ -113,6 +119,11 @@ public struct Recipe: Sendable {
         srpo.epochs = 1; srpo.lr = 5e-5; srpo.beta = 0.1; srpo.maxLength = 768; srpo.saveSteps = 20; srpo.loggingSteps = 5; srpo.batchSize = 2
         rw = try section("rw", rw)
         srpo = try section("srpo", srpo)
+        for (key, options) in [("rw", rw), ("srpo", srpo)] {
+            do { try options.validate() } catch {
+                throw RecipeError.invalid(path: path, line: map[key]?.mark?.line ?? 0, reason: "\(key): \(error)")
+            }
+        }
         return Recipe(
             name: name, out: map["out"]?.string ?? "runs/\(name)", model: map["model"]?.string ?? "smollm2-135m-instruct",
             initModel: map["init"] == nil ? nil : try section("init", Init()),
@@ -139,7 +150,7 @@ public struct Recipe: Sendable {
             merged[key] = try YAMLDecoder().decode(AnyCodableScalar.self, from: try Yams.serialize(node: v))
         }
         do { return try YAMLDecoder().decode(T.self, from: try YAMLEncoder().encode(merged)) } catch {
-            throw RecipeError.invalid(path: path, line: node.mark?.line ?? 0, reason: "\(section): \(error)")
+            throw RecipeError.invalid(path: path, line: node.mark?.line ?? 0, reason: "\(section): \(DecodingErrorText.describe(error))")
         }
     }
 

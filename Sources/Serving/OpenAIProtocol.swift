@@ -24,6 +24,8 @@ public enum OpenAI {
         public var max_completion_tokens: Int?
         public var temperature: Double?
         public var top_p: Double?
+        /// vLLM's extension: keep the k most likely tokens (-1 or 0: all).
+        public var top_k: Int?
         public var seed: UInt64?
         public var stop: Stop?
         public var n: Int?
@@ -36,6 +38,8 @@ public enum OpenAI {
         public var max_tokens: Int?
         public var temperature: Double?
         public var top_p: Double?
+        /// vLLM's extension: keep the k most likely tokens (-1 or 0: all).
+        public var top_k: Int?
         public var seed: UInt64?
         public var stop: Stop?
         public var n: Int?

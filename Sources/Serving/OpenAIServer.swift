@@ -1,5 +1,8 @@
+import Support
 import Foundation
 import Hummingbird
+import HummingbirdCore
+import NIOCore
 import Models
 import Tokenizers
 
@@ -17,6 +20,9 @@ public final class OpenAIServer: @unchecked Sendable {
         public var maxQueue = 64
         public var maxBodyBytes = 1 << 20
         public var defaultMaxTokens = 256
+        /// A connection whose request is not fully received after this long is closed, as is
+        /// an idle one (a request being generated is never cut).
+        public var readTimeoutSeconds: Double = 30
         public init() {}
     }
 
@@ -46,7 +52,9 @@ public final class OpenAIServer: @unchecked Sendable {
         }
         v1.post("chat/completions") { [self] request, _ in try await chat(request) }
         v1.post("completions") { [self] request, _ in try await completion(request) }
-        return Application(router: router, configuration: .init(address: .hostname(options.host, port: options.port), serverName: "saro"),
+        let http1 = HTTP1Channel.Configuration(idleTimeout: TimeAmount.milliseconds(Int64(options.readTimeoutSeconds * 1000)))
+        return Application(router: router, server: .http1(configuration: http1),
+                           configuration: .init(address: .hostname(options.host, port: options.port), serverName: "saro"),
                            onServerRunning: { channel in onRunning(channel.localAddress?.port ?? 0) })
     }
 
@@ -60,23 +68,35 @@ public final class OpenAIServer: @unchecked Sendable {
 
     func decode<T: Decodable>(_ type: T.Type, _ request: Request) async throws -> T {
         let body: ByteBuffer
-        do { body = try await request.body.collect(upTo: options.maxBodyBytes) } catch {
+        do { body = try await request.body.collect(upTo: options.maxBodyBytes) } catch is NIOTooManyBytesError {
             throw OpenAI.APIError(status: 413, message: "request body is larger than \(options.maxBodyBytes) bytes", type: "invalid_request_error")
+        } catch {
+            throw OpenAI.APIError.invalid("the request body ended before it was complete (\(error))")
         }
         do { return try JSONDecoder().decode(T.self, from: Data(buffer: body)) } catch let e as DecodingError {
+            if let field = Self.numberOutOfRange(Data(buffer: body)) {
+                throw OpenAI.APIError.invalid("malformed request: field '\(field.key)': \(field.value) is not a whole number that fits", param: field.key)
+            }
             throw OpenAI.APIError.invalid("malformed request: \(Self.describe(e))")
         } catch {
             throw OpenAI.APIError.invalid("malformed request: \(error)")
         }
     }
 
-    static func describe(_ e: DecodingError) -> String {
-        switch e {
-        case .keyNotFound(let k, _): return "missing field '\(k.stringValue)'"
-        case .typeMismatch(_, let c), .valueNotFound(_, let c): return "field '\(c.codingPath.map(\.stringValue).joined(separator: "."))' has the wrong type"
-        case .dataCorrupted: return "the body is not valid JSON"
-        @unknown default: return "\(e)"
+    static func describe(_ e: DecodingError) -> String { DecodingErrorText.describe(e) }
+
+    /// Foundation's decoder reports an integer field holding 1e20 or 2.5 as "not valid JSON"
+    /// at the root; when the body is valid JSON, this names the top-level field that cannot be
+    /// an integer (every numeric field of a request that is not a float: max_tokens, n, seed, top_k).
+    static func numberOutOfRange(_ body: Data) -> (key: String, value: String)? {
+        guard let object = try? JSONSerialization.jsonObject(with: body) as? [String: Any] else { return nil }
+        let integerFields: Set<String> = ["max_tokens", "max_completion_tokens", "n", "seed", "top_k"]
+        for (key, value) in object.sorted(by: { $0.key < $1.key }) where integerFields.contains(key) {
+            guard let n = value as? NSNumber, !(n is Bool) else { continue }
+            let d = n.doubleValue
+            if d != d.rounded() || abs(d) >= 9.2e18 { return (key, "\(n)") }
         }
+        return nil
     }
 
     func checkModel(_ name: String?) throws {
@@ -86,16 +106,17 @@ public final class OpenAIServer: @unchecked Sendable {
     }
 
     /// Per-choice generation options from the request's sampling fields.
-    func generationOptions(maxTokens: Int?, temperature: Double?, topP: Double?, seed: UInt64?, stop: OpenAI.Stop?, promptTokens: Int, choice: Int) throws -> GenerationOptions {
+    func generationOptions(maxTokens: Int?, temperature: Double?, topP: Double?, topK: Int?, seed: UInt64?, stop: OpenAI.Stop?, promptTokens: Int, choice: Int) throws -> GenerationOptions {
         let max = maxTokens ?? options.defaultMaxTokens
         guard max >= 1 else { throw OpenAI.APIError.invalid("max_tokens must be at least 1", param: "max_tokens") }
         if let t = temperature, !(0...2).contains(t) { throw OpenAI.APIError.invalid("temperature must be between 0 and 2", param: "temperature") }
         if let p = topP, !(0...1).contains(p) || p == 0 { throw OpenAI.APIError.invalid("top_p must be in (0, 1]", param: "top_p") }
+        if let k = topK, k < -1 { throw OpenAI.APIError.invalid("top_k must be -1 (all tokens), 0 (all) or a positive count", param: "top_k") }
         guard promptTokens + max <= contextLength else {
             throw OpenAI.APIError(status: 400, message: "the prompt (\(promptTokens) tokens) plus max_tokens (\(max)) exceeds the context of \(contextLength) tokens",
                                   type: "invalid_request_error", param: "messages", code: "context_length_exceeded")
         }
-        let sampling = SamplingParameters(temperature: Float(temperature ?? 1), topK: 0, topP: Float(topP ?? 1), seed: (seed ?? UInt64.random(in: 0...UInt64.max)) &+ UInt64(choice))
+        let sampling = SamplingParameters(temperature: Float(temperature ?? 1), topK: Swift.max(0, topK ?? 0), topP: Float(topP ?? 1), seed: (seed ?? UInt64.random(in: 0...UInt64.max)) &+ UInt64(choice))
         return GenerationOptions(maxNewTokens: max, sampling: sampling, stopTokens: template.stopTokenIds(tokenizer: tokenizer), stopStrings: stop?.strings ?? [])
     }
 
@@ -108,7 +129,7 @@ public final class OpenAIServer: @unchecked Sendable {
             throw OpenAI.APIError.invalid("\(error)", param: "messages")
         }
         let n = try choices(body.n)
-        let opts = try (0..<n).map { try generationOptions(maxTokens: body.max_completion_tokens ?? body.max_tokens, temperature: body.temperature, topP: body.top_p,
+        let opts = try (0..<n).map { try generationOptions(maxTokens: body.max_completion_tokens ?? body.max_tokens, temperature: body.temperature, topP: body.top_p, topK: body.top_k,
                                                             seed: body.seed, stop: body.stop, promptTokens: prompt.count, choice: $0) }
         let id = "chatcmpl-" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
         let created = Int(Date().timeIntervalSince1970)
@@ -132,7 +153,7 @@ public final class OpenAIServer: @unchecked Sendable {
         let prompt = tokenizer.encode(body.prompt, addSpecialTokens: true)
         guard !prompt.isEmpty else { throw OpenAI.APIError.invalid("prompt must not be empty", param: "prompt") }
         let n = try choices(body.n)
-        let opts = try (0..<n).map { try generationOptions(maxTokens: body.max_tokens ?? 16, temperature: body.temperature, topP: body.top_p,
+        let opts = try (0..<n).map { try generationOptions(maxTokens: body.max_tokens ?? 16, temperature: body.temperature, topP: body.top_p, topK: body.top_k,
                                                             seed: body.seed, stop: body.stop, promptTokens: prompt.count, choice: $0) }
         let id = "cmpl-" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
         let created = Int(Date().timeIntervalSince1970)
@@ -252,7 +273,10 @@ final class Counter: @unchecked Sendable {
 struct BearerAuthMiddleware<Context: RequestContext>: RouterMiddleware {
     let key: String
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard request.headers[.authorization] == "Bearer \(key)" else {
+        // The scheme is case-insensitive (RFC 9110 section 11.1); the token is compared exactly.
+        let header = request.headers[.authorization] ?? ""
+        let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
+        guard parts.count == 2, parts[0].lowercased() == "bearer", parts[1].trimmingCharacters(in: .whitespaces) == key else {
             throw OpenAI.APIError(status: 401, message: "missing or wrong API key (Authorization: Bearer ...)", type: "invalid_request_error", code: "invalid_api_key")
         }
         return try await next(request, context)

@@ -66,9 +66,17 @@ public final class Tokenizer: @unchecked Sendable {
 
     public var vocabularySize: Int { idToToken.count }
 
+    /// The largest vocabulary accepted (as `LlamaConfig.limits.vocab`).
+    public static let maxTokenID = 1 << 22
+
     public init(vocab: [String: Int], merges mergeList: [(String, String)], addedTokens: [AddedToken], preTokenizer: PreTokenizer, source: String) throws {
         var vocab = vocab
         for t in addedTokens { vocab[t.content] = t.id }
+        // Ids index the id-to-token table: a negative or huge id from a corrupt file is an
+        // error here, not a trap or a table of gigabytes.
+        if let (token, id) = vocab.first(where: { !(0..<Self.maxTokenID).contains($0.value) }) {
+            throw TokenizerError.invalid(source: source, reason: "token '\(token)' has id \(id), outside 0..<\(Self.maxTokenID)")
+        }
         let size = (vocab.values.max() ?? -1) + 1
         var idToToken = [String](repeating: "", count: size)
         for (t, i) in vocab { idToToken[i] = t }

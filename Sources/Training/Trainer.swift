@@ -56,6 +56,11 @@ public final class Trainer {
         if resume {
             (start, window) = try restoreLatestCheckpoint()
         } else {
+            // Another run's checkpoints would outrank this run's (the newest step wins a resume,
+            // and the checkpoint limit deletes the oldest): refuse rather than mix two runs.
+            if let newest = checkpoints().max() {
+                throw TrainingError.existingRun("\(outputDirectory.path) holds another run's checkpoint-\(newest): pass --resume to continue it, or choose an empty --out")
+            }
             try? FileManager.default.removeItem(at: metricsURL)
         }
         try MetricsLog.truncate(metricsURL, afterStep: start)

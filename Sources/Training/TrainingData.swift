@@ -1,3 +1,4 @@
+import Support
 import Foundation
 import Models
 import Tokenizers
@@ -67,7 +68,7 @@ public struct DatasetReader {
 
     static func lines(_ path: String) throws -> [(Int, Substring)] {
         guard let data = FileManager.default.contents(atPath: path) else { throw DataError.unreadable(path) }
-        return String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).enumerated()
+        return try UTF8Text.decode(data, path: path).split(separator: "\n", omittingEmptySubsequences: false).enumerated()
             .filter { !$0.element.trimmingCharacters(in: .whitespaces).isEmpty }.map { ($0.offset + 1, $0.element) }
     }
 
@@ -77,14 +78,7 @@ public struct DatasetReader {
         }
     }
 
-    static func explain(_ e: DecodingError) -> String {
-        switch e {
-        case .keyNotFound(let k, _): return "missing field '\(k.stringValue)'"
-        case .typeMismatch(_, let c), .valueNotFound(_, let c): return "field '\(c.codingPath.map(\.stringValue).joined(separator: "."))': \(c.debugDescription)"
-        case .dataCorrupted(let c): return "malformed JSON: \(c.underlyingError.map { "\($0)" } ?? c.debugDescription)"
-        @unknown default: return "\(e)"
-        }
-    }
+    static func explain(_ e: DecodingError) -> String { DecodingErrorText.describe(e) }
 
     public func readSFT(_ path: String) throws -> ([SFTExample], Report) {
         var out: [SFTExample] = [], report = Report()

@@ -59,6 +59,21 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
     /// Checks ranges; the message names the option.
     public func validate() throws {
         func bad(_ s: String) -> Error { TrainingError.invalidOption(s) }
+        // NaN fails every range test below only when it is written as "must be in range".
+        for (name, v) in [("epochs", epochs), ("lr", lr), ("warmup_ratio", warmupRatio), ("weight_decay", weightDecay),
+                          ("max_grad_norm", maxGradNorm), ("eval_split", evalSplit), ("lora_alpha", loraAlpha), ("lora_dropout", loraDropout),
+                          ("beta", beta), ("label_smoothing", labelSmoothing), ("rpo_alpha", rpoAlpha)] where !v.isFinite {
+            throw bad("\(name) must be a finite number, got \(v)")
+        }
+        if maxSteps < 0 { throw bad("max_steps must be 0 (train by epochs) or more, got \(maxSteps)") }
+        if epochs < 0 { throw bad("epochs must be 0 or more") }
+        if loggingSteps < 1 { throw bad("logging_steps must be at least 1") }
+        if saveSteps < 0 || evalSteps < 0 { throw bad("save_steps and eval_steps must be 0 or more") }
+        if saveTotalLimit < 0 { throw bad("save_total_limit must be 0 (keep every checkpoint) or more") }
+        if weightDecay < 0 { throw bad("weight_decay must be 0 or more") }
+        if maxGradNorm < 0 { throw bad("max_grad_norm must be 0 (no clipping) or more") }
+        if loraAlpha <= 0 && !full { throw bad("lora_alpha must be positive") }
+        if rpoAlpha < 0 { throw bad("rpo_alpha must be 0 or more") }
         if batchSize < 1 { throw bad("batch_size must be at least 1") }
         if gradAccum < 1 { throw bad("grad_accum must be at least 1") }
         if lr <= 0 { throw bad("lr must be positive") }
@@ -79,6 +94,7 @@ public enum TrainingError: Error, CustomStringConvertible {
     case badConfig(file: String, reason: String)
     case noCheckpoint(String)
     case mismatchedCheckpoint(String)
+    case existingRun(String)
 
     public var description: String {
         switch self {
@@ -87,6 +103,7 @@ public enum TrainingError: Error, CustomStringConvertible {
         case .badConfig(let f, let r): return "\(f): \(r)"
         case .noCheckpoint(let d): return "\(d): no checkpoint to resume from"
         case .mismatchedCheckpoint(let r): return "cannot resume: \(r)"
+        case .existingRun(let r): return r
         }
     }
 }

@@ -185,6 +185,59 @@ import Glibc
         }
     }
 
+    /// A raw loopback connection: the request as bytes, then what the server answered (or ""
+    /// when it closed without an answer).
+    static func rawExchange(_ base: URL, _ bytes: String, shutdownWrite: Bool, waitSeconds: Int = 30) -> String {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(base.port!).bigEndian)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        var timeout = timeval(tv_sec: waitSeconds, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        _ = bytes.withCString { Glibc.send(fd, $0, strlen($0), 0) }
+        if shutdownWrite { shutdown(fd, Int32(SHUT_WR)) }
+        var out = [UInt8](), buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = recv(fd, &buffer, buffer.count, 0)
+            if n <= 0 { break }
+            out += buffer[0..<n]
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// The server's answers to requests users and load balancers really send: a lower-case
+    /// scheme, numbers out of range, vLLM's top_k, a body cut short, a client that stalls.
+    @Test func requestEdgeCases() async throws {
+        let server = try Self.tinyServer { $0.apiKey = "sk-test"; $0.readTimeoutSeconds = 1 }
+        try await Self.withRunningServer(server) { base in
+            var lower = URLRequest(url: base.appendingPathComponent("v1/models"))
+            lower.setValue("bearer sk-test", forHTTPHeaderField: "Authorization")
+            let (_, response) = try await URLSession.shared.data(for: lower)
+            #expect((response as! HTTPURLResponse).statusCode == 200, "the auth scheme is case-insensitive")
+
+            let huge = try await Self.send(base, "v1/chat/completions", json: #"{"messages": [{"role": "user", "content": "hi"}], "max_tokens": 1e20}"#, key: "sk-test")
+            #expect(huge.status == 400 && huge.text.contains("max_tokens"), "\(huge.text)")
+            let topK = try await Self.send(base, "v1/chat/completions", json: #"{"messages": [{"role": "user", "content": "hi"}], "top_k": -3}"#, key: "sk-test")
+            #expect(topK.status == 400 && topK.text.contains("top_k"), "\(topK.text)")
+            let topKOK = try await Self.send(base, "v1/completions", json: #"{"prompt": "hi", "max_tokens": 2, "top_k": 5}"#, key: "sk-test")
+            #expect(topKOK.status == 200, "\(topKOK.text)")
+
+            // A body shorter than its Content-Length, then the client stops sending: not "too large".
+            let cut = Self.rawExchange(base, "POST /v1/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer sk-test\r\nContent-Type: application/json\r\nContent-Length: 400\r\n\r\n{\"prompt\": \"hi\"", shutdownWrite: true)
+            #expect(!cut.contains(" 413 "), "\(cut.prefix(200))")
+
+            // A request whose headers never finish is closed after the read timeout.
+            let start = Date()
+            let stalled = Self.rawExchange(base, "POST /v1/completions HTTP/1.1\r\nHost: x\r\n", shutdownWrite: false, waitSeconds: 20)
+            let waited = Date().timeIntervalSince(start)
+            #expect(stalled.isEmpty || stalled.contains(" 408 ") || stalled.contains(" 400 "), "\(stalled.prefix(200))")
+            #expect(waited < 15, "the stalled connection stayed open \(waited) s")
+        }
+    }
+
     static func residentBytes() -> Int {
         guard let s = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8), let pages = Int(s.split(separator: " ")[1]) else { return 0 }
         return pages * 4096

@@ -70,7 +70,7 @@ public struct Report {
         var s = "# \(title)\n\n"
         if let note { s += note + "\n\n" }
         s += "| Model | " + cols.map(\.0).joined(separator: " | ") + " |\n|---|" + cols.map { _ in "---:" }.joined(separator: "|") + "|\n"
-        for m in models { s += "| \(m.results.label) | " + cols.map { Self.format(Self.value(m, $0.1, $0.2), $0.2) }.joined(separator: " | ") + " |\n" }
+        for m in models { s += "| \(Self.markdownText(m.results.label)) | " + cols.map { Self.format(Self.value(m, $0.1, $0.2), $0.2) }.joined(separator: " | ") + " |\n" }
         s += "\nASR: share of harmful requests answered unsafely (judge: \(models.first?.results.judge ?? "-")). Lower is better everywhere except GSM8K accuracy.\n"
         if let u = uncertainty() {
             s += "\n## Uncertainty\n\n" + Self.markdownTable(u.intervals) + "\n" + u.intervalsNote + "\n"
@@ -79,13 +79,13 @@ public struct Report {
         let refl = models.map { ($0.results.label, ReflectionStats.shares($0.examples)) }
         if refl.contains(where: { !$0.1.isEmpty }) {
             s += "\n## Reflection statistics\n\n| Model | all | harmful | jailbreak | benign |\n|---|---:|---:|---:|---:|\n"
-            for (label, r) in refl { s += "| \(label) | " + ["all", "harmful", "jailbreak", "benign"].map { Self.format(r[$0], "rate") }.joined(separator: " | ") + " |\n" }
+            for (label, r) in refl { s += "| \(Self.markdownText(label)) | " + ["all", "harmful", "jailbreak", "benign"].map { Self.format(r[$0], "rate") }.joined(separator: " | ") + " |\n" }
         }
         let emb = models.compactMap(\.embedding)
         if !emb.isEmpty {
             s += "\n## Embedding space\n\n| Model | layer | probe accuracy | harmful-benign | jailbreak-benign | harmful-jailbreak |\n|---|---:|---:|---:|---:|---:|\n"
             for e in emb {
-                s += "| \(e.label) | \(e.layer) | \(String(format: "%.3f", e.probeAccuracy)) | " +
+                s += "| \(Self.markdownText(e.label)) | \(e.layer) | \(String(format: "%.3f", e.probeAccuracy)) | " +
                     ["benign-harmful", "benign-jailbreak", "harmful-jailbreak"].map { e.centroidDistances[$0].map { String(format: "%.2f", $0) } ?? "–" }.joined(separator: " | ") + " |\n"
             }
         }
@@ -178,8 +178,27 @@ public struct Report {
 
     static func markdownTable(_ rows: [[String]]) -> String {
         guard let header = rows.first else { return "" }
-        return "| " + header.joined(separator: " | ") + " |\n|---|" + header.dropFirst().map { _ in "---:" }.joined(separator: "|") + "|\n"
-            + rows.dropFirst().map { "| " + $0.joined(separator: " | ") + " |\n" }.joined()
+        return "| " + header.map(markdownText).joined(separator: " | ") + " |\n|---|" + header.dropFirst().map { _ in "---:" }.joined(separator: "|") + "|\n"
+            + rows.dropFirst().map { "| " + $0.map(markdownText).joined(separator: " | ") + " |\n" }.joined()
+    }
+
+    /// Text from outside (model labels) as literal Markdown inside a table cell: characters
+    /// that would format, link, end the cell or open an HTML tag are backslash-escaped
+    /// (CommonMark), and line breaks become spaces. "<" before a digit or space stays as is.
+    static func markdownText(_ text: String) -> String {
+        var out = ""
+        let chars = Array(text)
+        for (i, c) in chars.enumerated() {
+            switch c {
+            case "\\", "|", "`", "*", "_", "[", "]", "#": out += "\\\(c)"
+            case "<":
+                let next = i + 1 < chars.count ? chars[i + 1] : " "
+                out += next.isLetter || "/!?".contains(next) ? "\\<" : "<"
+            case "\n", "\r": out += " "
+            default: out.append(c)
+            }
+        }
+        return out
     }
 
     static func htmlTable(_ rows: [[String]]) -> String {

@@ -119,6 +119,16 @@ public struct GGUFFile {
                 throw GGUFError.badTensor(file: path, tensor: name, reason: "unknown ggml type \(rawType)")
             }
             let offset = try r.count(try r.u64(), what: "offset of \(name)")
+            // The element count is checked before anything multiplies it: no ggml type packs
+            // more than 8 weights in a byte, so more than 8 per byte of the file is corrupt.
+            var elements = 1
+            for d in dims {
+                let (p, overflow) = elements.multipliedReportingOverflow(by: d)
+                guard !overflow, p <= fileSize * 8 else {
+                    throw GGUFError.badTensor(file: path, tensor: name, reason: "dimensions \(dims) hold more weights than the \(fileSize)-byte file can")
+                }
+                elements = p
+            }
             guard (dims.first ?? 1) % type.blockSize == 0 else {
                 throw GGUFError.badTensor(file: path, tensor: name, reason: "row of \(dims.first ?? 1) is not whole \(type) blocks")
             }
@@ -201,7 +211,8 @@ public struct GGUFFile {
                 let elementType = try u32()
                 let n = try count(try u64(), what: "array length")
                 var values: [Value] = []
-                values.reserveCapacity(n)
+                // Every element takes at least a byte: a corrupt length cannot reserve more than the file holds.
+                values.reserveCapacity(min(n, max(0, raw.count - position)))
                 for _ in 0..<n { values.append(try value(type: elementType)) }
                 return .array(values)
             case 10: return .uint(try u64())

@@ -21,17 +21,30 @@ extension GGUFFile {
         let hidden = try int("embedding_length")
         let vocab = metadata["\(arch).vocab_size"]?.int ?? metadata["tokenizer.ggml.tokens"]?.array?.count
             ?? tensors["token_embd.weight"]?.shape.first ?? 0
-        return LlamaConfig(
+        let config = LlamaConfig(
             modelType: modelType, vocabSize: vocab, hiddenSize: hidden, intermediateSize: try int("feed_forward_length"),
             numHiddenLayers: try int("block_count"), numAttentionHeads: heads,
             numKeyValueHeads: metadata["\(arch).attention.head_count_kv"]?.int ?? heads,
-            headDim: metadata["\(arch).attention.key_length"]?.int ?? hidden / heads,
+            headDim: metadata["\(arch).attention.key_length"]?.int ?? (heads > 0 ? hidden / heads : 0),
             rmsNormEps: metadata["\(arch).attention.layer_norm_rms_epsilon"]?.double ?? 1e-5,
             ropeTheta: metadata["\(arch).rope.freq_base"]?.double ?? 10000,
             maxPositionEmbeddings: metadata["\(arch).context_length"]?.int ?? 2048,
             tieWordEmbeddings: tensors["output.weight"] == nil,
             attentionBias: tensors["blk.0.attn_q.bias"] != nil)
+        do { try config.validate() } catch let e as LlamaConfig.Invalid {
+            let key = Self.ggufKeys[e.field].map { "\(arch).\($0)" } ?? e.field
+            throw GGUFError.corrupt(file: path, reason: "\(key) = \(e.value): \(e.reason)")
+        }
+        return config
     }
+
+    /// GGUF's metadata key (after `{arch}.`) for each config.json field, for error messages.
+    static let ggufKeys = [
+        "vocab_size": "vocab_size", "hidden_size": "embedding_length", "intermediate_size": "feed_forward_length",
+        "num_hidden_layers": "block_count", "num_attention_heads": "attention.head_count",
+        "num_key_value_heads": "attention.head_count_kv", "head_dim": "attention.key_length",
+        "max_position_embeddings": "context_length", "rms_norm_eps": "attention.layer_norm_rms_epsilon", "rope_theta": "rope.freq_base",
+    ]
 
     /// GGUF's tensor name for a Hugging Face parameter name, or nil if it has none.
     public static func ggufName(forHF name: String) -> String? {

@@ -30,9 +30,17 @@ extension GGUFFile {
         }
         let pre = metadata["tokenizer.ggml.pre"]?.string ?? "default"
         let t = try Tokenizer(vocab: vocab, merges: merges, addedTokens: added, preTokenizer: try GGUFFile.preTokenizer(named: pre, file: path), source: path)
-        t.bosTokenId = metadata["tokenizer.ggml.bos_token_id"]?.int
-        t.eosTokenId = metadata["tokenizer.ggml.eos_token_id"]?.int
-        t.padTokenId = metadata["tokenizer.ggml.padding_token_id"]?.int
+        // Special ids index the embedding: one outside the vocabulary is corrupt metadata.
+        func special(_ key: String) throws -> Int? {
+            guard let v = metadata[key] else { return nil }
+            guard let id = v.int, (0..<tokens.count).contains(id) else {
+                throw GGUFError.corrupt(file: path, reason: "\(key) = \(v) is outside the vocabulary of \(tokens.count) tokens")
+            }
+            return id
+        }
+        t.bosTokenId = try special("tokenizer.ggml.bos_token_id")
+        t.eosTokenId = try special("tokenizer.ggml.eos_token_id")
+        t.padTokenId = try special("tokenizer.ggml.padding_token_id")
         t.addBosToken = metadata["tokenizer.ggml.add_bos_token"]?.bool ?? false
         t.chatTemplate = metadata["tokenizer.chat_template"]?.string
         if pre == "qwen2" { t.normalizeNFC = true }

@@ -33,6 +33,15 @@ public struct GenerationOptions: Sendable {
 
 /// Batched generation with a KV cache: prompts of different lengths are left-padded into one
 /// batch, prefilled together, then decoded one token per step for every unfinished row.
+/// A request the model cannot serve, found before any work starts.
+public struct GenerationTooLong: Error, CustomStringConvertible {
+    public let promptTokens: Int, maxNewTokens: Int, context: Int
+    public var description: String {
+        "the prompt's \(promptTokens) tokens plus \(maxNewTokens) new tokens exceed the model's context of \(context) "
+            + "(lower --max-tokens to at most \(max(0, context - promptTokens)) or shorten the prompt)"
+    }
+}
+
 public final class Generator {
     public let model: LlamaModel
     public let tokenizer: Tokenizer
@@ -41,6 +50,15 @@ public final class Generator {
     public private(set) var compactions = 0
     /// Lanes the last `generate` ran on (1: one pass over all the cores).
     public private(set) var lastLanes = 1
+
+    /// Throws when a prompt of `promptTokens` and `maxNewTokens` new tokens do not fit the
+    /// model's context: callers check each request with it before generating any.
+    public func checkFits(promptTokens: Int, maxNewTokens: Int) throws {
+        let context = model.config.maxPositionEmbeddings
+        guard promptTokens >= 1, maxNewTokens >= 0, promptTokens + maxNewTokens <= context else {
+            throw GenerationTooLong(promptTokens: promptTokens, maxNewTokens: maxNewTokens, context: context)
+        }
+    }
 
     public init(model: LlamaModel, tokenizer: Tokenizer) {
         self.model = model

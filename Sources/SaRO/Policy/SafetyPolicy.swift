@@ -45,10 +45,7 @@ public struct SafetyPolicy: Codable, Sendable, Equatable {
 
     /// The default: Llama Guard 3's taxonomy S1-S14.
     public static func builtIn() throws -> SafetyPolicy {
-        guard let url = Bundle.module.url(forResource: "Resources/policy/llama-guard-3", withExtension: "md") else {
-            throw PolicyError.unreadable(path: "Resources/policy/llama-guard-3.md (bundle)")
-        }
-        return try load(path: url.path)
+        return try load(path: try SaROResources.path("policy/llama-guard-3.md"))
     }
 
     public static func load(path: String?) throws -> SafetyPolicy {

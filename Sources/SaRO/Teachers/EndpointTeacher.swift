@@ -13,14 +13,14 @@ public struct TeacherPrompts: Sendable {
 
     public static let tasks = ["reasoning", "contrastive", "reflection", "direct"]
 
-    public static func builtInDirectory() -> URL? { Bundle.module.url(forResource: "Resources/prompts", withExtension: nil) }
+    public static func builtInDirectory() throws -> URL { URL(fileURLWithPath: try SaROResources.path("prompts")) }
 
     /// Built-in prompts, each replaced by the file of the same name in `directory` if present.
     public static func load(directory: String?) throws -> TeacherPrompts {
         var files: [String: (String, String)] = [:]
         var texts: [String] = []
         for task in tasks {
-            var path = builtInDirectory()?.appendingPathComponent("\(task).md").path ?? ""
+            var path = try builtInDirectory().appendingPathComponent("\(task).md").path
             if let d = directory, FileManager.default.fileExists(atPath: (d as NSString).appendingPathComponent("\(task).md")) {
                 path = (d as NSString).appendingPathComponent("\(task).md")
             }

@@ -133,7 +133,7 @@ struct DataPromptsCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Folder to write.", valueName: "dir")) var out: String
 
     func run() throws {
-        guard let dir = TeacherPrompts.builtInDirectory() else { throw ValidationError("built-in prompts are missing from the bundle") }
+        let dir = try TeacherPrompts.builtInDirectory()
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         for task in TeacherPrompts.tasks {
             let target = (out as NSString).appendingPathComponent("\(task).md")

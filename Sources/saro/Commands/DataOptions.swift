@@ -17,7 +17,7 @@ struct DataBuildOptions: ParsableArguments {
     @Option(help: "Benign queries (overrides the config).") var benign: Int?
     @Option(help: ArgumentHelp("Held-out template families, comma-separated (overrides the config).", valueName: "families"))
     var heldOut: String?
-    @Option(help: ArgumentHelp("Folder holding gsm8k/ and xstest/ (default: $SARO_DATA_DIR or a shared/data folder beside the working folder).", valueName: "dir"))
+    @Option(help: ArgumentHelp("Folder holding gsm8k/ and xstest/ in place of the copies saro ships.", valueName: "dir"))
     var dataDir: String?
     @Option(help: ArgumentHelp("Safety policy file (Markdown with YAML front matter). Default: Llama Guard 3's S1-S14.", valueName: "file"))
     var policy: String?

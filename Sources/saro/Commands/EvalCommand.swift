@@ -24,7 +24,7 @@ struct EvalCommand: AsyncParsableCommand {
     @Option(help: "Name of this model in reports (Base, Safety-SFT, RW, SaRO, ...).") var label: String?
     @Option(help: ArgumentHelp("Data settings (YAML or recipe): held-out families and sources of the jailbreak set.", valueName: "file"))
     var config: String?
-    @Option(help: ArgumentHelp("Folder holding gsm8k/ and xstest/.", valueName: "dir")) var dataDir: String?
+    @Option(help: ArgumentHelp("Folder holding gsm8k/ and xstest/ in place of the copies saro ships.", valueName: "dir")) var dataDir: String?
     @Flag(help: "Also analyse the embedding space (mean-pooled hidden states of harmful, jailbreak and benign prompts) into <out>/embedding.json.")
     var embeddings = false
     @Option(help: "Layer for --embeddings (default: two thirds of the depth).") var embeddingLayer: Int?

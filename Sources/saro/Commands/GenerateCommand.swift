@@ -31,6 +31,10 @@ struct GenerateCommand: ParsableCommand {
     func validate() throws {
         if (file == nil) == (prompt == nil) { throw ValidationError("give either a PROMPT or --file") }
         if maxTokens < 1 { throw ValidationError("--max-tokens must be at least 1") }
+        if batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
+        if !(temperature >= 0 && temperature.isFinite) { throw ValidationError("--temperature must be a number >= 0") }
+        if !(topP > 0 && topP <= 1) { throw ValidationError("--top-p must be in (0, 1]") }
+        if topK < 0 { throw ValidationError("--top-k must be >= 0") }
     }
 
     func run() throws {
@@ -45,6 +49,7 @@ struct GenerateCommand: ParsableCommand {
             stopTokens: template.stopTokenIds(tokenizer: tokenizer), stopStrings: stop)
         if let prompt {
             let ids = try template.render(chat.messages(user: prompt), tokenizer: tokenizer, addGenerationPrompt: true).ids
+            do { try generator.checkFits(promptTokens: ids.count, maxNewTokens: maxTokens) } catch { throw CommandError("\(error)") }
             _ = generator.generate(prompts: [ids], options: options) { _, _, delta in
                 FileHandle.standardOutput.write(Data(delta.utf8))
             }
@@ -52,15 +57,23 @@ struct GenerateCommand: ParsableCommand {
             return
         }
         let records = try PromptFile.read(file!)
+        // Every prompt is rendered and checked against the context before any is generated:
+        // a line that cannot fit stops the run with its line number, before work is spent.
+        let prompts = try records.map { r in
+            let ids = try template.render(r.messages(system: chat.system), tokenizer: tokenizer, addGenerationPrompt: true).ids
+            do { try generator.checkFits(promptTokens: ids.count, maxNewTokens: maxTokens) } catch { throw CommandError("\(file!):\(r.line): \(error)") }
+            return ids
+        }
         var lines: [String] = []
         for start in stride(from: 0, to: records.count, by: batchSize) {
-            let chunk = Array(records[start..<min(records.count, start + batchSize)])
+            let part = start..<min(records.count, start + batchSize)
+            let chunk = Array(records[part])
             // Line i samples with seed + i: lines with the same prompt differ, and no line's text
             // depends on --batch-size.
-            let requests = try chunk.enumerated().map { i, r in
+            let requests = part.map { i in
                 var o = options
-                o.sampling.seed = seed &+ UInt64(start + i)
-                return GenerationRequest(prompt: try template.render(r.messages(system: chat.system), tokenizer: tokenizer, addGenerationPrompt: true).ids, options: o)
+                o.sampling.seed = seed &+ UInt64(i)
+                return GenerationRequest(prompt: prompts[i], options: o)
             }
             let results = generator.generate(requests: requests)
             for (r, g) in zip(chunk, results) {
@@ -89,6 +102,8 @@ struct GenerationRecord: Codable {
 /// A JSONL file of prompts: {"prompt": "..."} or {"messages": [{"role", "content"}, ...]}.
 struct PromptFile {
     struct Record: Decodable {
+        /// The record's line in the file (1-based), for error messages.
+        var line = 0
         var prompt: String?
         var messagesField: [ChatMessage]?
         enum CodingKeys: String, CodingKey { case prompt, messagesField = "messages" }
@@ -104,7 +119,8 @@ struct PromptFile {
         for (i, line) in String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             if line.trimmingCharacters(in: .whitespaces).isEmpty { continue }
             do {
-                let r = try JSONDecoder().decode(Record.self, from: Data(line.utf8))
+                var r = try JSONDecoder().decode(Record.self, from: Data(line.utf8))
+                r.line = i + 1
                 guard r.prompt != nil || r.messagesField != nil else { throw ValidationError("needs a \"prompt\" or \"messages\" field") }
                 out.append(r)
             } catch {

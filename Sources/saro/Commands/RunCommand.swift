@@ -24,6 +24,7 @@ struct RunCommand: AsyncParsableCommand {
 
     func run() async throws {
         let r = try Recipe.load(path: recipe)
+        try r.checkInputs(recipePath: recipe)
         let progress = BuildProgress(quiet: quiet)
         let trainBar = TrainBar(quiet: quiet)
         let pipeline = Pipeline(recipe: r, out: out) { e in

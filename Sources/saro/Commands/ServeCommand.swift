@@ -21,17 +21,45 @@ struct ServeCommand: AsyncParsableCommand {
     @OptionGroup var chat: ChatOptions
     @Option(help: "Address to bind.") var host = "127.0.0.1"
     @Option(help: "Port (0 picks a free one).") var port = 8000
-    @Option(help: "Require this bearer token.") var apiKey: String?
+    @Option(help: "Require this bearer token (visible to other users in `ps`: prefer --api-key-file or SARO_API_KEY).") var apiKey: String?
+    @Option(help: ArgumentHelp("Read the bearer token from this file (its first line).", valueName: "file")) var apiKeyFile: String?
+    @Option(help: "Close a connection whose request has not fully arrived after this many seconds.") var readTimeout: Double = 30
     @Option(help: "The model name clients send (default: the --model argument's last path component).") var servedModelName: String?
     @Option(help: "Requests generated together.") var maxBatch = 16
     @Option(help: "Requests allowed to wait.") var maxQueue = 64
     @Option(help: "max_tokens when a request gives none.") var defaultMaxTokens = 256
 
+    func validate() throws {
+        if maxBatch < 1 { throw ValidationError("--max-batch must be at least 1") }
+        if maxQueue < 1 { throw ValidationError("--max-queue must be at least 1") }
+        if defaultMaxTokens < 1 { throw ValidationError("--default-max-tokens must be at least 1") }
+        if !(0...65535).contains(port) { throw ValidationError("--port must be in 0...65535 (0 picks a free one)") }
+        if !(readTimeout > 0 && readTimeout.isFinite) { throw ValidationError("--read-timeout must be a positive number of seconds") }
+        if apiKey != nil && apiKeyFile != nil { throw ValidationError("give --api-key or --api-key-file, not both") }
+    }
+
+    /// The key from --api-key, --api-key-file or SARO_API_KEY, in that order.
+    func resolvedKey() throws -> String? {
+        if let apiKey { return apiKey }
+        if let apiKeyFile {
+            guard let text = try? String(contentsOfFile: apiKeyFile, encoding: .utf8) else { throw CommandError("\(apiKeyFile): cannot read the API key file") }
+            let key = text.split(whereSeparator: \.isNewline).first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+            guard !key.isEmpty else { throw CommandError("\(apiKeyFile): the API key file is empty") }
+            return key
+        }
+        return ProcessInfo.processInfo.environment["SARO_API_KEY"].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
     func run() async throws {
+        let key = try resolvedKey()
+        if key == nil && !["127.0.0.1", "localhost", "::1"].contains(host) {
+            FileHandle.standardError.write(Data("saro: warning: serving on \(host) without an API key: anyone who can reach this address can use the model (set --api-key-file or SARO_API_KEY)\n".utf8))
+        }
         let server = try modelOptions.makeServer(chatTemplate: chat.chatTemplate) { options in
             options.host = host
             options.port = port
-            options.apiKey = apiKey ?? ProcessInfo.processInfo.environment["SARO_API_KEY"]
+            options.apiKey = key
+            options.readTimeoutSeconds = readTimeout
             if let name = servedModelName { options.modelID = name }
             options.maxBatch = maxBatch
             options.maxQueue = maxQueue

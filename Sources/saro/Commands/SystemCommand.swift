@@ -31,8 +31,6 @@ struct SystemCommand: ParsableCommand {
         var gemm_check: [GemmCheck.Result]?
     }
 
-    struct WrongProduct: Error, CustomStringConvertible { let description: String }
-
     func run() throws {
         let blas = BLAS.shared
         let cpu = CPUFeatures.current
@@ -58,7 +56,7 @@ struct SystemCommand: ParsableCommand {
             }
         }
         if let checks, let bad = checks.first(where: { !$0.passed }) {
-            throw WrongProduct(description: "\(blas.backend.rawValue) (kernel \(blas.kernel)) computes a wrong product at \(bad.shape): "
+            throw CommandError("\(blas.backend.rawValue) (kernel \(blas.kernel)) computes a wrong product at \(bad.shape): "
                 + "error \(bad.maxError), limit \(bad.tolerance); choose another kernel with OPENBLAS_CORETYPE or another library with SARO_BLAS")
         }
     }

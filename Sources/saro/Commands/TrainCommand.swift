@@ -109,6 +109,10 @@ struct TrainOptions: ParsableArguments {
         for (k, v) in [("model", model), ("data", data), ("eval_data", evalData), ("out", out), ("chat_template", chatTemplate)] {
             if let v { paths[k] = v }
         }
+        // JSON has no NaN or infinity: name the option instead of failing to serialise it.
+        for (k, v) in merged.sorted(by: { $0.key < $1.key }) {
+            if let d = v as? Double, !d.isFinite { throw ValidationError("option \(k) must be a finite number, got \(d)") }
+        }
         do {
             let options = try JSONDecoder().decode(TrainingOptions.self, from: JSONSerialization.data(withJSONObject: merged))
             return (options, paths)

@@ -1,0 +1,39 @@
+import Evaluation
+import Foundation
+import Models
+import SaRO
+
+extension Recipe {
+    /// Checks, without running anything, that what the recipe names exists: the model (a
+    /// known name or a path), the policy, prompt and template folders, every seed source
+    /// (`file:PATH` included), the evaluation suite (parsed). `saro run` calls it before the
+    /// plan and before the first stage, so a typo fails at once with the recipe's file name.
+    public func checkInputs(recipePath: String) throws {
+        func fail(_ reason: String) -> RecipeError { RecipeError.invalid(path: recipePath, line: 0, reason: reason) }
+        if ModelStore.known[model] == nil && !FileManager.default.fileExists(atPath: model) {
+            throw fail("model '\(model)' is neither a known name (\(ModelStore.known.keys.sorted().joined(separator: ", "))) nor an existing path")
+        }
+        for (key, path) in [("data.policy", data.policy), ("data.prompts", data.prompts), ("data.templates_dir", data.templatesDir),
+                            ("data.data_dir", data.dataDir)] {
+            if let path, !FileManager.default.fileExists(atPath: path) { throw fail("\(key): \(path) does not exist") }
+        }
+        let sources = data.harmfulSources + data.benignSources + data.evalSources + data.jailbreakEvalSources
+        for s in sources {
+            if s.hasPrefix("file:") {
+                let path = String(s.dropFirst(5))
+                if !FileManager.default.fileExists(atPath: path) { throw fail("seed source \(s): \(path) does not exist") }
+            } else if !SeedSources.names.contains(s) {
+                throw fail("unknown seed source '\(s)' (known: \(SeedSources.names.joined(separator: ", ")), or file:PATH)")
+            }
+        }
+        do { _ = try Suite.named(evaluation.suite) } catch { throw fail("eval.suite '\(evaluation.suite)': \(error)") }
+    }
+
+    /// A run name becomes a folder under runs/: one path component, no way out of it.
+    static func checkName(_ name: String, path: String, line: Int) throws {
+        let allowed = name.unicodeScalars.allSatisfy { CharacterSet.alphanumerics.contains($0) || "._-".unicodeScalars.contains($0) }
+        guard !name.isEmpty, allowed, !name.hasPrefix(".") else {
+            throw RecipeError.invalid(path: path, line: line, reason: "name '\(name)' must be letters, digits, '.', '_' or '-' (it names the folder runs/NAME) and not start with '.'")
+        }
+    }
+}
