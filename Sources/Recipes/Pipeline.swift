@@ -88,6 +88,7 @@ public final class Pipeline: @unchecked Sendable {
                 let config = LlamaConfig(vocabSize: tokenizer.vocabularySize, hiddenSize: i.hiddenSize, intermediateSize: i.intermediateSize,
                                          numHiddenLayers: i.layers, numAttentionHeads: i.heads, numKeyValueHeads: i.kvHeads,
                                          maxPositionEmbeddings: i.maxPositions, tieWordEmbeddings: true)
+                do { try config.validate() } catch { throw RecipeError.stage(name: "init-model", reason: "init: \(error)") }
                 try ModelWriter.save(config: config, weights: LlamaModel.initialWeights(config: config, seed: i.seed, std: i.std), tokenizer: tokenizer,
                                      to: URL(fileURLWithPath: path("models/base")))
             }, plan: "random model \(i.layers) layers x \(i.hiddenSize), tokenizer of \(r.model)"))

@@ -27,6 +27,12 @@ extension Recipe {
             }
         }
         do { _ = try Suite.named(evaluation.suite) } catch { throw fail("eval.suite '\(evaluation.suite)': \(error)") }
+        if let i = initModel {
+            // The vocabulary comes from the tokenizer at run time; every other size is checked now.
+            let config = LlamaConfig(vocabSize: 1, hiddenSize: i.hiddenSize, intermediateSize: i.intermediateSize, numHiddenLayers: i.layers,
+                                     numAttentionHeads: i.heads, numKeyValueHeads: i.kvHeads, maxPositionEmbeddings: i.maxPositions)
+            do { try config.validate() } catch { throw fail("init: \(error)") }
+        }
     }
 
     /// A run name becomes a folder under runs/: one path component, no way out of it.

@@ -59,8 +59,9 @@ public final class OpenAIServer: @unchecked Sendable {
     }
 
     /// Serves until SIGINT or SIGTERM, then lets running requests finish.
-    public func run() async throws {
-        try await application().runService()
+    /// `onRunning(port)` reports the port bound (the one asked for, or the free one port 0 found).
+    public func run(onRunning: @escaping @Sendable (Int) -> Void = { _ in }) async throws {
+        try await application(onRunning: onRunning).runService()
         scheduler.shutdown()
     }
 

@@ -216,7 +216,8 @@ import Testing
     @Test func flagsOutOfRange() throws {
         for (args, mention) in [(["serve", "--max-batch", "0"], "--max-batch"), (["serve", "--port", "99999"], "--port"),
                                 (["generate", "--top-k", "-3", "hi"], "--top-k"), (["generate", "--temperature", "nan", "hi"], "--temperature"),
-                                (["train", "sft", "--lr", "nan", "--data", "x", "--out", "y"], "lr")] {
+                                (["train", "sft", "--lr", "nan", "--data", "x", "--out", "y"], "lr"),
+                                (["model", "init", "--tokenizer-from", "x", "--heads", "0", "--out", "y"], "--heads")] {
             let o = try Self.run(args)
             #expect(!o.signalled && o.status != 0 && o.err.contains(mention), "\(args): exit \(o.status) \(o.err.suffix(300))")
         }

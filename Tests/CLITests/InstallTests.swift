@@ -99,6 +99,7 @@ import Testing
             ("rw: {lora_alpha: big}\n", "lora_alpha"),
             ("rw: {lr: .nan}\n", "lr"),
             ("rw: [unclosed\n", "recipe.yaml"),
+            ("init: {heads: 0}\n", "num_attention_heads"),
         ]
         for (i, (text, mention)) in cases.enumerated() {
             let recipe = cwd.appendingPathComponent("recipe.yaml")

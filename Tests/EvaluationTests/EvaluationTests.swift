@@ -85,6 +85,17 @@ import SaRO
         // SaRO's own held-out rate counts all four of its prompts: 1 of 4, Wilson 95% from scipy.
         #expect(md.contains("| SaRO | 100.0% (20.7–100.0, n 1) | 25.0% (4.6–69.9, n 4) |"), "\(md)")
     }
+
+    /// Labels come from the user (--label, recipe names): in Markdown they stay literal text, a
+    /// "|" cannot end the cell, a tag cannot open, a link cannot form.
+    @Test func markdownEscapesLabels() {
+        let hostile = Self.model("a|b <script>x</script> [l](http://e) *s*\nnext", [("a", "held_out", true)])
+        let md = Report(models: [hostile, Self.model("SaRO", [("a", "held_out", false)])], curves: []).markdown()
+        let row = md.split(separator: "\n").first { $0.contains("script") } ?? ""
+        #expect(row.hasPrefix(#"| a\|b \<script>x\</script> \[l\](http://e) \*s\* next |"#), "\(row)")
+        #expect(md.range(of: #"(?<!\\)<script"#, options: .regularExpression) == nil, "every tag is escaped")
+        #expect(Report.markdownText("p <0.001") == "p <0.001")
+    }
 }
 
 @Suite struct BenchmarkTests {

@@ -65,6 +65,11 @@ struct ModelCommand: ParsableCommand {
         @Option(help: "Output folder.") var out: String
 
         func validate() throws {
+            for (flag, v) in [("--hidden-size", hiddenSize), ("--intermediate-size", intermediateSize), ("--layers", layers), ("--heads", heads),
+                              ("--kv-heads", kvHeads), ("--max-positions", maxPositions)] where v < 1 {
+                throw ValidationError("\(flag) must be at least 1")
+            }
+            if !(std > 0 && std.isFinite) { throw ValidationError("--std must be a positive number") }
             if heads % kvHeads != 0 { throw ValidationError("--heads must be a multiple of --kv-heads") }
             if hiddenSize % heads != 0 || (hiddenSize / heads) % 2 != 0 { throw ValidationError("--hidden-size must split into heads of even size") }
         }
@@ -74,6 +79,7 @@ struct ModelCommand: ParsableCommand {
             let config = LlamaConfig(vocabSize: tokenizer.vocabularySize, hiddenSize: hiddenSize, intermediateSize: intermediateSize,
                                      numHiddenLayers: layers, numAttentionHeads: heads, numKeyValueHeads: kvHeads,
                                      maxPositionEmbeddings: maxPositions, tieWordEmbeddings: true)
+            do { try config.validate() } catch { throw ValidationError("\(error) (from the flags: --hidden-size, --layers, --heads, --kv-heads, ...)") }
             try ModelWriter.save(config: config, weights: LlamaModel.initialWeights(config: config, seed: seed, std: std), tokenizer: tokenizer, to: URL(fileURLWithPath: out))
             print(out)
         }

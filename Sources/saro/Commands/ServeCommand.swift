@@ -65,7 +65,9 @@ struct ServeCommand: AsyncParsableCommand {
             options.maxQueue = maxQueue
             options.defaultMaxTokens = defaultMaxTokens
         }
-        FileHandle.standardError.write(Data("saro: serving '\(server.options.modelID)' on http://\(host):\(port)\n".utf8))
-        try await server.run()
+        let (id, address) = (server.options.modelID, host)
+        try await server.run { bound in
+            FileHandle.standardError.write(Data("saro: serving '\(id)' on http://\(address):\(bound)\n".utf8))
+        }
     }
 }
