@@ -3,7 +3,11 @@ import Testing
 
 /// The `saro` command line's real output: the binary built beside the tests, run as a user would.
 @Suite struct CLITests {
-    struct Run { let status: Int32; let out: String; let err: String }
+    struct Run {
+        let status: Int32; let out: String; let err: String
+        /// Ended by a signal (a Swift trap, an abort), `status` then being the signal's number.
+        var signalled = false
+    }
 
     static let binary: URL = {
         let testBundle = URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL
@@ -14,19 +18,22 @@ import Testing
         return dir.appendingPathComponent("saro")
     }()
 
-    /// Runs the binary; `environment` replaces the inherited one when given.
-    static func saro(_ args: [String], environment: [String: String]? = nil) throws -> Run {
+    /// Runs the binary (or another copy of it); `environment` replaces the inherited one and
+    /// `cwd` the working folder when given.
+    static func saro(_ args: [String], environment: [String: String]? = nil, binary: URL? = nil, cwd: URL? = nil) throws -> Run {
         let p = Process()
-        p.executableURL = binary
+        p.executableURL = binary ?? Self.binary
         p.arguments = args
         if let environment { p.environment = environment }
+        if let cwd { p.currentDirectoryURL = cwd }
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
         p.standardError = err
         try p.run()
         let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
-        return Run(status: p.terminationStatus, out: String(decoding: o, as: UTF8.self), err: String(decoding: e, as: UTF8.self))
+        return Run(status: p.terminationStatus, out: String(decoding: o, as: UTF8.self), err: String(decoding: e, as: UTF8.self),
+                   signalled: p.terminationReason == .uncaughtSignal)
     }
 
     /// `saro` on a thread of its own, for async tests whose HTTP server runs in this process:

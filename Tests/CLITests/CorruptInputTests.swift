@@ -7,24 +7,10 @@ import Testing
 /// allocation failure SIGABRT). The cases are made here from a tiny Hugging Face model folder
 /// and from the default GGUF: header fields, sizes, counts, ids, offsets and bit flips.
 @Suite(.serialized) struct CorruptInputTests {
-    struct Outcome { let signalled: Bool; let status: Int32; let err: String }
-
-    static func run(_ args: [String], cwd: URL? = nil) throws -> Outcome {
-        let p = Process()
-        p.executableURL = CLITests.binary
-        p.arguments = args
-        if let cwd { p.currentDirectoryURL = cwd }
-        let err = Pipe()
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = err
-        try p.run()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return Outcome(signalled: p.terminationReason == .uncaughtSignal, status: p.terminationStatus, err: String(decoding: e, as: UTF8.self))
-    }
+    static func run(_ args: [String]) throws -> CLITests.Run { try CLITests.saro(args) }
 
     /// A clean failure: exit status 1, no signal, and an error message that contains `mention`.
-    static func expectCleanFailure(_ o: Outcome, mentioning mention: String, _ label: String) {
+    static func expectCleanFailure(_ o: CLITests.Run, mentioning mention: String, _ label: String) {
         #expect(!o.signalled, "\(label): killed by signal \(o.status); stderr: \(o.err.suffix(400))")
         #expect(o.status == 1, "\(label): exit \(o.status); stderr: \(o.err.suffix(400))")
         #expect(o.err.contains("Error:") && o.err.contains(mention), "\(label): message \(o.err.suffix(400))")

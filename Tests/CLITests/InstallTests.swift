@@ -22,19 +22,10 @@ import Testing
 
     /// The installed `saro` in `cwd`, with no SARO_ variable but the model cache.
     static func installed(_ args: [String], binary: URL? = nil, cwd: URL) throws -> CLITests.Run {
-        let p = Process()
-        p.executableURL = binary ?? prefix.appendingPathComponent("bin/saro")
-        p.arguments = args
-        p.currentDirectoryURL = cwd
-        p.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("SARO_") || $0.key == "SARO_HOME" }
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        #expect(p.terminationReason == .exit, "\(args.prefix(2)): killed by a signal")
-        return CLITests.Run(status: p.terminationStatus, out: String(decoding: o, as: UTF8.self), err: String(decoding: e, as: UTF8.self))
+        let environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("SARO_") || $0.key == "SARO_HOME" }
+        let r = try CLITests.saro(args, environment: environment, binary: binary ?? prefix.appendingPathComponent("bin/saro"), cwd: cwd)
+        #expect(!r.signalled, "\(args.prefix(2)): killed by a signal")
+        return r
     }
 
     static func emptyFolder(_ name: String) -> URL {
