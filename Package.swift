@@ -142,7 +142,7 @@ let package = Package(
         ),
         .testTarget(
             name: "CLITests",
-            dependencies: ["saro", "Recipes", "ScriptedOpenAIServer", "Jobs", "Tensor", "Models"],
+            dependencies: ["saro", "Recipes", "ScriptedOpenAIServer", "Jobs", "Tensor", "Models", "Judges"],
             swiftSettings: simdFlags
         ),
         // A scripted OpenAI-compatible server that tests use as teacher and judge endpoint.

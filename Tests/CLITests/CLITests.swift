@@ -39,9 +39,9 @@ import Testing
     /// `saro` on a thread of its own, for async tests whose HTTP server runs in this process:
     /// waiting for the subprocess on one of the few cooperative threads (two on two cores),
     /// while other tests block the rest, leaves the server no thread to answer it with.
-    static func saroOnOwnThread(_ args: [String]) async throws -> Run {
+    static func saroOnOwnThread(_ args: [String], environment: [String: String]? = nil) async throws -> Run {
         try await withCheckedThrowingContinuation { continuation in
-            Thread { continuation.resume(with: Result { try saro(args) }) }.start()
+            Thread { continuation.resume(with: Result { try saro(args, environment: environment) }) }.start()
         }
     }
 

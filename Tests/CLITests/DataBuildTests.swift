@@ -62,6 +62,28 @@ import Testing
         }
     }
 
+    /// The teacher and the judge endpoints each send the key of their own variable
+    /// (--api-key-env, --judge-key-env): the judge was given the teacher's.
+    @Test func judgeEndpointUsesTheJudgeKeyVariable() async throws {
+        let teacher = Self.teacher(delay: 0)
+        let judge = ScriptedOpenAIServer { _, _ in .chat("safe") }
+        try await teacher.run { teacherURL in
+            try await judge.run { judgeURL in
+                var env = ProcessInfo.processInfo.environment
+                env["SARO_TEST_TEACHER_KEY"] = "teacher-secret"
+                env["SARO_TEST_JUDGE_KEY"] = "judge-secret"
+                let r = try await CLITests.saroOnOwnThread([
+                    "data", "build", "ritd", "--teacher", teacherURL.absoluteString, "--teacher-model", "t", "--api-key-env", "SARO_TEST_TEACHER_KEY",
+                    "--judge", "llama-guard", "--judge-url", judgeURL.absoluteString, "--judge-model", "g", "--judge-key-env", "SARO_TEST_JUDGE_KEY",
+                    "--harmful", "2", "--jailbreak", "0", "--benign", "2", "--out", Self.work("judge-key").path, "--quiet"], environment: env)
+                #expect(r.status == 0, "\(r.err)")
+                #expect(!judge.authorizations.isEmpty, "the judge endpoint was asked")
+                #expect(judge.authorizations.allSatisfy { $0 == "Bearer judge-secret" }, "\(judge.authorizations)")
+                #expect(!teacher.authorizations.isEmpty && teacher.authorizations.allSatisfy { $0 == "Bearer teacher-secret" })
+            }
+        }
+    }
+
     @Test func offlinePipelineOnATinyModelFromRitdToExport() throws {
         let root = Self.work("offline")
         let model = root.appendingPathComponent("model").path

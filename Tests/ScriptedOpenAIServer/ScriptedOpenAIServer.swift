@@ -29,6 +29,7 @@ public final class ScriptedOpenAIServer: @unchecked Sendable {
 
     private let lock = NSLock()
     private var _requests: [[String: Any]] = []
+    private var _authorizations: [String?] = []
     private var inFlight = 0
     private var _maxInFlight = 0
     /// The most requests this server was handling at one time.
@@ -39,6 +40,8 @@ public final class ScriptedOpenAIServer: @unchecked Sendable {
 
     public var requestCount: Int { lock.lock(); defer { lock.unlock() }; return _requests.count }
     public var requests: [[String: Any]] { lock.lock(); defer { lock.unlock() }; return _requests }
+    /// Each request's Authorization header (nil when it had none), in arrival order.
+    public var authorizations: [String?] { lock.lock(); defer { lock.unlock() }; return _authorizations }
 
     /// The last user message of a request body.
     public static func userText(_ body: [String: Any]) -> String {
@@ -49,7 +52,7 @@ public final class ScriptedOpenAIServer: @unchecked Sendable {
         let buffer = try await request.body.collect(upTo: 16 << 20)
         let body = (try? JSONSerialization.jsonObject(with: Data(buffer.readableBytesView))) as? [String: Any] ?? [:]
         let index: Int = lock.withLock {
-            _requests.append(body); inFlight += 1; _maxInFlight = max(_maxInFlight, inFlight)
+            _requests.append(body); _authorizations.append(request.headers[.authorization]); inFlight += 1; _maxInFlight = max(_maxInFlight, inFlight)
             return _requests.count - 1
         }
         defer { lock.withLock { inFlight -= 1 } }

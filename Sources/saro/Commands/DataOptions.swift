@@ -54,8 +54,9 @@ struct DataBuildOptions: ParsableArguments {
         return c
     }
 
-    func endpoint(_ url: String, model: String) -> ChatEndpoint {
-        ChatEndpoint(baseURL: url, model: model, apiKeyEnv: apiKeyEnv, maxConcurrency: concurrency, timeoutSeconds: timeout, maxRetries: retries,
+    /// An endpoint with this command's client limits; `keyEnv` names the variable with its key.
+    func endpoint(_ url: String, model: String, keyEnv: String? = nil) -> ChatEndpoint {
+        ChatEndpoint(baseURL: url, model: model, apiKeyEnv: keyEnv ?? apiKeyEnv, maxConcurrency: concurrency, timeoutSeconds: timeout, maxRetries: retries,
                      requestsPerMinute: rpm > 0 ? rpm : nil)
     }
 
@@ -63,9 +64,9 @@ struct DataBuildOptions: ParsableArguments {
         teacher == "offline" ? .offline : .endpoint(endpoint(teacher, model: teacherModel), ChatParameters(temperature: teacherTemperature, maxTokens: teacherMaxTokens, seed: 0))
     }
 
+    /// The judge endpoint takes its key from --judge-key-env, not the teacher's variable.
     func judgeChoice() throws -> JudgeChoice {
-        guard let (style, url) = try judgeOptions.guardModel() else { return .rules }
-        return .guardModel(style, endpoint(url, model: judgeOptions.judgeModel))
+        try judgeOptions.choice { url, model, keyEnv in endpoint(url, model: model, keyEnv: keyEnv) }
     }
 
     /// A local model, loaded on first use (nothing is loaded when every result is stored).
@@ -99,10 +100,16 @@ struct JudgeOptions: ParsableArguments {
         }
     }
 
-    func makeJudge() throws -> Judge {
-        guard let (style, url) = try guardModel() else { return RuleJudge() }
-        return GuardJudge(client: ChatClient(endpoint: ChatEndpoint(baseURL: url, model: judgeModel, apiKeyEnv: judgeKeyEnv)), style: style)
+    /// Rules or a guard endpoint; `endpoint(url, model, keyEnv)` builds the endpoint with the
+    /// command's client limits (the defaults where it has none).
+    func choice(endpoint: (String, String, String) -> ChatEndpoint = { ChatEndpoint(baseURL: $0, model: $1, apiKeyEnv: $2) }) throws -> JudgeChoice {
+        guard let (style, url) = try guardModel() else { return .rules }
+        return .guardModel(style, endpoint(url, judgeModel, judgeKeyEnv))
     }
+
+    /// The judge reading responses in `format` (the data config's think tags), built by the
+    /// same function as the data builders' and the pipeline's judges.
+    func makeJudge(format: ResponseFormat) throws -> Judge { DataPipeline.makeJudge(try choice(), format: format) }
 }
 
 /// Sampling options of the builders that sample the policy model.

@@ -32,10 +32,16 @@ struct EvalCommand: AsyncParsableCommand {
     @Option(help: "Rows decoded together.") var batchSize = 8
     @Flag(help: "No progress bars.") var quiet = false
 
-    func run() async throws {
-        let s = try Suite.named(suite)
+    /// The data settings: --config's, with --data-dir over them.
+    func dataConfig() throws -> DataConfig {
         var data = try config.map(DataConfig.load(path:)) ?? DataConfig()
         if let dataDir { data.dataDir = dataDir }
+        return data
+    }
+
+    func run() async throws {
+        let s = try Suite.named(suite)
+        let data = try dataConfig()
         let policy = try SafetyPolicy.load(path: data.policy)
         let log: @Sendable (String) -> Void = { FileHandle.standardError.write(Data("saro: \($0)\n".utf8)) }
         let context = BenchmarkContext(sources: SeedSources(policy: policy, dataDirectory: data.dataDir, log: log), data: data,
@@ -44,7 +50,7 @@ struct EvalCommand: AsyncParsableCommand {
         let local = try DataBuildOptions.localModel(model.model, adapter: model.adapter, batchSize: batchSize)
         let store = try JobStore(path: (out as NSString).appendingPathComponent("eval.sqlite"))
         let progress = BuildProgress(quiet: quiet)
-        let runner = EvalRunner(model: local, judge: try judgeOptions.makeJudge(), store: store, context: context, format: data.format, events: progress.handle)
+        let runner = EvalRunner(model: local, judge: try judgeOptions.makeJudge(format: data.format), store: store, context: context, format: data.format, events: progress.handle)
         let name = label ?? (model.adapter.map { URL(fileURLWithPath: $0).lastPathComponent } ?? URL(fileURLWithPath: model.model).lastPathComponent)
         let (results, examples) = try await runner.run(suite: s, label: name, modelName: model.model, adapter: model.adapter)
         progress.finish()

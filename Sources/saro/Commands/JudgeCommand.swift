@@ -24,7 +24,7 @@ struct JudgeCommand: AsyncParsableCommand {
 
         func run() async throws {
             if labels.isEmpty { throw ValidationError("give at least one --labels FILE") }
-            let j = try judgeOptions.makeJudge()
+            let j = try judgeOptions.makeJudge(format: .standard)
             var results: [JudgeValidation] = []
             for f in labels { results.append(try await JudgeValidation.run(judge: j, items: try JudgeValidation.readLabels(f), file: f)) }
             if json { try printJSON(results, pretty: true); return }
