@@ -33,7 +33,7 @@ public final class LlamaModel {
     /// LoRA adapters applied on top of the (then frozen) projections.
     public var lora: LoRAAdapters?
     /// Rows up to which the few-rows kernel (quantized or float32 weights) beats BLAS.
-    static let fewRowsLimit = Int(ProcessInfo.processInfo.environment["SARO_FEW_ROWS"] ?? "") ?? 32
+    static let fewRowsLimit = RuntimeSettings.current.fewRowsLimit
 
     /// Builds the model from named weights, checking every name and shape.
     public init(config: LlamaConfig, weights: [String: Tensor], trainable: Bool = false, quantized: [String: QuantizedMatrix] = [:]) throws {

@@ -73,32 +73,31 @@ public final class BLAS: @unchecked Sendable {
         return try body()
     }
 
-    /// The process-wide BLAS, loaded on first use. A failure to load is fatal with a message
-    /// that says what to install; `load()` returns the error instead.
+    /// The process-wide BLAS (`RuntimeSettings`' choice), loaded on first use. A failure to load
+    /// is fatal with a message that says what to install; `load()` returns the error instead.
     public static let shared: BLAS = {
         do { return try load() } catch { fatalError("\(error)") }
     }()
 
-    /// Loads the BLAS named by SARO_BLAS (dnnl or openblas; default dnnl, then openblas) or
-    /// the file named by SARO_BLAS_LIB.
+    /// Loads the BLAS of `backend` (default oneDNN, then OpenBLAS) or the file `library`.
     ///
     /// OpenBLAS reads OPENBLAS_CORETYPE from the process environment when it is first loaded,
-    /// so that is where the user's choice is looked up (not in `environment`, which only
-    /// chooses the library): a kernel the user set is kept, and saro's own choice for the CPU
-    /// is set only when there is none. Once OpenBLAS is in the process, its kernel is fixed.
-    public static func load(environment: [String: String] = currentEnvironment()) throws -> BLAS {
+    /// so that is where the user's choice is looked up (OpenBLAS's own interface, not saro's
+    /// settings): a kernel the user set is kept, and saro's own choice for the CPU is set only
+    /// when there is none. Once OpenBLAS is in the process, its kernel is fixed.
+    public static func load(backend: Backend? = RuntimeSettings.current.blasBackend,
+                            library: String? = RuntimeSettings.current.blasLibrary) throws -> BLAS {
         let coreTypeSet = coreTypeChosenBySaro
         // OpenBLAS's idle workers spin (sched_yield) for 2^28 cycles after each call by default,
         // taking a core from saro's own kernels between BLAS calls; a shorter spin gives it back.
-        if environment["OPENBLAS_THREAD_TIMEOUT"] == nil { setenv("OPENBLAS_THREAD_TIMEOUT", "10", 0) }
+        setenv("OPENBLAS_THREAD_TIMEOUT", "10", 0)
         var candidates: [(Backend, String)] = []
-        let wanted = environment["SARO_BLAS"].flatMap(Backend.init(rawValue:))
-        if let path = environment["SARO_BLAS_LIB"] {
-            candidates.append((wanted ?? (path.contains("dnnl") ? .dnnl : .openblas), path))
+        if let path = library {
+            candidates.append((backend ?? (path.contains("dnnl") ? .dnnl : .openblas), path))
         } else {
             let openblas: [(Backend, String)] = ["libopenblas.so.0", "libopenblas.so", "libopenblas.dylib"].map { (.openblas, $0) }
             let dnnl: [(Backend, String)] = ["libdnnl.so.2", "libdnnl.so", "libdnnl.dylib"].map { (.dnnl, $0) }
-            candidates = wanted == .openblas ? openblas + dnnl : dnnl + openblas
+            candidates = backend == .openblas ? openblas + dnnl : dnnl + openblas
         }
         var lastError = ""
         for (backend, path) in candidates {
@@ -118,14 +117,6 @@ public final class BLAS: @unchecked Sendable {
         setenv("OPENBLAS_CORETYPE", core, 0)
         return core
     }()
-
-    public static func currentEnvironment() -> [String: String] {
-        var env: [String: String] = [:]
-        for key in ["OPENBLAS_CORETYPE", "OPENBLAS_THREAD_TIMEOUT", "SARO_BLAS", "SARO_BLAS_LIB"] {
-            if let v = getenv(key) { env[key] = String(cString: v) }
-        }
-        return env
-    }
 
     private init(handle: UnsafeMutableRawPointer, backend: Backend, path: String, coreTypeSet: String?) throws {
         self.backend = backend

@@ -1,11 +1,11 @@
 import Foundation
 
 /// Time spent in `BLAS.sgemm` by call shape, for finding which products dominate a workload:
-/// with SARO_GEMM_PROFILE=1 in the environment every call is timed, and the table (shape,
+/// with `RuntimeSettings.gemmProfile` (SARO_GEMM_PROFILE=1 for the CLI) every call is timed, and the table (shape,
 /// calls, seconds, GFLOP/s) goes to standard error when the process exits.
 enum GemmProfile {
     static let enabled: Bool = {
-        guard ProcessInfo.processInfo.environment["SARO_GEMM_PROFILE"] == "1" else { return false }
+        guard RuntimeSettings.current.gemmProfile else { return false }
         atexit { GemmProfile.report() }
         return true
     }()

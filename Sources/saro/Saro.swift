@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Tensor
 
 @main
@@ -16,6 +17,10 @@ struct Saro: AsyncParsableCommand {
 
     static func main() async {
         CPUCheck.requireSupported()
+        // The environment is read here, once; the libraries take these settings, not variables.
+        let (settings, problems) = RuntimeSettings.fromEnvironment(ProcessInfo.processInfo.environment)
+        for p in problems { FileHandle.standardError.write(Data("saro: warning: \(p); using the default\n".utf8)) }
+        RuntimeSettings.configure(settings)
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? AsyncParsableCommand {

@@ -57,6 +57,20 @@ import Testing
         Self.expectRightProducts(info, coreType)
     }
 
+    /// The command line reads SARO_* once and hands the libraries its settings; a value it
+    /// cannot use is named in a warning and the default kept.
+    @Test func settingsComeFromTheEnvironmentOfTheCommandLine() throws {
+        var env = ProcessInfo.processInfo.environment
+        env["SARO_THREADS"] = "1"
+        let one = try CLITests.saro(["system", "--json"], environment: env)
+        struct Threads: Decodable { let kernel_threads: Int }
+        #expect(try JSONDecoder().decode(Threads.self, from: Data(one.out.utf8)).kernel_threads == 1, "\(one.out)")
+        env["SARO_THREADS"] = "many"
+        let bad = try CLITests.saro(["system", "--json"], environment: env)
+        #expect(bad.status == 0 && bad.err.contains("SARO_THREADS=many"), "\(bad.err)")
+        #expect(try JSONDecoder().decode(Threads.self, from: Data(bad.out.utf8)).kernel_threads == ProcessInfo.processInfo.activeProcessorCount)
+    }
+
     /// The text output says where the kernel came from.
     @Test func textOutputNamesTheSourceOfTheKernel() throws {
         let user = try CLITests.saro(["system"], environment: Self.environment(coreType: "Haswell"))

@@ -7,7 +7,7 @@ import Glibc
 /// contiguous range (good for caches) and tiny loops stay on the calling thread.
 public enum Parallel {
     public static let threads: Int = {
-        if let s = getenv("SARO_THREADS"), let n = Int(String(cString: s)), n > 0 { return n }
+        if let n = RuntimeSettings.current.threads { return n }
         return max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
     }()
 
