@@ -27,6 +27,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
     ],
     targets: [
         .target(
@@ -64,7 +65,7 @@ let package = Package(
         // Content-addressed job records in SQLite: what makes data builds and evaluations resumable.
         .target(
             name: "Jobs",
-            dependencies: ["Tensor", "Support", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["Tensor", "Support", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: simdFlags
         ),
         // A client for any OpenAI-compatible chat endpoint (teachers and LLM judges).

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 
 /// The content digest of a file or folder (SHA-256), the one way saro names data and weights in
@@ -33,8 +34,8 @@ public enum FileDigest {
         guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
         defer { try? handle.close() }
         var h = SHA256()
-        while let chunk = try? handle.read(upToCount: 8 << 20), !chunk.isEmpty { h.update(chunk) }
-        return h.finalize().map { String(format: "%02x", $0) }.joined()
+        while let chunk = try? handle.read(upToCount: 8 << 20), !chunk.isEmpty { h.update(data: chunk) }
+        return Hex.string(h.finalize())
     }
 
     final class Memo: @unchecked Sendable {

@@ -12,27 +12,27 @@ import Testing
 
     /// FIPS 180-4 example vectors (also what `sha256sum` prints).
     @Test func sha256MatchesTheStandardVectors() {
-        #expect(SHA256.hex("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
-        #expect(SHA256.hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
-        #expect(SHA256.hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq") == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
-        #expect(SHA256.hex(String(repeating: "a", count: 1000)) == "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3")
+        #expect(Hex.sha256("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        #expect(Hex.sha256("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(Hex.sha256("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq") == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
+        #expect(Hex.sha256(String(repeating: "a", count: 1000)) == "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3")
     }
 
-    /// Bulk updates in uneven pieces give the one-shot digest; a million "a" is FIPS 180-4's
-    /// long vector, and the 3 MB pattern's digest is Python's hashlib.sha256 of the same bytes.
-    @Test func sha256OfPiecesAndLongInputs() {
-        var a = SHA256()
-        for _ in 0..<1000 { a.update(Data(repeating: UInt8(ascii: "a"), count: 1000)) }
-        #expect(a.finalize().map { String(format: "%02x", $0) }.joined() == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
-        let count: Int = (3 << 20) + 17
-        let bytes: [UInt8] = (0..<count).map { (i: Int) -> UInt8 in UInt8((i * 7 + 3) % 256) }
-        let expected = "af0420698203db612d2363019e5daab6c288a059aad9a9ee0270be2cd0f5bd4d"
-        for cuts in [[0], [1, 63, 64, 65, 1000], [55, 56, 57, 200_000]] {
-            var h = SHA256(), start = 0
-            for c in cuts + [bytes.count] where c >= start { h.update(bytes[start..<c]); start = c }
-            #expect(h.finalize().map { String(format: "%02x", $0) }.joined() == expected, "\(cuts)")
-        }
+    /// Files digested in chunks: a million "a" is FIPS 180-4's long vector, and the pattern
+    /// of 8 MB + 17 bytes (more than one read) is Python's hashlib.sha256 of the same bytes.
+    @Test func sha256OfLongFiles() throws {
+        let dir = Self.tempDir("sha-files")
+        let million = dir + "/million-a"
+        try Data(repeating: UInt8(ascii: "a"), count: 1_000_000).write(to: URL(fileURLWithPath: million))
+        #expect(FileDigest.hash(million) == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+        let count: Int = (8 << 20) + 17
+        let pattern = dir + "/pattern"
+        try Data((0..<count).map { (i: Int) -> UInt8 in UInt8((i * 7 + 3) % 256) }).write(to: URL(fileURLWithPath: pattern))
+        #expect(FileDigest.hash(pattern) == Self.patternDigest)
     }
+
+    /// hashlib.sha256(bytes((i * 7 + 3) % 256 for i in range((8 << 20) + 17))).hexdigest()
+    static let patternDigest = "70f0889921d46234f00ea32c3b73d89855e0bc12319b58d4b10315024f09a291"
 
     /// Content, not place or time: a copied folder and a rewrite with the same bytes keep the
     /// digest; one changed byte does not, also for a file past the memo threshold.
