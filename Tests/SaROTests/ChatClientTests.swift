@@ -10,7 +10,10 @@ import SaRO
 /// The teacher/judge client against real HTTP servers: a scripted one that fails on purpose,
 /// and saro's own OpenAI server.
 @Suite(.serialized) struct ChatClientTests {
-    static func endpoint(_ url: URL, retries: Int = 3, timeout: Double = 5, concurrency: Int = 4) -> ChatEndpoint {
+    /// A generous default timeout: these tests are about replies, and a loaded 2-core machine
+    /// (the suite's other tests training and generating beside them) can take seconds to
+    /// schedule the scripted server; the timeout test sets its own.
+    static func endpoint(_ url: URL, retries: Int = 3, timeout: Double = 60, concurrency: Int = 4) -> ChatEndpoint {
         ChatEndpoint(baseURL: url.absoluteString, model: "m", apiKeyEnv: nil, maxConcurrency: concurrency, timeoutSeconds: timeout,
                      maxRetries: retries, backoffSeconds: 0.01)
     }
