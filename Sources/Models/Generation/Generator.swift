@@ -31,17 +31,17 @@ public struct GenerationOptions: Sendable {
     }
 }
 
-/// Batched generation with a KV cache: prompts of different lengths are left-padded into one
-/// batch, prefilled together, then decoded one token per step for every unfinished row.
 /// A request the model cannot serve, found before any work starts.
 public struct GenerationTooLong: Error, CustomStringConvertible {
     public let promptTokens: Int, maxNewTokens: Int, context: Int
     public var description: String {
         "the prompt's \(promptTokens) tokens plus \(maxNewTokens) new tokens exceed the model's context of \(context) "
-            + "(lower --max-tokens to at most \(max(0, context - promptTokens)) or shorten the prompt)"
+            + "(at most \(max(0, context - promptTokens)) new tokens fit after this prompt)"
     }
 }
 
+/// Batched generation with a KV cache: prompts of different lengths are left-padded into one
+/// batch, prefilled together, then decoded one token per step for every unfinished row.
 public final class Generator {
     public let model: LlamaModel
     public let tokenizer: Tokenizer
