@@ -78,4 +78,19 @@ import Testing
         #expect(user.out.contains("OPENBLAS_CORETYPE=Haswell from the environment"))
         #expect(user.out.contains("kernel Haswell"))
     }
+
+    /// `saro bench gemm`'s numpy reference runs as numpy's users run it: a kernel forced for
+    /// saro's OpenBLAS (here the generic Prescott) does not reach it, and it reports its kernel.
+    @Test func gemmBenchReferenceIgnoresTheForcedKernel() throws {
+        var env = ProcessInfo.processInfo.environment
+        env["OPENBLAS_CORETYPE"] = "Prescott"
+        env["OPENBLAS_L2_SIZE"] = "512"
+        let r = try CLITests.saro(["bench", "gemm", "--shapes", "96x96x96", "--runs", "1", "--rounds", "1", "--json"], environment: env)
+        #expect(r.status == 0, "\(r.err)")
+        struct Report: Decodable { struct Shape: Decodable { let ratio: Double? }; let shapes: [Shape]; let numpy_kernel: String? }
+        let report = try JSONDecoder().decode(Report.self, from: Data(r.out.utf8))
+        let kernel = try #require(report.numpy_kernel, "the reference names its kernel: \(r.out)")
+        #expect(kernel.lowercased() != "prescott", "numpy ran the kernel forced for saro")
+        #expect(report.shapes.first?.ratio != nil)
+    }
 }

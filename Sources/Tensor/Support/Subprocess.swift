@@ -15,12 +15,14 @@ public enum Subprocess {
         }
     }
 
-    /// Runs `arguments[0]` found on PATH with the rest as its arguments; both outputs are read
-    /// concurrently so neither pipe can fill up and stall the child.
-    public static func run(_ arguments: [String]) throws -> Output {
+    /// Runs `arguments[0]` found on PATH with the rest as its arguments, in `environment` when
+    /// given (else this process's); both outputs are read concurrently so neither pipe can fill
+    /// up and stall the child.
+    public static func run(_ arguments: [String], environment: [String: String]? = nil) throws -> Output {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         p.arguments = arguments
+        if let environment { p.environment = environment }
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
         p.standardError = err

@@ -43,6 +43,7 @@ struct GemmBench: ParsableCommand {
         // best, so a burst of load on a shared machine does not land on one side only.
         var rows: [GemmReport.Shape] = parsed.map { .init(m: $0.0, n: $0.1, k: $0.2, gflops: 0, max_relative_error: 0) }
         var note: String? = nil
+        var numpyKernel: String? = nil
         for _ in 0..<max(1, rounds) {
             for (i, (m, n, k)) in parsed.enumerated() {
                 let r = GemmBenchmark.run(m: m, n: n, k: k, runs: runs)
@@ -52,7 +53,8 @@ struct GemmBench: ParsableCommand {
             guard reference, note == nil else { continue }
             do {
                 let numpy = try NumpyReference.measure(shapes: parsed, runs: runs)
-                for i in rows.indices { rows[i].numpy_gflops = max(rows[i].numpy_gflops ?? 0, numpy[i]) }
+                for i in rows.indices { rows[i].numpy_gflops = max(rows[i].numpy_gflops ?? 0, numpy.gflops[i]) }
+                numpyKernel = numpy.kernel ?? "unknown (no OpenBLAS found in numpy's process)"
             } catch {
                 note = "numpy reference not measured: \(error)"
             }
@@ -60,7 +62,8 @@ struct GemmBench: ParsableCommand {
         for i in rows.indices { if let np = rows[i].numpy_gflops { rows[i].ratio = rows[i].gflops / np } }
         let report = GemmReport(
             blas: blas.backend.rawValue, library: blas.libraryPath, kernel: blas.kernel,
-            openblas_coretype_set: blas.coreTypeSet, threads: blas.threads, cpu: CPUFeatures.current, shapes: rows, note: note)
+            openblas_coretype_set: blas.coreTypeSet, threads: blas.threads, cpu: CPUFeatures.current, shapes: rows,
+            numpy_kernel: numpyKernel, note: note)
         if json {
             let enc = JSONEncoder()
             enc.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -72,6 +75,9 @@ struct GemmBench: ParsableCommand {
                 if let np = r.numpy_gflops, let ratio = r.ratio { line += String(format: "   numpy %7.1f GFLOP/s   ratio %.2fx", np, ratio) }
                 line += String(format: "   max rel. error %.1e", r.max_relative_error)
                 print(line)
+            }
+            if let k = numpyKernel {
+                print("numpy: OpenBLAS kernel \(k), with \(NumpyReference.unsetForReference.joined(separator: " and ")) unset for it (as numpy's users run it)")
             }
             if let note { print(note) }
         }
@@ -93,13 +99,20 @@ struct GemmReport: Codable {
     var threads: Int
     var cpu: CPUFeatures
     var shapes: [Shape]
+    /// The OpenBLAS kernel numpy's process ran.
+    var numpy_kernel: String?
     var note: String?
 }
 
-/// Runs numpy's float32 matmul in a python3 subprocess, timed the same way (best of N).
+/// Runs numpy's float32 matmul in a python3 subprocess, timed the same way (best of N), the way
+/// numpy's users run it: OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE, which some machines set for
+/// older OpenBLAS builds (saro's fallback among them) and which slow a current numpy, are unset
+/// for the reference alone. It reports the kernel its OpenBLAS ran.
 enum NumpyReference {
+    static let unsetForReference = ["OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"]
+
     static let script = """
-        import sys, time, json
+        import sys, time, json, ctypes
         import numpy as np
         runs = int(sys.argv[1]); out = []
         for s in sys.argv[2:]:
@@ -110,14 +123,24 @@ enum NumpyReference {
             for _ in range(runs):
                 t = time.perf_counter(); a @ b; best = min(best, time.perf_counter() - t)
             out.append(2.0 * m * n * k / best / 1e9)
-        print(json.dumps(out))
+        kernel = None
+        for lib in sorted({l.split()[-1] for l in open("/proc/self/maps") if "openblas" in l.lower() and l.split()[-1].startswith("/")}):
+            for name in ("scipy_openblas_get_corename64_", "scipy_openblas_get_corename", "openblas_get_corename64_", "openblas_get_corename"):
+                f = getattr(ctypes.CDLL(lib), name, None)
+                if f is not None and kernel is None:
+                    f.restype = ctypes.c_char_p
+                    kernel = f().decode()
+        print(json.dumps({"gflops": out, "kernel": kernel}))
         """
 
-    static func measure(shapes: [(Int, Int, Int)], runs: Int) throws -> [Double] {
-        let r = try Subprocess.run(["python3", "-c", script, String(runs)] + shapes.map { "\($0.0)x\($0.1)x\($0.2)" })
-        guard r.succeeded, let values = try? JSONDecoder().decode([Double].self, from: r.stdout), values.count == shapes.count else {
+    struct Measured: Decodable { let gflops: [Double]; let kernel: String? }
+
+    static func measure(shapes: [(Int, Int, Int)], runs: Int) throws -> Measured {
+        let environment = ProcessInfo.processInfo.environment.filter { !unsetForReference.contains($0.key) }
+        let r = try Subprocess.run(["python3", "-c", script, String(runs)] + shapes.map { "\($0.0)x\($0.1)x\($0.2)" }, environment: environment)
+        guard r.succeeded, let measured = try? JSONDecoder().decode(Measured.self, from: r.stdout), measured.gflops.count == shapes.count else {
             throw ValidationError("python3/numpy failed (exit \(r.status)): \(r.stderrTail(1))")
         }
-        return values
+        return measured
     }
 }
