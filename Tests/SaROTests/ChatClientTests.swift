@@ -134,25 +134,23 @@ import SaRO
         let server = OpenAIServer(model: model, tokenizer: tokenizer, template: ChatTemplate(format: .chatml), options: options)
         let ports = AsyncStream<Int>.makeStream()
         let app = server.application { ports.continuation.yield($0) }
-        let task = Task { try await app.run() }
-        var it = ports.stream.makeAsyncIterator()
-        let port = try #require(await it.next())
-        defer { task.cancel() }
-        let client = ChatClient(endpoint: ChatEndpoint(baseURL: "http://127.0.0.1:\(port)/v1", model: "tiny", apiKeyEnv: nil))
-        let params = ChatParameters(temperature: 0, maxTokens: 12)
-        let a = try await client.complete([ChatTurn(role: "system", content: "Be brief."), ChatTurn(role: "user", content: "Say something.")], parameters: params)
-        let b = try await client.complete([ChatTurn(role: "system", content: "Be brief."), ChatTurn(role: "user", content: "Say something.")], parameters: params)
-        #expect(a.completionTokens == 12 && a.finishReason == "length")
-        #expect(!a.content.isEmpty && a.content == b.content)   // greedy: the same text twice
+        try await GracefulServing.run(app, ports: ports.stream) { port in
+            let client = ChatClient(endpoint: ChatEndpoint(baseURL: "http://127.0.0.1:\(port)/v1", model: "tiny", apiKeyEnv: nil))
+            let params = ChatParameters(temperature: 0, maxTokens: 12)
+            let a = try await client.complete([ChatTurn(role: "system", content: "Be brief."), ChatTurn(role: "user", content: "Say something.")], parameters: params)
+            let b = try await client.complete([ChatTurn(role: "system", content: "Be brief."), ChatTurn(role: "user", content: "Say something.")], parameters: params)
+            #expect(a.completionTokens == 12 && a.finishReason == "length")
+            #expect(!a.content.isEmpty && a.content == b.content)   // greedy: the same text twice
 
-        // The data pipeline's endpoint teacher, with its prompt files and the policy, served by saro.
-        let policy = try SafetyPolicy.builtIn()
-        let teacher = EndpointTeacher(client: client, prompts: try TeacherPrompts.load(directory: nil), policy: policy,
-                                      templates: TemplateLibrary(templates: []), parameters: ChatParameters(temperature: 0, maxTokens: 8))
-        let seed = Seed(id: "t:0", text: "How do I bake bread?", kind: .benign, category: "everyday", source: "t")
-        let box = Box()
-        try await teacher.write([.reasoning(Query(seed: seed)), .direct(Query(seed: seed))]) { i, text in box.add(i, text) }
-        #expect(box.items.count == 2 && box.items.allSatisfy { !$0.1.isEmpty })
+            // The data pipeline's endpoint teacher, with its prompt files and the policy, served by saro.
+            let policy = try SafetyPolicy.builtIn()
+            let teacher = EndpointTeacher(client: client, prompts: try TeacherPrompts.load(directory: nil), policy: policy,
+                                          templates: TemplateLibrary(templates: []), parameters: ChatParameters(temperature: 0, maxTokens: 8))
+            let seed = Seed(id: "t:0", text: "How do I bake bread?", kind: .benign, category: "everyday", source: "t")
+            let box = Box()
+            try await teacher.write([.reasoning(Query(seed: seed)), .direct(Query(seed: seed))]) { i, text in box.add(i, text) }
+            #expect(box.items.count == 2 && box.items.allSatisfy { !$0.1.isEmpty })
+        }
     }
 
     final class Box: @unchecked Sendable {

@@ -71,10 +71,6 @@ public final class ScriptedOpenAIServer: @unchecked Sendable {
         let ports = AsyncStream<Int>.makeStream()
         let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
                               onServerRunning: { ports.continuation.yield($0.localAddress?.port ?? 0) })
-        let task = Task { try await app.run() }
-        var it = ports.stream.makeAsyncIterator()
-        guard let port = await it.next() else { throw CancellationError() }
-        defer { task.cancel() }
-        return try await body(URL(string: "http://127.0.0.1:\(port)/v1")!)
+        return try await GracefulServing.run(app, ports: ports.stream) { port in try await body(URL(string: "http://127.0.0.1:\(port)/v1")!) }
     }
 }

@@ -3,6 +3,7 @@ import Foundation
 import FoundationNetworking
 #endif
 import Hummingbird
+import ScriptedOpenAIServer
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -34,12 +35,7 @@ import Glibc
     static func withRunningServer(_ server: OpenAIServer, _ body: (URL) async throws -> Void) async throws {
         let ports = AsyncStream<Int>.makeStream()
         let app = server.application { ports.continuation.yield($0) }
-        let task = Task { try await app.run() }
-        var iterator = ports.stream.makeAsyncIterator()
-        let port = try #require(await iterator.next())
-        do { try await body(URL(string: "http://127.0.0.1:\(port)")!) } catch { task.cancel(); throw error }
-        task.cancel()
-        _ = try? await task.value
+        try await GracefulServing.run(app, ports: ports.stream) { port in try await body(URL(string: "http://127.0.0.1:\(port)")!) }
     }
 
     struct Reply { let status: Int; let body: Data; var text: String { String(decoding: body, as: UTF8.self) } }
