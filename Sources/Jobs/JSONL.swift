@@ -38,7 +38,7 @@ public enum JSONL {
         for (i, line) in try UTF8Text.decode(data, path: path).split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             if line.trimmingCharacters(in: .whitespaces).isEmpty { continue }
             do { out.append(try JSONDecoder().decode(T.self, from: Data(line.utf8))) } catch {
-                throw JSONLError.malformed(path: path, line: i + 1, reason: describe(error))
+                throw JSONLError.malformed(path: path, line: i + 1, reason: DecodingErrorText.describe(error))
             }
         }
         return out
@@ -58,6 +58,4 @@ public enum JSONL {
         try AtomicFile.write(Data(text.utf8), to: path)
     }
 
-    /// A decoding error in words: the field path and what was wrong.
-    public static func describe(_ error: Error) -> String { DecodingErrorText.describe(error) }
 }

@@ -85,10 +85,8 @@ public final class Pipeline: @unchecked Sendable {
         if let i = r.initModel {
             s.append(Stage(name: "init-model", inputs: [], settings: json(i) + r.model, outputs: [path("models/base/config.json")], run: { [self] in
                 let tokenizer = try PretrainedModel.loadTokenizer(r.model)
-                let config = LlamaConfig(vocabSize: tokenizer.vocabularySize, hiddenSize: i.hiddenSize, intermediateSize: i.intermediateSize,
-                                         numHiddenLayers: i.layers, numAttentionHeads: i.heads, numKeyValueHeads: i.kvHeads,
-                                         maxPositionEmbeddings: i.maxPositions, tieWordEmbeddings: true)
-                do { try config.validate() } catch { throw RecipeError.stage(name: "init-model", reason: "init: \(error)") }
+                let config: LlamaConfig
+                do { config = try i.config(vocabSize: tokenizer.vocabularySize) } catch { throw RecipeError.stage(name: "init-model", reason: "init: \(error)") }
                 try ModelWriter.save(config: config, weights: LlamaModel.initialWeights(config: config, seed: i.seed, std: i.std), tokenizer: tokenizer,
                                      to: URL(fileURLWithPath: path("models/base")))
             }, plan: "random model \(i.layers) layers x \(i.hiddenSize), tokenizer of \(r.model)"))

@@ -29,9 +29,7 @@ extension Recipe {
         do { _ = try Suite.named(evaluation.suite) } catch { throw fail("eval.suite '\(evaluation.suite)': \(error)") }
         if let i = initModel {
             // The vocabulary comes from the tokenizer at run time; every other size is checked now.
-            let config = LlamaConfig(vocabSize: 1, hiddenSize: i.hiddenSize, intermediateSize: i.intermediateSize, numHiddenLayers: i.layers,
-                                     numAttentionHeads: i.heads, numKeyValueHeads: i.kvHeads, maxPositionEmbeddings: i.maxPositions)
-            do { try config.validate() } catch { throw fail("init: \(error)") }
+            do { _ = try i.config(vocabSize: 1) } catch { throw fail("init: \(error)") }
         }
     }
 
@@ -41,5 +39,15 @@ extension Recipe {
         guard !name.isEmpty, allowed, !name.hasPrefix(".") else {
             throw RecipeError.invalid(path: path, line: line, reason: "name '\(name)' must be letters, digits, '.', '_' or '-' (it names the folder runs/NAME) and not start with '.'")
         }
+    }
+}
+
+extension Recipe.Init {
+    /// The random model's configuration for a tokenizer of `vocabSize` tokens, checked.
+    func config(vocabSize: Int) throws -> LlamaConfig {
+        let config = LlamaConfig(vocabSize: vocabSize, hiddenSize: hiddenSize, intermediateSize: intermediateSize, numHiddenLayers: layers,
+                                 numAttentionHeads: heads, numKeyValueHeads: kvHeads, maxPositionEmbeddings: maxPositions, tieWordEmbeddings: true)
+        try config.validate()
+        return config
     }
 }

@@ -1,3 +1,4 @@
+import Support
 import Foundation
 import Jobs
 
@@ -16,7 +17,7 @@ public struct StageRecords: Codable, Sendable {
     public static func load(_ path: String) throws -> StageRecords {
         guard let data = FileManager.default.contents(atPath: path) else { return StageRecords() }
         do { return try JSONDecoder().decode(StageRecords.self, from: data) } catch {
-            throw JSONLError.malformed(path: path, line: 1, reason: JSONL.describe(error))
+            throw JSONLError.malformed(path: path, line: 1, reason: DecodingErrorText.describe(error))
         }
     }
 

@@ -78,13 +78,11 @@ public final class OpenAIServer: @unchecked Sendable {
             if let field = Self.numberOutOfRange(Data(buffer: body)) {
                 throw OpenAI.APIError.invalid("malformed request: field '\(field.key)': \(field.value) is not a whole number that fits", param: field.key)
             }
-            throw OpenAI.APIError.invalid("malformed request: \(Self.describe(e))")
+            throw OpenAI.APIError.invalid("malformed request: \(DecodingErrorText.describe(e))")
         } catch {
             throw OpenAI.APIError.invalid("malformed request: \(error)")
         }
     }
-
-    static func describe(_ e: DecodingError) -> String { DecodingErrorText.describe(e) }
 
     /// Foundation's decoder reports an integer field holding 1e20 or 2.5 as "not valid JSON"
     /// at the root; when the body is valid JSON, this names the top-level field that cannot be

@@ -132,6 +132,19 @@ public struct Tensor: @unchecked Sendable, CustomStringConvertible {
 
     public static func count(_ shape: [Int]) -> Int { shape.reduce(1, *) }
 
+    /// The element count of a shape read from a file, or nil when a partial product
+    /// overflows or passes `limit`: a hostile header can name any shape, and nothing may
+    /// multiply it unchecked.
+    public static func count(_ shape: [Int], atMost limit: Int) -> Int? {
+        var n = 1
+        for d in shape {
+            let (p, overflow) = n.multipliedReportingOverflow(by: d)
+            guard !overflow, p <= limit else { return nil }
+            n = p
+        }
+        return n
+    }
+
     public static func contiguousStrides(_ shape: [Int]) -> [Int] {
         var strides = [Int](repeating: 1, count: shape.count)
         var s = 1

@@ -74,11 +74,10 @@ public struct DatasetReader {
 
     func decode<T: Decodable>(_ type: T.Type, _ line: Substring, file: String, number: Int) throws -> T {
         do { return try JSONDecoder().decode(T.self, from: Data(line.utf8)) } catch let e as DecodingError {
-            throw DataError.malformed(file: file, line: number, reason: DatasetReader.explain(e))
+            throw DataError.malformed(file: file, line: number, reason: DecodingErrorText.describe(e))
         }
     }
 
-    static func explain(_ e: DecodingError) -> String { DecodingErrorText.describe(e) }
 
     public func readSFT(_ path: String) throws -> ([SFTExample], Report) {
         var out: [SFTExample] = [], report = Report()

@@ -157,13 +157,8 @@ import Glibc
     @Test func disconnectMidStreamFreesTheSlot() async throws {
         let server = try Self.tinyServer { $0.maxBatch = 1 }
         try await Self.withRunningServer(server) { base in
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            var addr = sockaddr_in()
-            addr.sin_family = sa_family_t(AF_INET)
-            addr.sin_port = in_port_t(UInt16(base.port!).bigEndian)
-            addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-            let connected = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-            #expect(connected == 0)
+            let (fd, connected) = Self.connectLoopback(base)
+            #expect(connected)
             let body = #"{"messages": [{"role": "user", "content": "go"}], "max_tokens": 230, "stream": true}"#
             let request = "POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
             _ = request.withCString { Glibc.send(fd, $0, strlen($0), 0) }
@@ -181,16 +176,22 @@ import Glibc
         }
     }
 
-    /// A raw loopback connection: the request as bytes, then what the server answered (or ""
-    /// when it closed without an answer).
-    static func rawExchange(_ base: URL, _ bytes: String, shutdownWrite: Bool, waitSeconds: Int = 30) -> String {
+    /// A TCP socket connected to the server's loopback port, and whether the connect succeeded.
+    static func connectLoopback(_ base: URL) -> (fd: Int32, connected: Bool) {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_port = in_port_t(UInt16(base.port!).bigEndian)
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        let status = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        return (fd, status == 0)
+    }
+
+    /// A raw loopback connection: the request as bytes, then what the server answered (or ""
+    /// when it closed without an answer).
+    static func rawExchange(_ base: URL, _ bytes: String, shutdownWrite: Bool, waitSeconds: Int = 30) -> String {
+        let (fd, _) = connectLoopback(base)
+        defer { close(fd) }
         var timeout = timeval(tv_sec: waitSeconds, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         _ = bytes.withCString { Glibc.send(fd, $0, strlen($0), 0) }

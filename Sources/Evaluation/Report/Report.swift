@@ -1,3 +1,4 @@
+import Support
 import Foundation
 import Jobs
 
@@ -13,7 +14,7 @@ public struct ReportModel: Sendable {
         guard let data = FileManager.default.contents(atPath: path("results.json")) else { throw JSONLError.missingFile(path("results.json")) }
         let results: EvalResults
         do { results = try JSONDecoder().decode(EvalResults.self, from: data) } catch {
-            throw JSONLError.malformed(path: path("results.json"), line: 1, reason: JSONL.describe(error))
+            throw JSONLError.malformed(path: path("results.json"), line: 1, reason: DecodingErrorText.describe(error))
         }
         let examples = FileManager.default.fileExists(atPath: path("examples.jsonl")) ? try JSONL.read(ExampleResult.self, path("examples.jsonl")) : []
         var embedding: EmbeddingAnalysis?

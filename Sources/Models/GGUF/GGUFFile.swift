@@ -119,15 +119,9 @@ public struct GGUFFile {
                 throw GGUFError.badTensor(file: path, tensor: name, reason: "unknown ggml type \(rawType)")
             }
             let offset = try r.count(try r.u64(), what: "offset of \(name)")
-            // The element count is checked before anything multiplies it: no ggml type packs
-            // more than 8 weights in a byte, so more than 8 per byte of the file is corrupt.
-            var elements = 1
-            for d in dims {
-                let (p, overflow) = elements.multipliedReportingOverflow(by: d)
-                guard !overflow, p <= fileSize * 8 else {
-                    throw GGUFError.badTensor(file: path, tensor: name, reason: "dimensions \(dims) hold more weights than the \(fileSize)-byte file can")
-                }
-                elements = p
+            // No ggml type packs more than 8 weights in a byte: more than 8 per byte of the file is corrupt.
+            guard Tensor.count(dims, atMost: fileSize * 8) != nil else {
+                throw GGUFError.badTensor(file: path, tensor: name, reason: "dimensions \(dims) hold more weights than the \(fileSize)-byte file can")
             }
             guard (dims.first ?? 1) % type.blockSize == 0 else {
                 throw GGUFError.badTensor(file: path, tensor: name, reason: "row of \(dims.first ?? 1) is not whole \(type) blocks")

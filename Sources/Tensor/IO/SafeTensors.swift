@@ -87,15 +87,10 @@ public struct SafeTensorsFile {
             guard offsets[1] <= dataCount else {
                 throw SafeTensorsError.badTensor(file: path, tensor: name, reason: "data ends at byte \(offsets[1]) but the file holds \(dataCount) data bytes (truncated file?)")
             }
-            // The element count is checked for overflow: a hostile header can name any shape.
-            var expected = dtype.size
-            for d in shape {
-                let (p, overflow) = expected.multipliedReportingOverflow(by: d)
-                guard !overflow, p <= dataCount else {
-                    throw SafeTensorsError.badTensor(file: path, tensor: name, reason: "shape \(shape) of \(dt) needs more bytes than the file's \(dataCount) data bytes")
-                }
-                expected = p
+            guard let count = Tensor.count(shape, atMost: dataCount / dtype.size) else {
+                throw SafeTensorsError.badTensor(file: path, tensor: name, reason: "shape \(shape) of \(dt) needs more bytes than the file's \(dataCount) data bytes")
             }
+            let expected = count * dtype.size
             guard offsets[1] - offsets[0] == expected else {
                 throw SafeTensorsError.badTensor(file: path, tensor: name, reason: "\(offsets[1] - offsets[0]) bytes for shape \(shape) of \(dt), expected \(expected)")
             }
