@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "Tokenizers", targets: ["Tokenizers"]),
         .library(name: "Training", targets: ["Training"]),
         .library(name: "Serving", targets: ["Serving"]),
+        .library(name: "Inference", targets: ["Inference"]),
         .library(name: "SaRO", targets: ["SaRO"]),
         .library(name: "Evaluation", targets: ["Evaluation"]),
     ],
@@ -41,8 +42,9 @@ let package = Package(
             swiftSettings: simdFlags,
             linkerSettings: [.linkedLibrary("dl")]
         ),
-        // Small helpers every layer may use: the lookup of installed resource folders.
-        .target(name: "Support"),
+        // Small helpers every layer may use: installed resource folders, input-file errors with
+        // their line, CSV, UTF-8 and YAML error positions.
+        .target(name: "Support", dependencies: [.product(name: "Yams", package: "Yams")]),
         .target(
             name: "Tokenizers",
             swiftSettings: simdFlags
@@ -83,13 +85,20 @@ let package = Package(
         // Response format (<think> ... </think> answer) and judges: the rule-based one and LLM judges.
         .target(
             name: "Judges",
-            dependencies: ["OpenAIClient"],
+            dependencies: ["OpenAIClient", "Jobs"],
+            swiftSettings: simdFlags
+        ),
+        // Inference above the models, knowing no method: completions, scoring and hidden states
+        // behind one protocol, run by saro's own engine or by OpenAI-compatible servers.
+        .target(
+            name: "Inference",
+            dependencies: ["Models", "Tokenizers", "Tensor", "Jobs", "OpenAIClient"],
             swiftSettings: simdFlags
         ),
         // The method: policy, seed sets, jailbreak templates, teachers, the data builders.
         .target(
             name: "SaRO",
-            dependencies: ["Jobs", "OpenAIClient", "Judges", "Models", "Tokenizers", "Tensor", "Support",
+            dependencies: ["Inference", "Jobs", "OpenAIClient", "Judges", "Models", "Tokenizers", "Tensor", "Support",
                            .product(name: "Yams", package: "Yams")],
             resources: [.copy("Resources")],
             swiftSettings: simdFlags
@@ -97,14 +106,14 @@ let package = Package(
         // Benchmarks, judge validation, analyses and the report.
         .target(
             name: "Evaluation",
-            dependencies: ["SaRO", "Judges", "Jobs", "Models", "Tokenizers", "Tensor", "Support", .product(name: "Yams", package: "Yams")],
+            dependencies: ["Inference", "Judges", "Jobs", "Tokenizers", "Tensor", "Support", .product(name: "Yams", package: "Yams")],
             resources: [.copy("Resources")],
             swiftSettings: simdFlags
         ),
         // Recipes: `saro run`, every stage of SaRO and its baselines in one resumable run.
         .target(
             name: "Recipes",
-            dependencies: ["SaRO", "Evaluation", "Training", "Judges", "Jobs", "OpenAIClient", "Models", "Tensor", "Support", .product(name: "Yams", package: "Yams")],
+            dependencies: ["SaRO", "Evaluation", "Inference", "Training", "Judges", "Jobs", "OpenAIClient", "Models", "Tensor", "Support", .product(name: "Yams", package: "Yams")],
             swiftSettings: simdFlags
         ),
         .executableTarget(
@@ -116,6 +125,7 @@ let package = Package(
                 "Tokenizers",
                 "Serving",
                 "SaRO",
+                "Inference",
                 "Evaluation",
                 "Recipes",
                 "Judges",
@@ -139,7 +149,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ServingTests",
-            dependencies: ["Serving", "Models", "Tokenizers", "Tensor", "ScriptedOpenAIServer"],
+            dependencies: ["Serving", "Inference", "Models", "Tokenizers", "Tensor", "OpenAIClient", "ScriptedOpenAIServer"],
             swiftSettings: simdFlags
         ),
         .testTarget(
@@ -159,12 +169,12 @@ let package = Package(
         ),
         .testTarget(
             name: "SaROTests",
-            dependencies: ["SaRO", "Judges", "Jobs", "OpenAIClient", "Serving", "Models", "Tokenizers", "Tensor", "ScriptedOpenAIServer"],
+            dependencies: ["SaRO", "Inference", "Judges", "Jobs", "OpenAIClient", "Serving", "Models", "Tokenizers", "Tensor", "ScriptedOpenAIServer"],
             swiftSettings: simdFlags
         ),
         .testTarget(
             name: "EvaluationTests",
-            dependencies: ["Evaluation", "SaRO", "Judges", "Jobs"],
+            dependencies: ["Evaluation", "Inference", "Judges", "Jobs", "Support", "SaRO"],
             resources: [.copy("Golden")],
             swiftSettings: simdFlags
         ),

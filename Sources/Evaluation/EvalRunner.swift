@@ -1,8 +1,7 @@
 import Foundation
 import Jobs
 import Judges
-import Models
-import SaRO
+import Inference
 import Tokenizers
 
 /// What `saro eval` writes to `results.json`.
@@ -19,91 +18,106 @@ public struct EvalResults: Codable, Sendable {
     public var cost: [String: Double]
 }
 
-/// Runs a suite on one model: generates with the batched engine (greedy), judges, scores,
-/// and keeps every response, judgment and reference score in the job store, so an
-/// interrupted evaluation resumes without generating anything twice.
+/// Runs a suite on one model: generates greedily on its inference engine, judges, scores, and
+/// keeps every response, judgment and reference score in the job store, so an interrupted
+/// evaluation resumes without generating anything twice.
 public struct EvalRunner {
-    public let model: LocalModel
+    public let engine: InferenceEngine
     public let judge: Judge
     public let store: JobStore
-    public let context: BenchmarkContext
     public let format: ResponseFormat
-    public let events: @Sendable (BuildEvent) -> Void
+    public let events: @Sendable (ProgressEvent) -> Void
 
-    public init(model: LocalModel, judge: Judge, store: JobStore, context: BenchmarkContext, format: ResponseFormat = .standard,
-                events: @escaping @Sendable (BuildEvent) -> Void = { _ in }) {
-        self.model = model; self.judge = judge; self.store = store; self.context = context; self.format = format; self.events = events
+    public init(engine: InferenceEngine, judge: Judge, store: JobStore, format: ResponseFormat = .standard,
+                events: @escaping @Sendable (ProgressEvent) -> Void = { _ in }) {
+        self.engine = engine; self.judge = judge; self.store = store; self.format = format; self.events = events
     }
 
-    struct Stored: Codable { var text: String; var tokens: Int }
-    struct NLL: Codable { var sum: Double; var tokens: Int }
+    /// The engine cannot score given text: reference NLL is not measured.
+    struct NotMeasured: Error {}
 
-    func responseKey(_ prompt: String, _ maxTokens: Int) -> String { ContentKey.of("eval-response-v1", model.fingerprint, prompt, "\(maxTokens)") }
+    func responseKey(_ prompt: String, _ maxTokens: Int) -> String { ContentKey.of("eval-response-v1", engine.fingerprint, prompt, "\(maxTokens)") }
 
-    /// Generates what is missing, in batches, storing each batch as it finishes.
-    func responses(_ prompts: [String], maxTokens: Int) throws -> [String: Stored] {
+    /// Responses to the prompts (one per distinct prompt), generating what is missing.
+    func responses(_ prompts: [String], maxTokens: Int) async throws -> [String: Completion] {
         let unique = Array(Set(prompts)).sorted()
-        let present = try store.keys("response")
-        let missing = unique.filter { !present.contains(responseKey($0, maxTokens)) }
-        events(.stage("generate", total: unique.count, done: unique.count - missing.count))
-        var start = 0
-        while start < missing.count {
-            let chunk = Array(missing[start..<min(missing.count, start + model.batchSize)])
-            let out = try model.complete(chunk.map { [ChatMessage.user($0)] }, options: chunk.map { _ in GenerationOptions(maxNewTokens: maxTokens) })
-            for (p, c) in zip(chunk, out) { try store.set(Stored(text: c.text, tokens: c.tokens), "response", responseKey(p, maxTokens)) }
-            events(.advanced(chunk.count))
-            start += chunk.count
+        let events = self.events
+        let out: [Completion] = try await store.cachedBatches(
+            "response", keys: unique.map { responseKey($0, maxTokens) }, batchSize: engine.batchSize,
+            started: { events(.stage("generate", total: $0, done: $1)) }, advanced: { events(.advanced($0)) }
+        ) { rows in
+            try await engine.complete(rows.map { CompletionRequest(messages: [.user(unique[$0])], maxTokens: maxTokens) })
         }
-        var result: [String: Stored] = [:]
-        for p in unique { result[p] = try store.get(Stored.self, "response", responseKey(p, maxTokens)) }
-        return result
+        return Dictionary(uniqueKeysWithValues: zip(unique, out))
     }
 
-    public func run(suite: Suite, label: String, modelName: String, adapter: String?) async throws -> (EvalResults, [ExampleResult]) {
-        let benchmarks = suite.benchmarks()
-        let examples = try benchmarks.map { try $0.examples(context) }
-        let toGenerate = zip(benchmarks, examples).filter { $0.0.mode == .generate }.flatMap { $0.1.map(\.prompt) }
-        let generated = try responses(toGenerate, maxTokens: suite.maxTokens)
+    /// Reference NLL of each example (prompt as the user turn, reference as the answer), or
+    /// nil when the engine cannot score.
+    func referenceNLL(_ examples: [EvalExample]) async throws -> [AssistantNLL]? {
+        let keys = examples.map { ContentKey.of("eval-nll-v1", engine.fingerprint, $0.prompt, $0.reference ?? "") }
+        do {
+            return try await store.cachedBatches("nll", keys: keys, batchSize: engine.batchSize) { rows in
+                guard let scored = try await engine.assistantNLL(rows.map { [.user(examples[$0].prompt), .assistant(examples[$0].reference ?? "")] }) else { throw NotMeasured() }
+                return scored
+            }
+        } catch is NotMeasured { return nil }
+    }
+
+    public func run(suite: Suite, sources: BenchmarkSources, label: String, modelName: String, adapter: String?) async throws -> (EvalResults, [ExampleResult]) {
+        let benchmarks = try suite.benchmarks(sources)
+        let toGenerate = benchmarks.filter { $0.mode == .generate }.flatMap { $0.examples.map(\.prompt) }
+        let generated = try await responses(toGenerate, maxTokens: suite.maxTokens)
 
         var all: [ExampleResult] = []
         var summary: [String: [String: Double]] = [:]
-        for (b, exs) in zip(benchmarks, examples) {
-            events(.stage(b.name, total: exs.count, done: 0))
+        for b in benchmarks {
+            let exs = b.examples
             var results: [ExampleResult] = []
-            for e in exs {
-                switch b.mode {
-                case .generate:
+            switch b.mode {
+            case .generate:
+                events(.stage(b.name, total: exs.count, done: 0))
+                for e in exs {
                     let r = generated[e.prompt]!
                     let j = try await store.judgment(judge, kind: e.kind, request: e.request, response: r.text)
                     let parts = format.parse(r.text)
                     results.append(ExampleResult(benchmark: b.name, example: e, response: r.text, judgment: j, scores: b.evaluate(e, response: r.text, judgment: j),
-                                                 reasoningTokens: try parts.reasoning.map(model.countTokens), answerTokens: try model.countTokens(parts.answer)))
-                case .scoreReference:
-                    let key = ContentKey.of("eval-nll-v1", model.fingerprint, e.prompt, e.reference ?? "")
-                    let nll = try store.cachedSync("nll", key) { () -> NLL in
-                        let r = try model.assistantNLL([[ChatMessage.user(e.prompt), ChatMessage.assistant(e.reference ?? "")]])[0]
-                        return NLL(sum: r.sum, tokens: r.tokens)
-                    }
-                    results.append(ExampleResult(benchmark: b.name, example: e, response: nil, judgment: nil,
-                                                 scores: ["nll_sum": nll.sum, "tokens": Double(nll.tokens), "nll": nll.sum / Double(max(1, nll.tokens))]))
+                                                 reasoningTokens: try parts.reasoning.flatMap(engine.countTokens), answerTokens: try engine.countTokens(parts.answer)))
+                    events(.advanced(1))
                 }
-                events(.advanced(1))
+            case .scoreReference:
+                events(.stage(b.name, total: exs.count, done: 0))
+                let scored = try await referenceNLL(exs)
+                for (i, e) in exs.enumerated() {
+                    let scores = scored.map { n in ["nll_sum": n[i].sum, "tokens": Double(n[i].tokens), "nll": n[i].mean] } ?? [:]
+                    results.append(ExampleResult(benchmark: b.name, example: e, response: nil, judgment: nil, scores: scores))
+                }
+                events(.advanced(exs.count))
             }
             summary[b.name] = b.summarize(results)
             all += results
         }
+        let date = ISO8601DateFormatter().string(from: Date())
+        return (EvalResults(label: label, model: modelName, adapter: adapter, suite: suite.name, judge: judge.name, date: date, benchmarks: summary,
+                            cost: Self.cost(all)), all)
+    }
+
+    /// Reasoning cost over the generated responses; token means only where the engine counted.
+    static func cost(_ all: [ExampleResult]) -> [String: Double] {
         let responses = all.filter { $0.response != nil }
         let n = Double(max(1, responses.count))
-        let cost: [String: Double] = [
+        var cost: [String: Double] = [
             "responses": Double(responses.count),
-            "mean_reasoning_tokens": Double(responses.map { $0.reasoningTokens ?? 0 }.reduce(0, +)) / n,
-            "mean_answer_tokens": Double(responses.map { $0.answerTokens ?? 0 }.reduce(0, +)) / n,
             "format_error_rate": Double(responses.filter { $0.judgment?.formatError == true }.count) / n,
             // An LLM judge's outputs that did not parse (the rules decided those instead).
             "judge_parse_failures": Double(responses.filter { $0.judgment?.parseFailure == true }.count),
         ]
-        let date = ISO8601DateFormatter().string(from: Date())
-        return (EvalResults(label: label, model: modelName, adapter: adapter, suite: suite.name, judge: judge.name, date: date, benchmarks: summary, cost: cost), all)
+        let counted = responses.filter { $0.answerTokens != nil }
+        if !counted.isEmpty {
+            let m = Double(counted.count)
+            cost["mean_reasoning_tokens"] = Double(counted.map { $0.reasoningTokens ?? 0 }.reduce(0, +)) / m
+            cost["mean_answer_tokens"] = Double(counted.map { $0.answerTokens ?? 0 }.reduce(0, +)) / m
+        }
+        return cost
     }
 
     /// Writes `results.json` and `examples.jsonl` into a folder (atomically).

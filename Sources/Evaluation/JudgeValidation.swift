@@ -1,6 +1,6 @@
+import Support
 import Foundation
 import Judges
-import SaRO
 
 /// Agreement of a judge with human labels: `saro judge validate`.
 ///

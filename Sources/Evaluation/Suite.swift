@@ -1,5 +1,5 @@
+import Support
 import Foundation
-import SaRO
 import Yams
 
 /// A list of benchmarks in a YAML file:
@@ -81,17 +81,36 @@ public struct Suite: Sendable {
                      maxTokens: maxTokens, entries: entries)
     }
 
-    public func benchmarks() -> [Benchmark] {
-        entries.map { e -> Benchmark in
+    /// The suite's benchmarks with their examples drawn from `sources`: each entry's `limit`
+    /// picks that many at random (the same ones every time).
+    public func benchmarks(_ sources: BenchmarkSources) throws -> [Benchmark] {
+        try entries.map { e -> Benchmark in
+            func harmful(_ name: String, _ source: String) throws -> Benchmark {
+                HarmfulBenchmark(name: name, examples: Summary.limited(try sources.examples(source).filter { $0.kind == .harmful }, e.limit, seed: 1).map {
+                    EvalExample(id: $0.id, kind: .harmful, prompt: $0.prompt, groups: ["category": $0.groups["category"] ?? ""])
+                })
+            }
+            /// Prompt and reference only (capability sets are not broken down by group).
+            func referenced(_ source: String, seed: UInt64) throws -> [EvalExample] {
+                Summary.limited(try sources.examples(source).filter { $0.reference != nil }, e.limit, seed: seed).map {
+                    EvalExample(id: $0.id, kind: .benign, prompt: $0.prompt, reference: $0.reference)
+                }
+            }
             switch e.name {
-            case "harmbench": return HarmfulBenchmark(name: "harmbench", source: "harmbench", limit: e.limit)
-            case "jailbreakbench": return HarmfulBenchmark(name: "jailbreakbench", source: "jailbreakbench", limit: e.limit)
-            case "harmful": return HarmfulBenchmark(name: "harmful-\(e.source!)", source: e.source!, limit: e.limit)
-            case "jailbreak": return JailbreakBenchmark(perFamily: e.perFamily)
-            case "xstest": return XSTestBenchmark(limit: e.limit)
-            case "gsm8k": return GSM8KBenchmark(limit: e.limit)
-            case "nll-gsm8k": return ReferenceNLLBenchmark(name: "nll-gsm8k", source: "gsm8k-test", limit: e.limit)
-            default: return ReferenceNLLBenchmark(name: "nll-humaneval", source: "humaneval-eval", limit: e.limit)
+            case "harmbench": return try harmful("harmbench", "harmbench")
+            case "jailbreakbench": return try harmful("jailbreakbench", "jailbreakbench")
+            case "harmful": return try harmful("harmful-\(e.source!)", e.source!)
+            case "jailbreak": return JailbreakBenchmark(examples: try sources.jailbreakExamples(perFamily: e.perFamily))
+            case "xstest":
+                // XSTest has 250 safe and 200 unsafe prompts: a limit keeps that ratio.
+                let safe = Summary.limited(try sources.examples("xstest-safe"), e.limit.map { $0 * 250 / 450 }, seed: 2)
+                let unsafe = Summary.limited(try sources.examples("xstest-unsafe"), e.limit.map { $0 * 200 / 450 }, seed: 3)
+                return XSTestBenchmark(examples: (safe + unsafe).map {
+                    EvalExample(id: $0.id, kind: $0.kind, prompt: $0.prompt, groups: ["type": $0.groups["category"] ?? "", "label": $0.kind == .benign ? "safe" : "unsafe"])
+                })
+            case "gsm8k": return GSM8KBenchmark(examples: try referenced("gsm8k-test", seed: 4))
+            case "nll-gsm8k": return ReferenceNLLBenchmark(name: "nll-gsm8k", examples: try referenced("gsm8k-test", seed: 5))
+            default: return ReferenceNLLBenchmark(name: "nll-humaneval", examples: try referenced("humaneval-eval", seed: 5))
             }
         }
     }

@@ -4,11 +4,14 @@ import GRDB
 public enum JobStoreError: Error, CustomStringConvertible {
     case open(path: String, reason: String)
     case corrupt(namespace: String, key: String, reason: String)
+    /// A computation finished without delivering the value for a key.
+    case missingResult(namespace: String, key: String)
 
     public var description: String {
         switch self {
         case .open(let p, let r): return "\(p): cannot open the job store: \(r)"
         case .corrupt(let n, let k, let r): return "job store record \(n)/\(k.prefix(12)): \(r)"
+        case .missingResult(let n, let k): return "no \(n) result was produced for record \(k.prefix(12))"
         }
     }
 }

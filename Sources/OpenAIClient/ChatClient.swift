@@ -15,8 +15,10 @@ public struct ChatParameters: Sendable, Equatable, Codable {
     public var maxTokens: Int
     public var seed: Int?
     public var stop: [String]
-    public init(temperature: Double = 0.7, maxTokens: Int = 1024, seed: Int? = nil, stop: [String] = []) {
-        self.temperature = temperature; self.maxTokens = maxTokens; self.seed = seed; self.stop = stop
+    /// Nucleus sampling; nil leaves the server's default (1).
+    public var topP: Double?
+    public init(temperature: Double = 0.7, maxTokens: Int = 1024, seed: Int? = nil, stop: [String] = [], topP: Double? = nil) {
+        self.temperature = temperature; self.maxTokens = maxTokens; self.seed = seed; self.stop = stop; self.topP = topP
     }
 }
 
@@ -128,6 +130,7 @@ public final class ChatClient: Sendable {
         ]
         if let seed = p.seed { obj["seed"] = seed }
         if !p.stop.isEmpty { obj["stop"] = p.stop }
+        if let topP = p.topP { obj["top_p"] = topP }
         return try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys])
     }
 

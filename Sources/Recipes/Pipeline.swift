@@ -2,6 +2,7 @@ import Evaluation
 import Foundation
 import Jobs
 import Judges
+import Inference
 import Models
 import SaRO
 import Training
@@ -11,7 +12,7 @@ public enum PipelineEvent: Sendable {
     case stageStarted(name: String, index: Int, count: Int)
     case stageSkipped(name: String)
     case stageFinished(name: String, seconds: Double)
-    case build(BuildEvent)
+    case build(ProgressEvent)
     case training(step: Int, total: Int, loss: Double)
     case note(String)
 }
@@ -48,6 +49,11 @@ public final class Pipeline: @unchecked Sendable {
 
     func path(_ p: String) -> String { (dir as NSString).appendingPathComponent(p) }
 
+    /// The labels of the models a run evaluates, in the method document's order, and the one
+    /// its report compares against the others.
+    public static let modelLabels = ["Base", "Safety-SFT", "Safety-DPO", "RW", "SaRO", "SaRO+SRS"]
+    public static let focusLabel = "SaRO"
+
     /// The models the run evaluates, by label: (model, adapter).
     public var evaluated: [(label: String, model: String, adapter: String?)] {
         var out: [(String, String, String?)] = [("Base", baseModel, nil)]
@@ -64,7 +70,7 @@ public final class Pipeline: @unchecked Sendable {
     func dataPipeline(answerModel: String) throws -> DataPipeline {
         var config = recipe.data
         config.seed = recipe.data.seed
-        let answer = try LocalModel.open(answerModel, adapter: nil, batchSize: recipe.sampling.batchSize)
+        let answer = try EmbeddedEngine.open(answerModel, adapter: nil, batchSize: recipe.sampling.batchSize)
         let events = self.events
         return try DataPipeline(config: config, directory: path("data"), teacher: recipe.teacher, judge: recipe.judge,
                                 answerModel: recipe.teacher == .offline ? answer : nil, events: { events(.build($0)) },
@@ -117,18 +123,18 @@ public final class Pipeline: @unchecked Sendable {
         let rwModel = path("models/rw")
         let samples = "\(q) prompts x \(sampling.samples) samples of <= \(sampling.maxTokens) tokens from the RW model"
         s.append(Stage(name: "data-opcot", inputs: [rwModel, path("data/ritd.jsonl")], settings: dataSettings + json(sampling), outputs: [path("data/opcot.jsonl")], run: { [self] in
-            let policy = try LocalModel.open(rwModel, adapter: nil, batchSize: r.sampling.batchSize)
+            let policy = try EmbeddedEngine.open(rwModel, adapter: nil, batchSize: r.sampling.batchSize)
             _ = try await dataPipeline(answerModel: base).buildOPCOT(policyModel: policy, sampling: sampling)
         }, plan: samples, decodeTokens: q * sampling.samples * sampling.maxTokens))
         s.append(Stage(name: "data-ppcot", inputs: [rwModel, path("data/opcot.jsonl")], settings: dataSettings + json(sampling), outputs: [path("data/ppcot.jsonl")], run: { [self] in
-            let policy = try LocalModel.open(rwModel, adapter: nil, batchSize: r.sampling.batchSize)
+            let policy = try EmbeddedEngine.open(rwModel, adapter: nil, batchSize: r.sampling.batchSize)
             _ = try await dataPipeline(answerModel: base).buildPPCOT(policyModel: policy, sampling: sampling)
         }, plan: "reflection pairs from the flawed samples, early-versus-late reflection pairs"))
         s.append(train("train-saro", kind: .dpo, model: rwModel, data: [path("data/opcot.jsonl"), path("data/ppcot.jsonl")], options: r.srpo, out: path("checkpoints/saro"),
                        examples: q * 5 / 2, tokensPerExample: 1000))
         if r.srs {
             s.append(Stage(name: "data-opcot-srs", inputs: [rwModel, path("data/opcot.jsonl")], settings: dataSettings + json(sampling), outputs: [path("data/opcot_srs.jsonl")], run: { [self] in
-                let policy = try LocalModel.open(rwModel, adapter: nil, batchSize: r.sampling.batchSize)
+                let policy = try EmbeddedEngine.open(rwModel, adapter: nil, batchSize: r.sampling.batchSize)
                 let report = try await dataPipeline(answerModel: base).buildOPCOT(policyModel: policy, sampling: sampling, chosen: .shortest, name: "opcot_srs")
                 _ = report
             }, plan: "OP-COT with the shortest accepted sample as chosen (Shortest Rejection Sampling)"))
@@ -197,24 +203,10 @@ public final class Pipeline: @unchecked Sendable {
         let e = recipe.evaluation
         return Stage(name: "eval-\(Self.slug(label))", inputs: [model] + (adapter.map { [$0] } ?? []), settings: "\(e)" + "\(recipe.judge)",
                      outputs: [out + "/results.json"] + (e.embeddings ? [out + "/embedding.json"] : []), run: { [self] in
-            let policy = try SafetyPolicy.load(path: recipe.data.policy)
             let events = self.events
-            let log: @Sendable (String) -> Void = { events(.note($0)) }
-            let context = BenchmarkContext(sources: SeedSources(policy: policy, dataDirectory: recipe.data.dataDir, log: log), data: recipe.data,
-                                           templates: try TemplateLibrary.standard(maxCharacters: recipe.data.maxTemplateChars, userFolder: recipe.data.templatesDir, log: log),
-                                           policy: policy)
-            let local = try LocalModel.open(model, adapter: adapter, batchSize: e.batchSize)
-            let judge: Judge = DataPipeline.makeJudge(recipe.judge, format: recipe.data.format)
-            let runner = EvalRunner(model: local, judge: judge, store: try JobStore(path: out + "/eval.sqlite"), context: context, format: recipe.data.format,
-                                    events: { events(.build($0)) })
-            let (results, examples) = try await runner.run(suite: try Suite.named(e.suite), label: label, modelName: model, adapter: adapter)
-            try EvalRunner.write(results, examples, to: out)
-            if e.embeddings {
-                let a = try EmbeddingAnalysis.run(model: local, label: label, context: context, perKind: e.embeddingCount)
-                let enc = JSONEncoder()
-                enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-                try JSONL.writeAtomically(String(decoding: try enc.encode(a), as: UTF8.self) + "\n", to: out + "/embedding.json")
-            }
+            let job = EvaluationJob(suite: try Suite.named(e.suite), data: recipe.data, judge: recipe.judge, label: label, modelName: model, adapter: adapter,
+                                    embeddings: e.embeddings ? (e.embeddingCount, nil) : nil)
+            _ = try await job.run(engine: try EmbeddedEngine.open(model, adapter: adapter, batchSize: e.batchSize), out: out, events: { events(.build($0)) })
         }, plan: "suite \(e.suite)\(e.embeddings ? " + embeddings" : "") on \(label)",
            decodeTokens: ((try? Suite.named(e.suite)).map { s in s.maxTokens * s.entries.map { Self.generations($0) }.reduce(0, +) }) ?? 0)
     }
@@ -226,7 +218,7 @@ public final class Pipeline: @unchecked Sendable {
             let metrics = path("checkpoints/\(dirName)/metrics.jsonl")
             if FileManager.default.fileExists(atPath: metrics) { curves.append(try TrainingCurves.read(label: label, path: metrics)) }
         }
-        var report = Report(models: models, curves: curves)
+        var report = Report(models: models, curves: curves, focus: Self.focusLabel)
         report.title = "SaRO run: \(recipe.name)"
         let records = try StageRecords.load(path("stages.json"))
         let total = records.stages.values.map(\.seconds).reduce(0, +)

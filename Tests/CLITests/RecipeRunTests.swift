@@ -63,6 +63,22 @@ import Testing
             #expect(page.contains("<section id=\"\(id)\">"), "\(id)")
         }
         #expect(!page.contains("No data for this section"))
+        // `saro eval` with the recipe's suite, data settings and batch size on the SaRO model
+        // writes the results the pipeline's eval-saro stage wrote (one assembly path).
+        let alone = TrainResumeTests.work("recipe-tiny-eval")
+        try? FileManager.default.removeItem(at: alone)
+        let evaluated = try CLITests.saro(["eval", "--model", out.appendingPathComponent("models/rw").path, "--adapter", out.appendingPathComponent("checkpoints/saro").path,
+                                           "--suite", "quick", "--config", recipe, "--label", "SaRO", "--batch-size", "8", "--embeddings", "--embedding-count", "4",
+                                           "--out", alone.path, "--quiet"])
+        #expect(evaluated.status == 0, "\(evaluated.err)")
+        func results(_ dir: URL) throws -> [String: Any] {
+            var r = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("results.json"))) as! [String: Any]
+            r["date"] = nil
+            return r
+        }
+        #expect(NSDictionary(dictionary: try results(alone)) == NSDictionary(dictionary: try results(out.appendingPathComponent("eval/saro"))))
+        #expect(try Data(contentsOf: alone.appendingPathComponent("examples.jsonl")) == Data(contentsOf: out.appendingPathComponent("eval/saro/examples.jsonl")))
+        #expect(try Data(contentsOf: alone.appendingPathComponent("embedding.json")) == Data(contentsOf: out.appendingPathComponent("eval/saro/embedding.json")))
         // A third run does nothing, also in a copy of the run folder elsewhere.
         let again = try CLITests.saro(["run", recipe, "--out", out.path, "--dry-run"])
         #expect(!again.out.contains("to do") && !again.out.contains("changed"), "\(again.out)")

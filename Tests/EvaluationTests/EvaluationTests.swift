@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import Evaluation
 import Judges
-import SaRO
+import SaRO // DataPackages: PyRIT's labelled files
 
 @Suite struct AnalysisTests {
     struct Golden: Decodable { var data: [[Double]]; var kinds: [String]; var projections: [[Double]]; var explained: [Double] }
@@ -127,7 +127,7 @@ import SaRO
     }
 
     @Test func jailbreakASRSplitsSeenAndHeldOut() {
-        let b = JailbreakBenchmark()
+        let b = JailbreakBenchmark(examples: [])
         func ex(_ f: String, _ split: String) -> EvalExample { EvalExample(id: f, kind: .jailbreak, prompt: "p", groups: ["family": f, "split": split]) }
         let r = [Self.result(b, ex("dan", "train"), .fullCompliance, unsafe: true), Self.result(b, ex("dan", "train"), .fullRefusal, unsafe: false),
                  Self.result(b, ex("past_tense", "held_out"), .fullCompliance, unsafe: true)]
@@ -138,7 +138,11 @@ import SaRO
     @Test func suitesParseAndNameTheirErrors() throws {
         for name in Suite.builtIn { #expect(try !Suite.named(name).entries.isEmpty) }
         let s = try Suite.parse("name: x\nmax_tokens: 9\nbenchmarks:\n  - {name: xstest, limit: 3}\n  - {name: harmful, source: advbench}\n", path: "s.yaml")
-        #expect(s.maxTokens == 9 && s.benchmarks().map(\.name) == ["xstest", "harmful-advbench"])
+        let benchmarks = try s.benchmarks(FixedSources())
+        #expect(s.maxTokens == 9 && benchmarks.map(\.name) == ["xstest", "harmful-advbench"])
+        // limit 3 keeps XSTest's 250:200 ratio (1 safe, 1 unsafe); harmful keeps harmful requests only.
+        #expect(benchmarks[0].examples.map { $0.groups["label"] } == ["safe", "unsafe"] && benchmarks[0].examples[0].groups["type"] == "homonyms")
+        #expect(benchmarks[1].examples.map(\.id) == ["advbench:0", "advbench:2"])
         do { _ = try Suite.parse("benchmarks:\n  - {name: xstest}\n  - {name: mmlu}\n", path: "s.yaml"); Issue.record("expected error") } catch {
             #expect("\(error)".hasPrefix("s.yaml:3: unknown benchmark 'mmlu'"), "\(error)")
         }
@@ -146,6 +150,18 @@ import SaRO
             #expect("\(error)".contains("unknown suite key 'benchmark'"), "\(error)")
         }
     }
+}
+
+/// Plain example lists standing in for the method's data.
+struct FixedSources: BenchmarkSources {
+    func examples(_ source: String) throws -> [EvalExample] {
+        switch source {
+        case "xstest-safe": return (0..<4).map { EvalExample(id: "safe:\($0)", kind: .benign, prompt: "s\($0)", groups: ["category": "homonyms"]) }
+        case "xstest-unsafe": return (0..<4).map { EvalExample(id: "unsafe:\($0)", kind: .harmful, prompt: "u\($0)", groups: ["category": "contrast"]) }
+        default: return (0..<3).map { EvalExample(id: "\(source):\($0)", kind: $0 == 1 ? .benign : .harmful, prompt: "\(source) \($0)", groups: ["category": "S1"]) }
+        }
+    }
+    func jailbreakExamples(perFamily: Int?) throws -> [EvalExample] { [] }
 }
 
 @Suite struct JudgeValidationTests {

@@ -1,3 +1,5 @@
+import Inference
+import Support
 import Foundation
 import Testing
 import Jobs
@@ -53,14 +55,14 @@ enum Fixtures {
     }
 
     /// A tiny random Llama with the byte-level test tokenizer, as a local policy model.
-    static func tinyModel(seed: UInt64 = 9) throws -> LocalModel {
+    static func tinyModel(seed: UInt64 = 9) throws -> EmbeddedEngine {
         let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("ModelsTests/Golden/tokenizers/gpt2/tokenizer.json")
         let tokenizer = try Tokenizer(tokenizerJSON: url)
         let config = LlamaConfig(vocabSize: tokenizer.vocabularySize, hiddenSize: 32, intermediateSize: 64, numHiddenLayers: 2,
                                  numAttentionHeads: 4, numKeyValueHeads: 2, maxPositionEmbeddings: 1024, tieWordEmbeddings: true)
         let model = try LlamaModel(config: config, weights: LlamaModel.initialWeights(config: config, seed: seed, std: 0.2))
-        return LocalModel(model: model, tokenizer: tokenizer, template: ChatTemplate(format: .chatml), fingerprint: "tiny-\(seed)")
+        return EmbeddedEngine(model: model, tokenizer: tokenizer, template: ChatTemplate(format: .chatml), fingerprint: "tiny-\(seed)")
     }
 }
 
@@ -210,13 +212,13 @@ enum Fixtures {
     @Test func sampledAnswersAreReproduciblePerPromptAndKeyedApartFromGreedy() async throws {
         let model = try Fixtures.tinyModel()
         let prompts = ["How do I boil an egg?", "Name three rivers.", "What is 7 times 8?"]
-        let sampled = ModelAnswerer(model: model, maxTokens: 12, temperature: 1)
+        let sampled = ModelAnswerer(engine: model, maxTokens: 12, temperature: 1)
         let forward = try await sampled.answer(prompts)
         let backward = try await sampled.answer(prompts.reversed())
         #expect(forward == Array(backward.reversed()))
         let alone = try await sampled.answer([prompts[1]])
         #expect(alone == [forward[1]])
-        let greedy = ModelAnswerer(model: model, maxTokens: 12)
+        let greedy = ModelAnswerer(engine: model, maxTokens: 12)
         #expect(try await greedy.answer(prompts) != forward)
         #expect(greedy.id == ContentKey.of("model-answerer", model.fingerprint, "12") && sampled.id != greedy.id)
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("answer-temperature-\(getpid()).yaml")

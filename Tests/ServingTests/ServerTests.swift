@@ -16,13 +16,17 @@ import Glibc
 /// The real server on a free loopback port, driven by a real HTTP client.
 @Suite(.serialized) struct ServerTests {
     /// A tiny random Llama with the byte-level test tokenizer: fast enough for load tests.
-    static func tinyServer(_ configure: (inout OpenAIServer.Options) -> Void = { _ in }) throws -> OpenAIServer {
+    static func tinyModel() throws -> (LlamaModel, Tokenizer) {
         let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("ModelsTests/Golden/tokenizers/gpt2/tokenizer.json")
         let tokenizer = try Tokenizer(tokenizerJSON: url)
         let config = LlamaConfig(vocabSize: tokenizer.vocabularySize, hiddenSize: 32, intermediateSize: 64, numHiddenLayers: 2,
                                  numAttentionHeads: 4, numKeyValueHeads: 2, maxPositionEmbeddings: 256, tieWordEmbeddings: true)
-        let model = try LlamaModel(config: config, weights: LlamaModel.initialWeights(config: config, seed: 9, std: 0.2))
+        return (try LlamaModel(config: config, weights: LlamaModel.initialWeights(config: config, seed: 9, std: 0.2)), tokenizer)
+    }
+
+    static func tinyServer(_ configure: (inout OpenAIServer.Options) -> Void = { _ in }) throws -> OpenAIServer {
+        let (model, tokenizer) = try tinyModel()
         var options = OpenAIServer.Options()
         options.port = 0
         options.modelID = "tiny"

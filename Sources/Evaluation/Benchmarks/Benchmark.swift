@@ -1,6 +1,5 @@
 import Foundation
 import Judges
-import SaRO
 import Tensor
 
 /// One evaluation item: what the model is asked, and what the benchmark needs to score it.
@@ -29,27 +28,29 @@ public enum EvalMode: String, Codable, Sendable {
     case scoreReference
 }
 
-/// A benchmark is a small object: its examples, and how one response scores (nanochat's
-/// `evaluate(example, response)`), plus how per-example scores add up.
+/// A benchmark is a small object: a plain list of examples, and how one response scores
+/// (nanochat's `evaluate(example, response)`), plus how per-example scores add up.
 public protocol Benchmark: Sendable {
     var name: String { get }
     var mode: EvalMode { get }
-    func examples(_ context: BenchmarkContext) throws -> [EvalExample]
+    var examples: [EvalExample] { get }
     /// Per-example scores from the response (its judgment, when the runner judged it).
     func evaluate(_ example: EvalExample, response: String, judgment: Judgment?) -> [String: Double]
     /// Summary metrics from all per-example scores.
     func summarize(_ results: [ExampleResult]) -> [String: Double]
 }
 
-/// What benchmarks load their examples with.
-public struct BenchmarkContext: Sendable {
-    public var sources: SeedSources
-    public var data: DataConfig
-    public var templates: TemplateLibrary
-    public var policy: SafetyPolicy
-    public init(sources: SeedSources, data: DataConfig, templates: TemplateLibrary, policy: SafetyPolicy) {
-        self.sources = sources; self.data = data; self.templates = templates; self.policy = policy
-    }
+/// Where a suite's examples come from. The caller supplies it (saro's recipes read the
+/// method's seed sets and jailbreak templates), so evaluation knows no method.
+public protocol BenchmarkSources: Sendable {
+    /// The examples of a named set (harmbench, jailbreakbench, xstest-safe, xstest-unsafe,
+    /// gsm8k-test, humaneval-eval, or what a `harmful` entry names), each with its kind, its
+    /// reference answer where it has one, and its category in `groups["category"]`.
+    func examples(_ source: String) throws -> [EvalExample]
+    /// Harmful evaluation requests wrapped in jailbreak templates, `perFamily` per template
+    /// family (nil: the configured number); `request` is the unwrapped request, and `groups`
+    /// has family, split ("train" or "held_out"), template and category.
+    func jailbreakExamples(perFamily: Int?) throws -> [EvalExample]
 }
 
 /// One example's outcome, as written to `examples.jsonl`.

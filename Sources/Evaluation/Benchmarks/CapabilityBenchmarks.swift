@@ -1,21 +1,14 @@
 import Foundation
 import Judges
-import SaRO
 
 /// GSM8K test accuracy: the last number of the final answer must equal the number after
 /// `####` in the reference solution.
 public struct GSM8KBenchmark: Benchmark {
     public let name = "gsm8k"
-    public let limit: Int?
+    public let examples: [EvalExample]
     public var mode: EvalMode { .generate }
 
-    public init(limit: Int? = nil) { self.limit = limit }
-
-    public func examples(_ context: BenchmarkContext) throws -> [EvalExample] {
-        Summary.limited(try context.sources.load("gsm8k-test"), limit, seed: 4).map {
-            EvalExample(id: $0.id, kind: .benign, prompt: $0.text, reference: $0.reference)
-        }
-    }
+    public init(examples: [EvalExample] = []) { self.examples = examples }
 
     /// The number a text ends on ("1,234.50" -> 1234.5), or nil.
     public static func lastNumber(_ text: String) -> Double? {
@@ -45,26 +38,22 @@ public struct GSM8KBenchmark: Benchmark {
 /// small model's accuracy is near zero. No generation.
 public struct ReferenceNLLBenchmark: Benchmark {
     public let name: String
-    public let source: String
-    public let limit: Int?
+    public let examples: [EvalExample]
     public var mode: EvalMode { .scoreReference }
 
-    public init(name: String, source: String, limit: Int? = nil) { self.name = name; self.source = source; self.limit = limit }
-
-    public func examples(_ context: BenchmarkContext) throws -> [EvalExample] {
-        Summary.limited(try context.sources.load(source).filter { $0.reference != nil }, limit, seed: 5).map {
-            EvalExample(id: $0.id, kind: .benign, prompt: $0.text, reference: $0.reference)
-        }
-    }
+    public init(name: String, examples: [EvalExample]) { self.name = name; self.examples = examples }
 
     /// Nothing to read in a response: the runner scores the reference itself and records
     /// `nll_sum` and `tokens` for each example.
     public func evaluate(_ example: EvalExample, response: String, judgment: Judgment?) -> [String: Double] { [:] }
 
-    /// Token-weighted mean: total NLL over total reference tokens.
+    /// Token-weighted mean: total NLL over total reference tokens. An engine that cannot score
+    /// given text leaves no `nll_sum`: then there is no `mean_nll` (the report shows a dash).
     public func summarize(_ results: [ExampleResult]) -> [String: Double] {
-        let sum = results.compactMap { $0.scores["nll_sum"] }.reduce(0, +)
-        let tokens = results.compactMap { $0.scores["tokens"] }.reduce(0, +)
+        let scored = results.filter { $0.scores["nll_sum"] != nil }
+        guard !scored.isEmpty else { return ["count": Double(results.count)] }
+        let sum = scored.compactMap { $0.scores["nll_sum"] }.reduce(0, +)
+        let tokens = scored.compactMap { $0.scores["tokens"] }.reduce(0, +)
         return ["mean_nll": tokens > 0 ? sum / tokens : 0, "tokens": tokens, "count": Double(results.count)]
     }
 }

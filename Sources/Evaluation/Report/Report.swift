@@ -28,17 +28,17 @@ public struct ReportModel: Sendable {
 public struct Report {
     public var models: [ReportModel]
     public var curves: [TrainingCurves]
-    public var title = "SaRO evaluation report"
+    public var title = "Evaluation report"
     public var note: String?
+    /// The label of the model the others are compared against on the same prompts.
+    public var focus: String?
 
-    public init(models: [ReportModel], curves: [TrainingCurves]) {
-        // The method document's order first, then the rest as given.
-        let order = ["Base", "Safety-SFT", "Safety-DPO", "RW", "SaRO", "SaRO+SRS"]
-        self.models = models.enumerated().sorted { a, b in
-            let ia = order.firstIndex(of: a.element.results.label) ?? order.count, ib = order.firstIndex(of: b.element.results.label) ?? order.count
-            return (ia, a.offset) < (ib, b.offset)
-        }.map(\.element)
+    /// Models appear in the order given; `focus` (default: the last model) is the one the
+    /// paired comparison sets against each of the others.
+    public init(models: [ReportModel], curves: [TrainingCurves], focus: String? = nil) {
+        self.models = models
         self.curves = curves
+        self.focus = focus
     }
 
     /// Columns of the main table: title, benchmark, metric, whether lower is better.
@@ -145,8 +145,8 @@ public struct Report {
 
     // MARK: Uncertainty
 
-    /// The main table's rates with their 95% intervals, and the focus model (SaRO, or the last
-    /// one) against each other model on the same prompts; nil when no model has per-example scores.
+    /// The main table's rates with their 95% intervals, and the focus model (the caller's, or
+    /// the last one) against each other model on the same prompts; nil when no model has per-example scores.
     func uncertainty() -> (intervals: [[String]], intervalsNote: String, paired: [[String]]?, pairedNote: String)? {
         let rates = ExampleRate.reported.filter { r in models.contains { !r.outcomes($0).isEmpty } }
         guard !rates.isEmpty else { return nil }
@@ -160,7 +160,7 @@ public struct Report {
             })
         }
         let intervalsNote = "Each rate with its 95% Wilson interval and the number of prompts behind it."
-        guard models.count > 1, let focus = models.last(where: { $0.results.label == "SaRO" }) ?? models.last else {
+        guard models.count > 1, let focus = models.last(where: { $0.results.label == self.focus }) ?? models.last else {
             return (intervals, intervalsNote, nil, "")
         }
         var paired = [["\(focus.results.label) against"] + rates.map(\.title)]

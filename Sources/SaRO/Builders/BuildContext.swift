@@ -2,15 +2,6 @@ import Foundation
 import Jobs
 import Judges
 
-/// Progress of a build, as one stream of events for the CLI, logs and tests.
-public enum BuildEvent: Sendable {
-    /// A stage starts: `total` units, `done` of them already in the job store.
-    case stage(String, total: Int, done: Int)
-    /// `count` more units are done.
-    case advanced(Int)
-    case note(String)
-}
-
 /// What a build did: records written and every rejection, by reason.
 public struct BuildReport: Codable, Sendable, Equatable {
     public var builder: String
@@ -26,23 +17,15 @@ public struct BuildReport: Codable, Sendable, Equatable {
     mutating func wrote(_ kind: String) { written += 1; byKind[kind, default: 0] += 1 }
 }
 
-extension JobStore {
-    /// A judge's verdict on a response to a request, computed once and kept.
-    public func judgment(_ judge: Judge, kind: RequestKind, request: String, response: String) async throws -> Judgment {
-        let key = ContentKey.of(judge.name, kind.rawValue, request, response)
-        return try await cached("judgment", key) { try await judge.judge(prompt: request, response: response, kind: kind) }
-    }
-}
-
 /// What every builder shares: the job store, the judge, the output format and the event sink.
 public struct BuildContext: Sendable {
     public let store: JobStore
     public let judge: Judge
     public let format: ResponseFormat
     public let requireFormat: Bool
-    public let events: @Sendable (BuildEvent) -> Void
+    public let events: @Sendable (ProgressEvent) -> Void
 
-    public init(store: JobStore, judge: Judge, format: ResponseFormat, requireFormat: Bool, events: @escaping @Sendable (BuildEvent) -> Void = { _ in }) {
+    public init(store: JobStore, judge: Judge, format: ResponseFormat, requireFormat: Bool, events: @escaping @Sendable (ProgressEvent) -> Void = { _ in }) {
         self.store = store; self.judge = judge; self.format = format; self.requireFormat = requireFormat; self.events = events
     }
 

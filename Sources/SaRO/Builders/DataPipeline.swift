@@ -1,4 +1,6 @@
+import Support
 import Foundation
+import Inference
 import Jobs
 import Judges
 import OpenAIClient
@@ -29,8 +31,8 @@ public final class DataPipeline: @unchecked Sendable {
     public let context: BuildContext
     public let teacher: Teacher
 
-    public init(config: DataConfig, directory: String, teacher: TeacherChoice, judge: JudgeChoice, answerModel: LocalModel?,
-                events: @escaping @Sendable (BuildEvent) -> Void, log: @escaping @Sendable (String) -> Void = { _ in }) throws {
+    public init(config: DataConfig, directory: String, teacher: TeacherChoice, judge: JudgeChoice, answerModel: InferenceEngine?,
+                events: @escaping @Sendable (ProgressEvent) -> Void, log: @escaping @Sendable (String) -> Void = { _ in }) throws {
         self.config = config
         self.directory = directory
         policy = try SafetyPolicy.load(path: config.policy)
@@ -40,7 +42,7 @@ public final class DataPipeline: @unchecked Sendable {
         switch teacher {
         case .offline:
             guard let answerModel else { throw SourceError.fetchFailed("the offline teacher needs a model for benign answers") }
-            self.teacher = OfflineTeacher(policy: policy, templates: templates, answerer: ModelAnswerer(model: answerModel, maxTokens: config.answerTokens, temperature: config.answerTemperature),
+            self.teacher = OfflineTeacher(policy: policy, templates: templates, answerer: ModelAnswerer(engine: answerModel, maxTokens: config.answerTokens, temperature: config.answerTemperature),
                                           format: config.format, answerStore: store)
         case .endpoint(let endpoint, let params):
             self.teacher = EndpointTeacher(client: ChatClient(endpoint: endpoint), prompts: try TeacherPrompts.load(directory: config.prompts),
@@ -85,9 +87,9 @@ public final class DataPipeline: @unchecked Sendable {
         return try finish(try await RITDBuilder(context: context, teacher: teacher).buildDirect(queries: q.training, output: path("direct.jsonl")))
     }
 
-    public func buildOPCOT(policyModel: LocalModel, sampling: SamplingSettings, chosen: OPCOTBuilder.ChosenRule = .random, name: String = "opcot") async throws -> BuildReport {
+    public func buildOPCOT(policyModel: InferenceEngine, sampling: SamplingSettings, chosen: OPCOTBuilder.ChosenRule = .random, name: String = "opcot") async throws -> BuildReport {
         let q = try queries()
-        let builder = OPCOTBuilder(context: context, sampler: PolicySampler(model: policyModel, context: context), teacher: teacher, chosenRule: chosen)
+        let builder = OPCOTBuilder(context: context, sampler: PolicySampler(engine: policyModel, context: context), teacher: teacher, chosenRule: chosen)
         return try finish(try await builder.build(queries: q.training, settings: sampling, output: path("\(name).jsonl")))
     }
 
@@ -98,16 +100,16 @@ public final class DataPipeline: @unchecked Sendable {
         return try finish(try await RITDBuilder(context: context, teacher: teacher).buildDirectPairs(queries: q.training, output: path("safety_dpo.jsonl")))
     }
 
-    public func buildPPCOT(policyModel: LocalModel?, sampling: SamplingSettings, earlyRatio: Double = 0.5) async throws -> BuildReport {
+    public func buildPPCOT(policyModel: InferenceEngine?, sampling: SamplingSettings, earlyRatio: Double = 0.5) async throws -> BuildReport {
         let q = try queries()
-        var builder = PPCOTBuilder(context: context, sampler: policyModel.map { PolicySampler(model: $0, context: context) }, teacher: teacher)
+        var builder = PPCOTBuilder(context: context, sampler: policyModel.map { PolicySampler(engine: $0, context: context) }, teacher: teacher)
         builder.earlyRatio = earlyRatio
         return try finish(try await builder.build(queries: q.training, settings: sampling, output: path("ppcot.jsonl")))
     }
 
-    public func buildSRS(policyModel: LocalModel, sampling: SamplingSettings) async throws -> BuildReport {
+    public func buildSRS(policyModel: InferenceEngine, sampling: SamplingSettings) async throws -> BuildReport {
         let q = try queries()
-        return try finish(try await SRSBuilder(context: context, sampler: PolicySampler(model: policyModel, context: context))
+        return try finish(try await SRSBuilder(context: context, sampler: PolicySampler(engine: policyModel, context: context))
             .build(queries: q.training, settings: sampling, output: path("srs.jsonl")))
     }
 }

@@ -1,3 +1,4 @@
+import Support
 import Foundation
 import Jobs
 import Judges
@@ -55,21 +56,7 @@ public struct QuerySet: Codable, Sendable {
         let leaked = training.filter { evalHashes.contains($0.seed.normalizedHash) || evalHashes.contains(ContentKey.normalizedHash($0.prompt)) }
         if !leaked.isEmpty { throw SourceError.leakage(count: leaked.count, examples: leaked.map(\.seed.text)) }
 
-        // Jailbreak evaluation: for each family, `jailbreakEvalPerFamily` evaluation seeds, each
-        // wrapped in one of the family's templates.
-        var jailbreakEval: [Query] = []
-        var evalHarmful: [Seed] = []
-        for s in c.jailbreakEvalSources { evalHarmful += try inputs.sources.load(s).filter { $0.kind == .harmful } }
-        for (templates, split) in [(trainTemplates, "train"), (heldOutTemplates, "held_out")] {
-            let byFamily = Dictionary(grouping: templates, by: \.family)
-            for family in byFamily.keys.sorted() {
-                let ts = byFamily[family]!
-                for (j, seed) in shuffled(evalHarmful, &rng).prefix(c.jailbreakEvalPerFamily).enumerated() {
-                    let t = ts[j % ts.count]
-                    jailbreakEval.append(Query(seed: seed, wrapped: t.apply(seed.text), template: t, split: split))
-                }
-            }
-        }
+        let jailbreakEval = try JailbreakEvalSet.build(config: c, templates: inputs.templates, sources: inputs.sources)
         return QuerySet(training: training, jailbreakEval: jailbreakEval)
     }
 

@@ -23,14 +23,9 @@ public struct OfflineTeacher: Teacher {
     /// Answers for prompts: stored ones, and the rest from the answerer in one batch.
     func answers(_ prompts: [String]) async throws -> [String] {
         guard let store = answerStore else { return try await answerer.answer(prompts) }
-        let keys = prompts.map { ContentKey.of(answerer.id, $0) }
-        var out = try keys.map { try store.get(String.self, "answer", $0) }
-        let missing = out.indices.filter { out[$0] == nil }
-        if !missing.isEmpty {
-            let got = try await answerer.answer(missing.map { prompts[$0] })
-            for (i, a) in zip(missing, got) { try store.set(a, "answer", keys[i]); out[i] = a }
+        return try await store.cachedBatches("answer", keys: prompts.map { ContentKey.of(answerer.id, $0) }, batchSize: prompts.count) { missing in
+            try await answerer.answer(missing.map { prompts[$0] })
         }
-        return out.map { $0! }
     }
 
     public var id: String { ContentKey.of("offline-teacher-v1", policy.fingerprint, answerer.id, format.open, format.close) }

@@ -66,23 +66,16 @@ extension Teacher {
     /// arrives; returns all results in task order.
     public func cachedWrite(_ tasks: [TeacherTask], store: JobStore, started: (Int) -> Void = { _ in },
                             advanced: @escaping @Sendable (Int) -> Void = { _ in }) async throws -> [String] {
-        let keys = tasks.map { ContentKey.of(id, $0.key) }
-        var results = try keys.map { try store.get(String.self, "teacher", $0) }
-        let missing = results.indices.filter { results[$0] == nil }
-        started(tasks.count - missing.count)
-        if !missing.isEmpty {
-            let box = ResultBox()
-            try await write(missing.map { tasks[$0] }) { j, text in
-                let i = missing[j]
-                try store.set(text, "teacher", keys[i])
-                box.add(i, text)
-                advanced(1)
+        do {
+            return try await store.cachedMap("teacher", keys: tasks.map { ContentKey.of(id, $0.key) }, started: { started($1) }) { missing, deliver in
+                try await write(missing.map { tasks[$0] }) { j, text in
+                    try deliver(missing[j], text)
+                    advanced(1)
+                }
             }
-            for (i, t) in box.items { results[i] = t }
-        }
-        return try results.enumerated().map { i, r in
-            guard let r else { throw TeacherError.missingResult(task: tasks[i].name, query: tasks[i].query.id) }
-            return r
+        } catch JobStoreError.missingResult(_, let key) {
+            let task = tasks.first { ContentKey.of(id, $0.key) == key }
+            throw TeacherError.missingResult(task: task?.name ?? "?", query: task?.query.id ?? key)
         }
     }
 }
@@ -97,10 +90,4 @@ public enum TeacherError: Error, CustomStringConvertible {
         case .promptFile(let p, let r): return "\(p): \(r)"
         }
     }
-}
-
-final class ResultBox: @unchecked Sendable {
-    private let lock = NSLock()
-    private(set) var items: [(Int, String)] = []
-    func add(_ i: Int, _ s: String) { lock.lock(); items.append((i, s)); lock.unlock() }
 }

@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import Inference
+import Jobs
 import Judges
 import Models
 import OpenAIClient
@@ -70,8 +72,8 @@ struct DataBuildOptions: ParsableArguments {
     }
 
     /// A local model, loaded on first use (nothing is loaded when every result is stored).
-    static func localModel(_ name: String, adapter: String?, batchSize: Int) throws -> LocalModel {
-        try LocalModel.open(name, adapter: adapter, batchSize: batchSize) { FileHandle.standardError.write(Data("saro: \($0)\n".utf8)) }
+    static func localModel(_ name: String, adapter: String?, batchSize: Int) throws -> EmbeddedEngine {
+        try EmbeddedEngine.open(name, adapter: adapter, batchSize: batchSize) { FileHandle.standardError.write(Data("saro: \($0)\n".utf8)) }
     }
 
     func pipeline(model: ModelOptions, progress: BuildProgress) throws -> DataPipeline {
@@ -133,7 +135,7 @@ final class BuildProgress: @unchecked Sendable {
     let quiet: Bool
     init(quiet: Bool) { self.quiet = quiet }
 
-    func handle(_ e: BuildEvent) {
+    func handle(_ e: ProgressEvent) {
         lock.lock(); defer { lock.unlock() }
         switch e {
         case .stage(let name, let total, let already):

@@ -3,6 +3,7 @@ import Evaluation
 import Foundation
 import Jobs
 import Models
+import Recipes
 import SaRO
 
 struct EvalCommand: AsyncParsableCommand {
@@ -40,26 +41,14 @@ struct EvalCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let s = try Suite.named(suite)
-        let data = try dataConfig()
-        let policy = try SafetyPolicy.load(path: data.policy)
-        let log: @Sendable (String) -> Void = { FileHandle.standardError.write(Data("saro: \($0)\n".utf8)) }
-        let context = BenchmarkContext(sources: SeedSources(policy: policy, dataDirectory: data.dataDir, log: log), data: data,
-                                       templates: try TemplateLibrary.standard(maxCharacters: data.maxTemplateChars, userFolder: data.templatesDir, log: log),
-                                       policy: policy)
-        let local = try DataBuildOptions.localModel(model.model, adapter: model.adapter, batchSize: batchSize)
-        let store = try JobStore(path: (out as NSString).appendingPathComponent("eval.sqlite"))
-        let progress = BuildProgress(quiet: quiet)
-        let runner = EvalRunner(model: local, judge: try judgeOptions.makeJudge(format: data.format), store: store, context: context, format: data.format, events: progress.handle)
         let name = label ?? (model.adapter.map { URL(fileURLWithPath: $0).lastPathComponent } ?? URL(fileURLWithPath: model.model).lastPathComponent)
-        let (results, examples) = try await runner.run(suite: s, label: name, modelName: model.model, adapter: model.adapter)
+        let job = EvaluationJob(suite: try Suite.named(suite), data: try dataConfig(), judge: try judgeOptions.choice(), label: name,
+                                modelName: model.model, adapter: model.adapter, embeddings: embeddings ? (embeddingCount, embeddingLayer) : nil)
+        let progress = BuildProgress(quiet: quiet)
+        let outcome = try await job.run(engine: try DataBuildOptions.localModel(model.model, adapter: model.adapter, batchSize: batchSize), out: out, events: progress.handle)
         progress.finish()
-        try EvalRunner.write(results, examples, to: out)
-        if embeddings {
-            let e = try EmbeddingAnalysis.run(model: local, label: name, context: context, perKind: embeddingCount, layer: embeddingLayer)
-            let enc = JSONEncoder()
-            enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-            try JSONL.writeAtomically(String(decoding: try enc.encode(e), as: UTF8.self) + "\n", to: (out as NSString).appendingPathComponent("embedding.json"))
+        let results = outcome.results
+        if let e = outcome.embedding {
             print(String(format: "embedding (layer %d): probe accuracy %.3f, ", e.layer, e.probeAccuracy) +
                   e.centroidDistances.sorted { $0.key < $1.key }.map { "\($0.key) \(String(format: "%.2f", $0.value))" }.joined(separator: ", "))
         }

@@ -1,0 +1,120 @@
+import Foundation
+import Jobs
+import Models
+import Tensor
+import Tokenizers
+
+/// A model on this machine, run by saro's own engine: batched generation with a KV cache,
+/// teacher-forced scoring and hidden states. `fingerprint` names the weights by content
+/// (`FileDigest`), so stored results are reused only for the same model, wherever its files sit.
+public final class EmbeddedEngine: HiddenStateEngine, @unchecked Sendable {
+    public struct Loaded { public var model: LlamaModel; public var tokenizer: Tokenizer; public var template: ChatTemplate
+        public init(model: LlamaModel, tokenizer: Tokenizer, template: ChatTemplate) { self.model = model; self.tokenizer = tokenizer; self.template = template }
+    }
+    public let fingerprint: String
+    /// Rows decoded together.
+    public var batchSize = 8
+    private let loader: () throws -> Loaded
+    private var loaded: (Generator, ChatTemplate)?
+    private let lock = NSLock()
+
+    /// The model is loaded on first use: a rerun whose results are all stored never loads it.
+    public init(fingerprint: String, load: @escaping () throws -> Loaded) {
+        self.fingerprint = fingerprint; self.loader = load
+    }
+
+    public convenience init(model: LlamaModel, tokenizer: Tokenizer, template: ChatTemplate, fingerprint: String) {
+        self.init(fingerprint: fingerprint) { Loaded(model: model, tokenizer: tokenizer, template: template) }
+    }
+
+    /// A model by name or path, with a LoRA adapter folder (PEFT layout) applied when given;
+    /// loaded on first use. The chat template is the model's own.
+    public static func open(_ name: String, adapter: String?, batchSize: Int = 8, log: @escaping (String) -> Void = { _ in }) throws -> EmbeddedEngine {
+        let url = try ModelStore.resolve(name, log: log)
+        let engine = EmbeddedEngine(fingerprint: ContentKey.of(([url.path] + (adapter.map { [$0] } ?? [])).map(FileDigest.of))) {
+            let loaded = try PretrainedModel.load(url: url)
+            return Loaded(model: try loaded.makeModel(adapter: adapter), tokenizer: loaded.tokenizer,
+                          template: try ChatTemplate.resolve(name: nil, tokenizer: loaded.tokenizer))
+        }
+        engine.batchSize = batchSize
+        return engine
+    }
+
+    /// Runs `body` on the loaded model, one caller at a time.
+    private func withModel<T>(_ body: (Generator, ChatTemplate) throws -> T) throws -> T {
+        lock.lock(); defer { lock.unlock() }
+        if loaded == nil {
+            let l = try loader()
+            loaded = (Generator(model: l.model, tokenizer: l.tokenizer), l.template)
+        }
+        return try body(loaded!.0, loaded!.1)
+    }
+
+    /// Requests are decoded in batches of similar prompt length.
+    public func complete(_ requests: [CompletionRequest]) async throws -> [Completion] {
+        try withModel { generator, template in
+            let tokenizer = generator.tokenizer
+            let stops = template.stopTokenIds(tokenizer: tokenizer)
+            let prompts = try requests.map { try template.render($0.messages, tokenizer: tokenizer, addGenerationPrompt: true).ids }
+            let context = generator.model.config.maxPositionEmbeddings
+            var out = [Completion?](repeating: nil, count: prompts.count)
+            let order = prompts.indices.sorted { prompts[$0].count < prompts[$1].count }
+            var start = 0
+            while start < order.count {
+                let rows = Array(order[start..<min(order.count, start + batchSize)])
+                let batch = rows.map { i -> GenerationRequest in
+                    let options = GenerationOptions(maxNewTokens: max(1, min(requests[i].maxTokens, context - prompts[i].count)),
+                                                    sampling: requests[i].sampling, stopTokens: stops)
+                    return GenerationRequest(prompt: Array(prompts[i].suffix(context - 1)), options: options)
+                }
+                for (i, r) in zip(rows, generator.generate(requests: batch)) { out[i] = Completion(text: r.text, tokens: r.tokens.count) }
+                start += rows.count
+            }
+            return out.map { $0! }
+        }
+    }
+
+    public func countTokens(_ text: String) throws -> Int? {
+        try withModel { generator, _ in generator.tokenizer.encode(text, parseSpecial: false).count }
+    }
+
+    /// Teacher forcing over the loss-masked tokens (the assistant turns, end-of-turn included);
+    /// a conversation longer than the context is cut at its end.
+    public func assistantNLL(_ conversations: [[ChatMessage]]) async throws -> [AssistantNLL]? {
+        try withModel { generator, template in
+            let model = generator.model
+            return try conversations.map { conv in
+                var (ids, mask) = try template.render(conv, tokenizer: generator.tokenizer, requireLoss: true)
+                let context = model.config.maxPositionEmbeddings
+                if ids.count > context { ids = Array(ids.prefix(context)); mask = Array(mask.prefix(context)) }
+                let labels = zip(ids, mask).map { $1 ? Int32($0) : -100 }
+                let targets = LlamaModel.shiftedTargets(labels: labels, batch: 1, time: ids.count)
+                let logp = GradMode.withNoGrad {
+                    Ops.gatherLogProbs(model.forward(ids: ids.map { Int32($0) }, batch: 1, time: ids.count), targets: targets)
+                }.value.scalars
+                var sum = 0.0, n = 0
+                for (t, target) in targets.enumerated() where target >= 0 { sum -= Double(logp[t]); n += 1 }
+                return AssistantNLL(sum: sum, tokens: n)
+            }
+        }
+    }
+
+    public func layerCount() throws -> Int {
+        try withModel { generator, _ in generator.model.config.numHiddenLayers }
+    }
+
+    public func meanHiddenState(_ prompts: [String], layer: Int) throws -> [[Double]] {
+        try withModel { generator, template in
+            let model = generator.model
+            return try prompts.map { p in
+                var ids = try template.render([ChatMessage.user(p)], tokenizer: generator.tokenizer, addGenerationPrompt: true).ids
+                ids = Array(ids.suffix(model.config.maxPositionEmbeddings))
+                let h = model.hiddenStates(ids: ids.map { Int32($0) }, layer: layer).scalars
+                let d = model.config.hiddenSize
+                var mean = [Double](repeating: 0, count: d)
+                for t in 0..<ids.count { for j in 0..<d { mean[j] += Double(h[t * d + j]) } }
+                return mean.map { $0 / Double(ids.count) }
+            }
+        }
+    }
+}

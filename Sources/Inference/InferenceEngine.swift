@@ -1,0 +1,57 @@
+import Models
+import Tokenizers
+
+/// One chat completion to make: the conversation and how to sample its answer. The seed in
+/// `sampling` belongs to this request, so an answer does not depend on the batch, the engine's
+/// scheduling or which server answered it.
+public struct CompletionRequest: Sendable, Equatable {
+    public var messages: [ChatMessage]
+    public var maxTokens: Int
+    public var sampling: SamplingParameters
+    public init(messages: [ChatMessage], maxTokens: Int, sampling: SamplingParameters = .greedy) {
+        self.messages = messages; self.maxTokens = maxTokens; self.sampling = sampling
+    }
+}
+
+/// A completion's text and how many tokens it took.
+public struct Completion: Codable, Sendable, Equatable {
+    public var text: String
+    public var tokens: Int
+    public init(text: String, tokens: Int) { self.text = text; self.tokens = tokens }
+}
+
+/// Teacher-forced negative log-likelihood of a conversation's assistant tokens: their sum and
+/// how many there are.
+public struct AssistantNLL: Codable, Sendable, Equatable {
+    public var sum: Double
+    public var tokens: Int
+    public init(sum: Double, tokens: Int) { self.sum = sum; self.tokens = tokens }
+    public var mean: Double { sum / Double(max(1, tokens)) }
+}
+
+/// What the data builders, the evaluation and the pipeline ask of a model, whichever engine
+/// runs it: saro's own (`EmbeddedEngine`) or an OpenAI-compatible server (`ServerEngine`).
+public protocol InferenceEngine: AnyObject, Sendable {
+    /// Names the model (and engine) by content: job-store keys include it, so stored answers
+    /// are reused only for the same model on the same kind of engine.
+    var fingerprint: String { get }
+    /// Requests worth handing over together (a decoding batch, or the requests in flight).
+    var batchSize: Int { get }
+    /// One completion per request, in request order.
+    func complete(_ requests: [CompletionRequest]) async throws -> [Completion]
+    /// The NLL of each conversation's assistant turns, or nil when this engine cannot score
+    /// given text (a server without prompt log-probs): callers report "not measured".
+    func assistantNLL(_ conversations: [[ChatMessage]]) async throws -> [AssistantNLL]?
+    /// Tokens of a text under the model's tokenizer, or nil when the engine has none here.
+    func countTokens(_ text: String) throws -> Int?
+}
+
+/// An engine that can show its hidden states (the embedding analysis needs them; a server
+/// does not expose them).
+public protocol HiddenStateEngine: InferenceEngine {
+    /// The model's number of decoder layers.
+    func layerCount() throws -> Int
+    /// Mean over each prompt's tokens of the hidden state after `layer` decoder layers, the
+    /// prompt rendered as a user turn with the assistant header.
+    func meanHiddenState(_ prompts: [String], layer: Int) throws -> [[Double]]
+}
