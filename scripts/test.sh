@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # The test suite: set up what the build and tests need, then run every test.
+# `scripts/test.sh --fast` runs the unit and golden tests only: it skips the suites tagged
+# `.process` (those that start saro, servers or recipes as processes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -9,4 +11,11 @@ swift build --build-tests
 # stays: it only says where the model cache is. OPENBLAS_* stay too: they may be the machine's
 # own safety settings, and the BLAS tests expect the kernel they choose.
 for var in $(compgen -e | grep '^SARO_' | grep -v '^SARO_HOME$' || true); do unset "$var"; done
-swift test --skip-build "$@"
+if [ "${1:-}" = "--fast" ]; then
+    shift
+    # The tag is the source of truth: every suite declared with `.tags(.process)`.
+    suites=$(grep -rhoE '@Suite\([^)]*\.tags\(\.process\)\)? struct [A-Za-z]+' Tests | awk '{print $NF}' | sort -u | paste -sd'|' -)
+    swift test --skip-build --skip "\.($suites)/" "$@"
+else
+    swift test --skip-build "$@"
+fi

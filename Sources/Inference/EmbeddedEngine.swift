@@ -31,13 +31,18 @@ public final class EmbeddedEngine: HiddenStateEngine, @unchecked Sendable {
     /// loaded on first use. The chat template is the model's own.
     public static func open(_ name: String, adapter: String?, batchSize: Int = 8, log: @escaping (String) -> Void = { _ in }) throws -> EmbeddedEngine {
         let url = try ModelStore.resolve(name, log: log)
-        let engine = EmbeddedEngine(fingerprint: ContentKey.of(([url.path] + (adapter.map { [$0] } ?? [])).map(FileDigest.of))) {
+        let engine = EmbeddedEngine(fingerprint: modelKey(url, adapter: adapter)) {
             let loaded = try PretrainedModel.load(url: url)
             return Loaded(model: try loaded.makeModel(adapter: adapter), tokenizer: loaded.tokenizer,
                           template: try ChatTemplate.resolve(name: nil, tokenizer: loaded.tokenizer))
         }
         engine.batchSize = batchSize
         return engine
+    }
+
+    /// Names a model folder (or file) and its adapter by their contents, wherever they sit.
+    public static func modelKey(_ url: URL, adapter: String?) -> String {
+        ContentKey.of(([url.path] + (adapter.map { [$0] } ?? [])).map(FileDigest.of))
     }
 
     /// Runs `body` on the loaded model, one caller at a time.

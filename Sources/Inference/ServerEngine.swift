@@ -30,8 +30,12 @@ public final class ServerEngine: InferenceEngine, @unchecked Sendable {
         self.endpoints = endpoints
         self.clients = endpoints.map { ChatClient(endpoint: $0) }
         self.tokenizer = tokenizer
-        fingerprint = ContentKey.of("server-engine-v1", modelKey)
+        fingerprint = Self.fingerprint(modelKey: modelKey)
     }
+
+    /// Answers of a server are not the embedded engine's (other kernels, other sampling
+    /// streams), so they are stored under their own name.
+    public static func fingerprint(modelKey: String) -> String { ContentKey.of("server-engine-v1", modelKey) }
 
     /// Enough requests to keep every server's slots busy.
     public var batchSize: Int { endpoints.map { max(1, $0.maxConcurrency) }.reduce(0, +) }

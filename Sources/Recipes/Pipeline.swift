@@ -4,6 +4,7 @@ import Jobs
 import Judges
 import Inference
 import Models
+import OpenAIClient
 import SaRO
 import Training
 
@@ -39,8 +40,15 @@ public final class Pipeline: @unchecked Sendable {
     public let dir: String
     public let events: @Sendable (PipelineEvent) -> Void
 
-    public init(recipe: Recipe, out: String?, events: @escaping @Sendable (PipelineEvent) -> Void) {
+    /// This saro executable, for the `{saro}` placeholder of the engine's server commands.
+    public let executable: String?
+    /// Servers started for the running stage; stopped when it ends.
+    private var started: [StartedServerEngine] = []
+    private let startedLock = NSLock()
+
+    public init(recipe: Recipe, out: String?, executable: String? = nil, events: @escaping @Sendable (PipelineEvent) -> Void) {
         self.recipe = recipe
+        self.executable = executable
         let dir = out ?? recipe.out
         self.dir = dir
         let log = RunLog(path: (dir as NSString).appendingPathComponent("run.log"))
@@ -67,10 +75,50 @@ public final class Pipeline: @unchecked Sendable {
 
     var baseModel: String { recipe.initModel == nil ? recipe.model : path("models/base") }
 
-    func dataPipeline(answerModel: String) throws -> DataPipeline {
+    /// The engine a generating stage runs `model` on: saro's own, or a server started from the
+    /// recipe's command on first use and stopped when the stage ends.
+    func engine(_ model: String, adapter: String?, batchSize: Int, stage: String) throws -> InferenceEngine {
+        let e = recipe.engine
+        guard let start = e.start, let startAdapter = e.startAdapter else { return try EmbeddedEngine.open(model, adapter: adapter, batchSize: batchSize) }
+        let url = try ModelStore.resolve(model)
+        let key = EmbeddedEngine.modelKey(url, adapter: adapter)
+        let tokenizer = try PretrainedModel.loadTokenizer(url.path)
+        let name = "saro-\(stage)"
+        var values = ["model": url.path, "name": name, "saro": executable ?? "saro"]
+        if let adapter { values["adapter"] = adapter }
+        let template = adapter == nil ? start : startAdapter
+        let log = path("logs/server-\(stage).log")
+        let endpoint = ChatEndpoint(baseURL: "", model: name, apiKeyEnv: nil, maxConcurrency: e.maxConcurrency, timeoutSeconds: e.timeout, maxRetries: e.maxRetries)
+        let events = self.events
+        let engine = StartedServerEngine(modelKey: key, batchSize: e.maxConcurrency, tokenizer: tokenizer) {
+            let server: ManagedServer
+            do { server = try await ManagedServer.start(template: template, values: values, logPath: log, startupTimeout: e.startupTimeout) } catch {
+                throw RecipeError.stage(name: stage, reason: "\(error)")
+            }
+            events(.note("\(stage): server at \(server.baseURL) (\(server.command))"))
+            var ep = endpoint
+            ep.baseURL = server.baseURL
+            return (server, try ServerEngine(endpoints: [ep], modelKey: key, tokenizer: tokenizer))
+        }
+        startedLock.withLock { started.append(engine) }
+        return engine
+    }
+
+    func stopServers() async {
+        let engines = startedLock.withLock { () -> [StartedServerEngine] in defer { started = [] }; return started }
+        for e in engines { await e.stop() }
+    }
+
+    /// What a generating stage's fingerprint adds for its engine (nothing for the embedded one,
+    /// so runs made before engines existed keep their finished stages).
+    var engineSettings: String {
+        recipe.engine.isEmbedded ? "" : "\(recipe.engine)"
+    }
+
+    func dataPipeline(answerModel: String, stage: String) throws -> DataPipeline {
         var config = recipe.data
         config.seed = recipe.data.seed
-        let answer = try EmbeddedEngine.open(answerModel, adapter: nil, batchSize: recipe.sampling.batchSize)
+        let answer = try engine(answerModel, adapter: nil, batchSize: recipe.sampling.batchSize, stage: stage)
         let events = self.events
         return try DataPipeline(config: config, directory: path("data"), teacher: recipe.teacher, judge: recipe.judge,
                                 answerModel: recipe.teacher == .offline ? answer : nil, events: { events(.build($0)) },
@@ -84,7 +132,7 @@ public final class Pipeline: @unchecked Sendable {
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys]
         func json<T: Encodable>(_ v: T) -> String { (try? enc.encode(v)).map { String(decoding: $0, as: UTF8.self) } ?? "" }
-        let dataSettings = json(r.data) + "\(r.teacher)" + "\(r.judge)"
+        let dataSettings = json(r.data) + "\(r.teacher)" + "\(r.judge)" + engineSettings
         let sampling = r.sampling.settings
         let q = r.data.harmful + r.data.jailbreak + r.data.benign
 
@@ -99,17 +147,17 @@ public final class Pipeline: @unchecked Sendable {
         }
         let base = baseModel
         s.append(Stage(name: "data-ritd", inputs: [base], settings: dataSettings, outputs: [path("data/ritd.jsonl")], run: { [self] in
-            _ = try await dataPipeline(answerModel: base).buildRITD()
+            _ = try await dataPipeline(answerModel: base, stage: "data-ritd").buildRITD()
         }, plan: "\(q) queries x teacher; \(r.data.benign) benign answers of <= \(r.data.answerTokens) tokens from the base model",
            decodeTokens: r.teacher == .offline ? r.data.benign * r.data.answerTokens : 0))
         if r.baselines.safetySFT || r.baselines.safetyDPO {
             s.append(Stage(name: "data-direct", inputs: [base], settings: dataSettings, outputs: [path("data/direct.jsonl")], run: { [self] in
-                _ = try await dataPipeline(answerModel: base).buildDirect()
+                _ = try await dataPipeline(answerModel: base, stage: "data-direct").buildDirect()
             }, plan: "the same \(q) queries, direct answers (Safety-SFT); benign answers shared with data-ritd"))
         }
         if r.baselines.safetyDPO {
             s.append(Stage(name: "data-safety-dpo", inputs: [base], settings: dataSettings, outputs: [path("data/safety_dpo.jsonl")], run: { [self] in
-                _ = try await dataPipeline(answerModel: base).buildSafetyDPO()
+                _ = try await dataPipeline(answerModel: base, stage: "data-safety-dpo").buildSafetyDPO()
             }, plan: "direct answer versus direct compliance/refusal pairs (Safety-DPO)"))
         }
         s.append(train("train-rw", kind: .sft, model: base, data: [path("data/ritd.jsonl")], options: r.rw, out: path("checkpoints/rw"), examples: q, tokensPerExample: 350))
@@ -123,20 +171,19 @@ public final class Pipeline: @unchecked Sendable {
         let rwModel = path("models/rw")
         let samples = "\(q) prompts x \(sampling.samples) samples of <= \(sampling.maxTokens) tokens from the RW model"
         s.append(Stage(name: "data-opcot", inputs: [rwModel, path("data/ritd.jsonl")], settings: dataSettings + json(sampling), outputs: [path("data/opcot.jsonl")], run: { [self] in
-            let policy = try EmbeddedEngine.open(rwModel, adapter: nil, batchSize: r.sampling.batchSize)
-            _ = try await dataPipeline(answerModel: base).buildOPCOT(policyModel: policy, sampling: sampling)
+            let policy = try engine(rwModel, adapter: nil, batchSize: r.sampling.batchSize, stage: "data-opcot")
+            _ = try await dataPipeline(answerModel: base, stage: "data-opcot").buildOPCOT(policyModel: policy, sampling: sampling)
         }, plan: samples, decodeTokens: q * sampling.samples * sampling.maxTokens))
         s.append(Stage(name: "data-ppcot", inputs: [rwModel, path("data/opcot.jsonl")], settings: dataSettings + json(sampling), outputs: [path("data/ppcot.jsonl")], run: { [self] in
-            let policy = try EmbeddedEngine.open(rwModel, adapter: nil, batchSize: r.sampling.batchSize)
-            _ = try await dataPipeline(answerModel: base).buildPPCOT(policyModel: policy, sampling: sampling)
+            let policy = try engine(rwModel, adapter: nil, batchSize: r.sampling.batchSize, stage: "data-ppcot")
+            _ = try await dataPipeline(answerModel: base, stage: "data-ppcot").buildPPCOT(policyModel: policy, sampling: sampling)
         }, plan: "reflection pairs from the flawed samples, early-versus-late reflection pairs"))
         s.append(train("train-saro", kind: .dpo, model: rwModel, data: [path("data/opcot.jsonl"), path("data/ppcot.jsonl")], options: r.srpo, out: path("checkpoints/saro"),
                        examples: q * 5 / 2, tokensPerExample: 1000))
         if r.srs {
             s.append(Stage(name: "data-opcot-srs", inputs: [rwModel, path("data/opcot.jsonl")], settings: dataSettings + json(sampling), outputs: [path("data/opcot_srs.jsonl")], run: { [self] in
-                let policy = try EmbeddedEngine.open(rwModel, adapter: nil, batchSize: r.sampling.batchSize)
-                let report = try await dataPipeline(answerModel: base).buildOPCOT(policyModel: policy, sampling: sampling, chosen: .shortest, name: "opcot_srs")
-                _ = report
+                let policy = try engine(rwModel, adapter: nil, batchSize: r.sampling.batchSize, stage: "data-opcot-srs")
+                _ = try await dataPipeline(answerModel: base, stage: "data-opcot-srs").buildOPCOT(policyModel: policy, sampling: sampling, chosen: .shortest, name: "opcot_srs")
             }, plan: "OP-COT with the shortest accepted sample as chosen (Shortest Rejection Sampling)"))
             s.append(train("train-saro-srs", kind: .dpo, model: rwModel, data: [path("data/opcot_srs.jsonl"), path("data/ppcot.jsonl")], options: r.srpo,
                            out: path("checkpoints/saro-srs"), examples: q * 5 / 2, tokensPerExample: 1000))
@@ -201,13 +248,16 @@ public final class Pipeline: @unchecked Sendable {
     func evaluate(_ label: String, model: String, adapter: String?) -> Stage {
         let out = path("eval/\(Self.slug(label))")
         let e = recipe.evaluation
-        return Stage(name: "eval-\(Self.slug(label))", inputs: [model] + (adapter.map { [$0] } ?? []), settings: "\(e)" + "\(recipe.judge)",
-                     outputs: [out + "/results.json"] + (e.embeddings ? [out + "/embedding.json"] : []), run: { [self] in
+        // Servers expose no hidden states: a server-backed evaluation has no embedding analysis.
+        let embeddings = e.embeddings && recipe.engine.isEmbedded
+        let stage = "eval-\(Self.slug(label))"
+        return Stage(name: stage, inputs: [model] + (adapter.map { [$0] } ?? []), settings: "\(e)" + "\(recipe.judge)" + engineSettings,
+                     outputs: [out + "/results.json"] + (embeddings ? [out + "/embedding.json"] : []), run: { [self] in
             let events = self.events
             let job = EvaluationJob(suite: try Suite.named(e.suite), data: recipe.data, judge: recipe.judge, label: label, modelName: model, adapter: adapter,
                                     embeddings: e.embeddings ? (e.embeddingCount, nil) : nil)
-            _ = try await job.run(engine: try EmbeddedEngine.open(model, adapter: adapter, batchSize: e.batchSize), out: out, events: { events(.build($0)) })
-        }, plan: "suite \(e.suite)\(e.embeddings ? " + embeddings" : "") on \(label)",
+            _ = try await job.run(engine: try engine(model, adapter: adapter, batchSize: e.batchSize, stage: stage), out: out, events: { events(.build($0)) })
+        }, plan: "suite \(e.suite)\(embeddings ? " + embeddings" : "") on \(label)\(recipe.engine.isEmbedded ? "" : " (server)")",
            decodeTokens: ((try? Suite.named(e.suite)).map { s in s.maxTokens * s.entries.map { Self.generations($0) }.reduce(0, +) }) ?? 0)
     }
 
@@ -287,7 +337,11 @@ public final class Pipeline: @unchecked Sendable {
             }
             events(.stageStarted(name: s.name, index: i + 1, count: all.count))
             let start = Date()
-            try await s.run()
+            do { try await s.run() } catch {
+                await stopServers()
+                throw error
+            }
+            await stopServers()
             let seconds = Date().timeIntervalSince(start)
             records.stages[s.name] = .init(fingerprint: fingerprint(s), finished: ISO8601DateFormatter().string(from: Date()), seconds: seconds, outputs: s.outputs)
             try records.save(path("stages.json"))

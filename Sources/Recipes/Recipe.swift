@@ -51,6 +51,41 @@ public struct Recipe: Sendable {
         enum CodingKeys: String, CodingKey { case suite, embeddings, embeddingCount = "embedding_count", batchSize = "batch_size" }
     }
 
+    /// Where the stages that generate run: saro's own engine (the default), or an
+    /// OpenAI-compatible server that saro starts for each such stage from a command template
+    /// and stops when the stage ends. Placeholders: `{model}` (the model folder), `{adapter}`
+    /// (its LoRA adapter folder), `{name}` (the name requests use), `{port}` (a free port),
+    /// `{saro}` (this saro executable). For example, vLLM:
+    /// `vllm serve {model} --port {port} --served-model-name {name}` and, for adapters,
+    /// `vllm serve {model} --port {port} --enable-lora --lora-modules {name}={adapter}`.
+    /// Reference-answer NLL is not measured and the embedding analysis is skipped for
+    /// server-backed evaluations (servers expose neither).
+    public struct Engine: Codable, Sendable, Equatable {
+        /// The command for a model alone; nil: the embedded engine.
+        public var start: String?
+        /// The command for a model with a LoRA adapter.
+        public var startAdapter: String?
+        /// Requests in flight at once, seconds per request, retries, and seconds to wait for
+        /// the server to answer after starting it.
+        public var maxConcurrency = 8
+        public var timeout: Double = 600
+        public var maxRetries = 2
+        public var startupTimeout: Double = 600
+        enum CodingKeys: String, CodingKey {
+            case start, startAdapter = "start_adapter", maxConcurrency = "max_concurrency", timeout, maxRetries = "max_retries", startupTimeout = "startup_timeout"
+        }
+        public var isEmbedded: Bool { start == nil }
+
+        public init() {}
+        // Every key is written, null included: the recipe overlay knows a section's keys from it.
+        public func encode(to encoder: Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(start, forKey: .start); try c.encode(startAdapter, forKey: .startAdapter)
+            try c.encode(maxConcurrency, forKey: .maxConcurrency); try c.encode(timeout, forKey: .timeout)
+            try c.encode(maxRetries, forKey: .maxRetries); try c.encode(startupTimeout, forKey: .startupTimeout)
+        }
+    }
+
     public struct Baselines: Codable, Sendable, Equatable {
         public var safetySFT = true
         public var safetyDPO = true
@@ -70,10 +105,11 @@ public struct Recipe: Sendable {
     public var srs: Bool
     public var baselines: Baselines
     public var evaluation: Evaluation
+    public var engine: Engine
     /// The recipe's text after variable substitution (saved in the run folder).
     public var resolvedText: String
 
-    static let keys = ["name", "out", "model", "init", "data", "teacher", "judge", "sampling", "rw", "srpo", "srs", "baselines", "eval"]
+    static let keys = ["name", "out", "model", "init", "data", "teacher", "judge", "sampling", "rw", "srpo", "srs", "baselines", "eval", "engine"]
 
     public static func load(path: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Recipe {
         guard let data = FileManager.default.contents(atPath: path) else { throw RecipeError.invalid(path: path, line: 1, reason: "cannot read the recipe") }
@@ -132,6 +168,7 @@ public struct Recipe: Sendable {
             rw: rw, srpo: srpo, srs: map["srs"]?.bool ?? false,
             baselines: try section("baselines", Baselines()),
             evaluation: try section("eval", Evaluation()),
+            engine: try checkEngine(try section("engine", Engine()), path: path, line: map["engine"]?.mark?.line ?? 0),
             resolvedText: text)
     }
 

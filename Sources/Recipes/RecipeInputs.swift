@@ -33,6 +33,22 @@ extension Recipe {
         }
     }
 
+    /// Both commands or neither (every run evaluates adapters), and limits that make sense.
+    static func checkEngine(_ e: Engine, path: String, line: Int) throws -> Engine {
+        func fail(_ reason: String) -> RecipeError { .invalid(path: path, line: line, reason: "engine: \(reason)") }
+        if (e.start == nil) != (e.startAdapter == nil) {
+            throw fail("give both start (a model alone) and start_adapter (a model with a LoRA adapter: the run evaluates adapters), or neither for the embedded engine")
+        }
+        if let a = e.startAdapter, !a.contains("{adapter}") { throw fail("start_adapter must pass {adapter} to the server") }
+        for c in [e.start, e.startAdapter].compactMap({ $0 }) where !c.contains("{port}") || !c.contains("{model}") {
+            throw fail("'\(c)' must contain {model} and {port}")
+        }
+        if e.maxConcurrency < 1 { throw fail("max_concurrency must be at least 1") }
+        if e.maxRetries < 0 { throw fail("max_retries must be 0 or more") }
+        for (k, v) in [("timeout", e.timeout), ("startup_timeout", e.startupTimeout)] where !(v > 0 && v.isFinite) { throw fail("\(k) must be a positive number of seconds") }
+        return e
+    }
+
     /// A run name becomes a folder under runs/: one path component, no way out of it.
     static func checkName(_ name: String, path: String, line: Int) throws {
         let allowed = name.unicodeScalars.allSatisfy { CharacterSet.alphanumerics.contains($0) || "._-".unicodeScalars.contains($0) }

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// The `saro` command line's real output: the binary built beside the tests, run as a user would.
-@Suite struct CLITests {
+@Suite(.tags(.process)) struct CLITests {
     struct Run {
         let status: Int32; let out: String; let err: String
         /// Ended by a signal (a Swift trap, an abort), `status` then being the signal's number.
@@ -34,6 +34,15 @@ import Testing
         p.waitUntilExit()
         return Run(status: p.terminationStatus, out: String(decoding: o, as: UTF8.self), err: String(decoding: e, as: UTF8.self),
                    signalled: p.terminationReason == .uncaughtSignal)
+    }
+
+    /// Kills a child with SIGKILL and reaps it with waitpid. Foundation's own exit monitoring
+    /// can miss the SIGCHLD of a killed child in a process with many threads, and then
+    /// `waitUntilExit` blocks on a zombie (and a zombie still looks alive to `kill -0`).
+    static func killAndReap(_ p: Process) {
+        kill(p.processIdentifier, SIGKILL)
+        var status: Int32 = 0
+        while waitpid(p.processIdentifier, &status, 0) < 0 && errno == EINTR {}
     }
 
     /// `saro` on a thread of its own, for async tests whose HTTP server runs in this process:
@@ -103,4 +112,10 @@ import Testing
         let both = try Self.saro(["generate"])
         #expect(both.status != 0 && both.err.contains("PROMPT"))
     }
+}
+
+extension Tag {
+    /// Tests that start processes (saro itself, servers, recipes): the slow part of the suite.
+    /// `scripts/test.sh --fast` leaves them out.
+    @Tag static var process: Self
 }

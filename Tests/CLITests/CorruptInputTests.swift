@@ -6,7 +6,7 @@ import Testing
 /// with status 1 and a message, never die on a signal (a Swift trap is SIGILL or SIGTRAP, an
 /// allocation failure SIGABRT). The cases are made here from a tiny Hugging Face model folder
 /// and from the default GGUF: header fields, sizes, counts, ids, offsets and bit flips.
-@Suite(.serialized) struct CorruptInputTests {
+@Suite(.serialized, .tags(.process)) struct CorruptInputTests {
     static func run(_ args: [String]) throws -> CLITests.Run { try CLITests.saro(args) }
 
     /// A clean failure: exit status 1, no signal, and an error message that contains `mention`.

@@ -5,7 +5,7 @@ import Testing
 
 /// `saro data ...` as a user runs it: against a real HTTP teacher, killed and resumed, and the
 /// offline pipeline on a tiny model from RIT-D to stats and export.
-@Suite(.serialized) struct DataBuildTests {
+@Suite(.serialized, .tags(.process)) struct DataBuildTests {
     static func work(_ name: String) -> URL { TrainResumeTests.work("data-\(name)") }
 
     /// A deterministic scripted teacher: a well-formed refusal or answer chosen by the prompt,

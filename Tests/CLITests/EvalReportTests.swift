@@ -5,7 +5,7 @@ import Testing
 /// `saro eval` and `saro report` end to end on tiny models: every benchmark of the quick suite,
 /// a resumed evaluation that generates nothing twice, and the report rendered by headless
 /// Chromium.
-@Suite(.serialized) struct EvalReportTests {
+@Suite(.serialized, .tags(.process)) struct EvalReportTests {
     static func tinyModel(_ root: URL, _ name: String, seed: Int) throws -> String {
         let model = root.appendingPathComponent(name).path
         let tokenizer = TrainResumeTests.repo.appendingPathComponent("Tests/ModelsTests/Golden/tokenizers/gpt2").path

@@ -3,7 +3,7 @@ import Testing
 
 /// `scripts/install.sh` and the installed binary run as a user would run them: from an empty
 /// folder, with no checkout and no shared data beside it.
-@Suite(.serialized) struct InstallTests {
+@Suite(.serialized, .tags(.process)) struct InstallTests {
     static let root = TrainResumeTests.work("install")
 
     /// Installs the binary these tests were built with (debug or release) into a fresh prefix.

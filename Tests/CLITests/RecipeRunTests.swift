@@ -3,7 +3,7 @@ import Testing
 
 /// `saro run recipes/tiny.yaml`: killed mid-run and rerun, it finishes without redoing the
 /// stages that were done, every stage leaves its outputs, and the report has every section.
-@Suite struct RecipeRunTests {
+@Suite(.tags(.process)) struct RecipeRunTests {
     struct Records: Decodable {
         struct Entry: Decodable { var fingerprint: String; var finished: String; var outputs: [String] }
         var stages: [String: Entry]

@@ -6,7 +6,7 @@ import Testing
 
 /// `saro serve` as a process: the key read from a file, the warning for an address beyond
 /// 127.0.0.1 without a key, and the port it really bound printed (port 0 picks one).
-@Suite(.serialized) struct ServeCommandTests {
+@Suite(.serialized, .tags(.process)) struct ServeCommandTests {
     /// Starts `saro serve`, waits for its "serving ... on http://HOST:PORT" line, runs body with
     /// the base URL and what it printed before, then stops it with SIGTERM.
     static func withServer(_ args: [String], _ body: (URL, String) async throws -> Void) async throws {

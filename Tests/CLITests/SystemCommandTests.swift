@@ -4,7 +4,7 @@ import Testing
 
 /// `saro system --check-gemm` in processes of their own: OpenBLAS picks its kernel once, when it
 /// loads, from OPENBLAS_CORETYPE, so each environment needs a fresh process.
-@Suite struct SystemCommandTests {
+@Suite(.tags(.process)) struct SystemCommandTests {
     struct Info: Decodable {
         let blas: String
         let kernel: String

@@ -3,7 +3,7 @@ import Testing
 
 /// `saro train` killed with SIGKILL mid-run and resumed gives the same losses, step for step,
 /// as a run that was never interrupted; every checkpoint folder on disk is complete.
-@Suite struct TrainResumeTests {
+@Suite(.tags(.process)) struct TrainResumeTests {
     static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
     static func work(_ name: String) -> URL {
@@ -103,7 +103,7 @@ import Testing
 
 /// The two SaRO training stages through the command line on a tiny model: SFT, then DPO on top
 /// of the merged SFT model, then generation with the DPO adapter.
-@Suite struct TrainPipelineCLITests {
+@Suite(.tags(.process)) struct TrainPipelineCLITests {
     @Test func sftMergeDpoGenerate() throws {
         let root = TrainResumeTests.work("pipeline")
         let tokenizer = TrainResumeTests.repo.appendingPathComponent("Tests/ModelsTests/Golden/tokenizers/gpt2").path

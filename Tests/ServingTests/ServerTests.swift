@@ -14,7 +14,7 @@ import Glibc
 @testable import Tokenizers
 
 /// The real server on a free loopback port, driven by a real HTTP client.
-@Suite(.serialized) struct ServerTests {
+@Suite(.serialized, .tags(.process)) struct ServerTests {
     /// A tiny random Llama with the byte-level test tokenizer: fast enough for load tests.
     static func tinyModel() throws -> (LlamaModel, Tokenizer) {
         let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()

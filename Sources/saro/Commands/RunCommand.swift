@@ -27,7 +27,7 @@ struct RunCommand: AsyncParsableCommand {
         try r.checkInputs(recipePath: recipe)
         let progress = BuildProgress(quiet: quiet)
         let trainBar = TrainBar(quiet: quiet)
-        let pipeline = Pipeline(recipe: r, out: out) { e in
+        let pipeline = Pipeline(recipe: r, out: out, executable: Bundle.main.executableURL?.resolvingSymlinksInPath().path) { e in
             switch e {
             case .stageStarted(let name, let i, let n):
                 progress.finish(); trainBar.finish()

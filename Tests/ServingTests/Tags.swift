@@ -1,0 +1,6 @@
+import Testing
+
+extension Tag {
+    /// Tests that run a real HTTP server on a loopback port (`scripts/test.sh --fast` leaves them out).
+    @Tag static var process: Self
+}
