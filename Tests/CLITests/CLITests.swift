@@ -36,6 +36,18 @@ import Testing
                    signalled: p.terminationReason == .uncaughtSignal)
     }
 
+    /// `saro args` started in the repository, its output discarded: for tests that kill it.
+    static func startInBackground(_ args: [String]) throws -> Process {
+        let p = Process()
+        p.executableURL = binary
+        p.currentDirectoryURL = TrainResumeTests.repo
+        p.arguments = args
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        return p
+    }
+
     /// Kills a child with SIGKILL and reaps it with waitpid. Foundation's own exit monitoring
     /// can miss the SIGCHLD of a killed child in a process with many threads, and then
     /// `waitUntilExit` blocks on a zombie (and a zombie still looks alive to `kill -0`).

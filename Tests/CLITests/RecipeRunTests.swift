@@ -21,13 +21,7 @@ import Testing
         #expect(plan.out.contains("scaled by this machine's sgemm speed"), "\(plan.out)")
 
         // Kill once a few stages are done (inside a later stage), then run again.
-        let p = Process()
-        p.executableURL = CLITests.binary
-        p.currentDirectoryURL = TrainResumeTests.repo
-        p.arguments = ["run", recipe, "--out", out.path, "--quiet"]
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        try p.run()
+        let p = try CLITests.startInBackground(["run", recipe, "--out", out.path, "--quiet"])
         let deadline = Date().addingTimeInterval(600)
         while Date() < deadline && (Self.records(out)?.stages.count ?? 0) < 5 && p.isRunning { Thread.sleep(forTimeInterval: 0.05) }
         Thread.sleep(forTimeInterval: 1)

@@ -21,13 +21,7 @@ import Testing
         let plan = try CLITests.saro(["run", recipe, "--out", out.path, "--dry-run"])
         #expect(plan.status == 0 && plan.out.contains("on SaRO (server)"), "\(plan.out)\(plan.err)")
 
-        let p = Process()
-        p.executableURL = CLITests.binary
-        p.currentDirectoryURL = TrainResumeTests.repo
-        p.arguments = ["run", recipe, "--out", out.path, "--quiet"]
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        try p.run()
+        let p = try CLITests.startInBackground(["run", recipe, "--out", out.path, "--quiet"])
         // Kill it once the OP-COT stage has its server.
         let opcotLog = out.appendingPathComponent("logs/server-data-opcot.log").path
         let deadline = Date().addingTimeInterval(600)
