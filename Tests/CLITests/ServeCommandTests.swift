@@ -58,4 +58,30 @@ import Testing
             #expect(printed.contains("warning: serving on 127.0.0.2 without an API key"), "\(printed)")
         }
     }
+
+    /// `saro eval --server` against `saro serve` of the same weights: one row at a time on both
+    /// sides, so the greedy answers are the embedded engine's; reference NLL is not measured.
+    @Test func evalThroughTheServerAnswersAsTheEmbeddedEngine() async throws {
+        try await Self.withServer(["--max-batch", "1"]) { url, _ in
+            let model = CorruptInputTests.root.appendingPathComponent("serve-model").path
+            let suite = try CLITests.temp("server-suite.yaml", "name: s\nmax_tokens: 12\nbenchmarks:\n  - {name: harmbench, limit: 3}\n  - {name: nll-gsm8k, limit: 2}\n")
+            let remoteOut = CorruptInputTests.root.appendingPathComponent("eval-remote").path, localOut = CorruptInputTests.root.appendingPathComponent("eval-local").path
+            let remote = try await CLITests.saroOnOwnThread(["eval", "--model", model, "--server", url.appendingPathComponent("v1").absoluteString, "--served-model", "tiny",
+                                                             "--server-concurrency", "1", "--suite", suite, "--out", remoteOut, "--quiet"])
+            let local = try await CLITests.saroOnOwnThread(["eval", "--model", model, "--batch-size", "1", "--suite", suite, "--out", localOut, "--quiet"])
+            #expect(remote.status == 0 && local.status == 0, "\(remote.err)\(local.err)")
+            func read(_ dir: String) throws -> ([String], [String: [String: Double]]) {
+                let lines = try String(contentsOfFile: dir + "/examples.jsonl", encoding: .utf8).split(separator: "\n")
+                let responses = try lines.map { (try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any])["response"] as? String ?? "-" }
+                let results = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/results.json"))) as! [String: Any]
+                return (responses, results["benchmarks"] as! [String: [String: Double]])
+            }
+            let (r, rb) = try read(remoteOut), (l, lb) = try read(localOut)
+            #expect(r == l && r.count == 5, "\(r) vs \(l)")
+            #expect(rb["harmbench"] == lb["harmbench"])
+            #expect(rb["nll-gsm8k"]?["mean_nll"] == nil && lb["nll-gsm8k"]?["mean_nll"] != nil, "\(rb) \(lb)")
+        }
+        let bad = try CLITests.saro(["eval", "--served-model", "x", "--out", CorruptInputTests.root.appendingPathComponent("eval-bad").path])
+        #expect(bad.status != 0 && bad.err.contains("--served-model needs --server"), "\(bad.err)")
+    }
 }

@@ -49,11 +49,12 @@ struct DataBuildCommand: AsyncParsableCommand {
         @OptionGroup var data: DataBuildOptions
         @OptionGroup var model: ModelOptions
         @OptionGroup var sampling: SamplingOptions
+        @OptionGroup var engineOptions: EngineOptions
         @Option(help: "Chosen response among accepted samples: random or shortest (SRS).") var chosen = "random"
         func run() async throws {
             guard let rule = OPCOTBuilder.ChosenRule(rawValue: chosen) else { throw ValidationError("--chosen must be random or shortest") }
             try await runBuild(data) { progress in
-                let policy = try DataBuildOptions.localModel(model.model, adapter: model.adapter, batchSize: data.batchSize)
+                let policy = try engineOptions.engine(model.model, adapter: model.adapter, batchSize: data.batchSize)
                 return try await data.pipeline(model: model, progress: progress).buildOPCOT(policyModel: policy, sampling: sampling.settings(defaultSamples: 4), chosen: rule)
             }
         }
@@ -64,11 +65,12 @@ struct DataBuildCommand: AsyncParsableCommand {
         @OptionGroup var data: DataBuildOptions
         @OptionGroup var model: ModelOptions
         @OptionGroup var sampling: SamplingOptions
+        @OptionGroup var engineOptions: EngineOptions
         @Option(help: "Early-versus-late reflection pairs per reflection pair.") var earlyRatio = 0.5
         @Flag(help: "Use only teacher-made flawed chains (do not sample the model).") var teacherOnly = false
         func run() async throws {
             try await runBuild(data) { progress in
-                let policy = teacherOnly ? nil : try DataBuildOptions.localModel(model.model, adapter: model.adapter, batchSize: data.batchSize)
+                let policy = teacherOnly ? nil : try engineOptions.engine(model.model, adapter: model.adapter, batchSize: data.batchSize)
                 return try await data.pipeline(model: model, progress: progress).buildPPCOT(policyModel: policy, sampling: sampling.settings(defaultSamples: 4), earlyRatio: earlyRatio)
             }
         }
@@ -79,9 +81,10 @@ struct DataBuildCommand: AsyncParsableCommand {
         @OptionGroup var data: DataBuildOptions
         @OptionGroup var model: ModelOptions
         @OptionGroup var sampling: SamplingOptions
+        @OptionGroup var engineOptions: EngineOptions
         func run() async throws {
             try await runBuild(data) { progress in
-                let policy = try DataBuildOptions.localModel(model.model, adapter: model.adapter, batchSize: data.batchSize)
+                let policy = try engineOptions.engine(model.model, adapter: model.adapter, batchSize: data.batchSize)
                 return try await data.pipeline(model: model, progress: progress).buildSRS(policyModel: policy, sampling: sampling.settings(defaultSamples: 8))
             }
         }

@@ -71,13 +71,11 @@ struct DataBuildOptions: ParsableArguments {
         try judgeOptions.choice { url, model, keyEnv in endpoint(url, model: model, keyEnv: keyEnv) }
     }
 
-    /// A local model, loaded on first use (nothing is loaded when every result is stored).
-    static func localModel(_ name: String, adapter: String?, batchSize: Int) throws -> EmbeddedEngine {
-        try EmbeddedEngine.open(name, adapter: adapter, batchSize: batchSize) { FileHandle.standardError.write(Data("saro: \($0)\n".utf8)) }
-    }
-
     func pipeline(model: ModelOptions, progress: BuildProgress) throws -> DataPipeline {
-        let answer = teacher == "offline" ? try Self.localModel(answerModel ?? model.model, adapter: nil, batchSize: batchSize) : nil
+        // Loaded on first use: nothing is loaded when every answer is stored.
+        let answer = teacher == "offline" ? try EmbeddedEngine.open(answerModel ?? model.model, adapter: nil, batchSize: batchSize) {
+            FileHandle.standardError.write(Data("saro: \($0)\n".utf8))
+        } : nil
         return try DataPipeline(config: try dataConfig(), directory: out, teacher: teacherChoice(), judge: try judgeChoice(), answerModel: answer,
                                 events: progress.handle, log: { FileHandle.standardError.write(Data("saro: \($0)\n".utf8)) })
     }

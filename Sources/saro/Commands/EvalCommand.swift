@@ -13,13 +13,17 @@ struct EvalCommand: AsyncParsableCommand {
         discussion: """
             Responses are generated greedily with the batched engine, judged, and kept with every \
             judgment in <out>/eval.sqlite: a rerun (after an interruption, or with more benchmarks) \
-            generates nothing twice. Writes <out>/results.json and <out>/examples.jsonl. Suites: \
+            generates nothing twice. With --server the answers come from OpenAI-compatible servers \
+            instead (reference NLL is then not measured, and --embeddings is skipped: servers show \
+            neither prompt log-probs nor hidden states). Writes <out>/results.json and \
+            <out>/examples.jsonl. Suites: \
             \(Suite.builtIn.joined(separator: ", ")), or a YAML file (name, max_tokens, benchmarks: \
             [{name, limit, per_family, source}]); benchmarks: \(Suite.benchmarkNames.joined(separator: ", ")).
             """)
 
     @OptionGroup var model: ModelOptions
     @OptionGroup var judgeOptions: JudgeOptions
+    @OptionGroup var engineOptions: EngineOptions
     @Option(help: ArgumentHelp("Suite name or YAML file.", valueName: "suite")) var suite = "default"
     @Option(help: ArgumentHelp("Output folder.", valueName: "dir")) var out: String
     @Option(help: "Name of this model in reports (Base, Safety-SFT, RW, SaRO, ...).") var label: String?
@@ -45,7 +49,7 @@ struct EvalCommand: AsyncParsableCommand {
         let job = EvaluationJob(suite: try Suite.named(suite), data: try dataConfig(), judge: try judgeOptions.choice(), label: name,
                                 modelName: model.model, adapter: model.adapter, embeddings: embeddings ? (embeddingCount, embeddingLayer) : nil)
         let progress = BuildProgress(quiet: quiet)
-        let outcome = try await job.run(engine: try DataBuildOptions.localModel(model.model, adapter: model.adapter, batchSize: batchSize), out: out, events: progress.handle)
+        let outcome = try await job.run(engine: try engineOptions.engine(model.model, adapter: model.adapter, batchSize: batchSize), out: out, events: progress.handle)
         progress.finish()
         let results = outcome.results
         if let e = outcome.embedding {
