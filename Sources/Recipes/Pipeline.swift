@@ -18,6 +18,28 @@ public enum PipelineEvent: Sendable {
     case note(String)
 }
 
+/// Where a stage stands, as the plan prints it.
+public enum StageStatus: String, Sendable {
+    case toDo = "to do"
+    case done
+    /// Finished, but what it read has changed since.
+    case inputsChanged = "inputs changed"
+    /// Finished, but some of its outputs are gone.
+    case outputsMissing = "outputs missing"
+    /// Finished with unchanged inputs, but an earlier stage of the plan will write them again.
+    case upstreamChange = "upstream change"
+}
+
+/// One step of a plan: a stage, where it stands, what it will do and its estimated work.
+public struct PlannedStage: Sendable {
+    public var name: String
+    public var status: StageStatus
+    public var plan: String
+    public var decodeTokens: Int
+    public var trainTokens: Int
+    public var seconds: Double
+}
+
 /// One stage: a name, what it reads (for the fingerprint), what it writes, and how to run it.
 /// Running an interrupted stage again resumes it: builds and evaluations from their job store,
 /// training from its newest checkpoint.
@@ -27,6 +49,9 @@ struct Stage {
     var settings: String
     var outputs: [String]
     var run: () async throws -> Void
+    /// A training stage resumes from checkpoints of the same inputs only: when its inputs
+    /// changed, its output folder is cleared before it runs again.
+    var restartsWhenInputsChange = false
     /// What the plan prints: sizes and estimated work.
     var plan: String
     /// Estimated tokens decoded and tokens trained on (forward and backward).
@@ -239,7 +264,7 @@ public final class Pipeline: @unchecked Sendable {
             try session.trainer.run(resume: true) { e in
                 if case .step(let step, let total, let loss, _) = e { self.events(.training(step: step, total: total, loss: Double(loss))) }
             }
-        }, plan: "\(kind == .sft ? "SFT" : "DPO") on \(data.map { URL(fileURLWithPath: $0).lastPathComponent }.joined(separator: " + ")), \(length), LoRA rank \(options.loraRank)",
+        }, restartsWhenInputsChange: true, plan: "\(kind == .sft ? "SFT" : "DPO") on \(data.map { URL(fileURLWithPath: $0).lastPathComponent }.joined(separator: " + ")), \(length), LoRA rank \(options.loraRank)",
            // DPO also runs the reference model forward once over each pair it trains on: a
            // forward pass is about a third of a training step's work.
            trainTokens: steps * options.batchSize * options.gradAccum * min(tokensPerExample, options.maxLength * (kind == .dpo ? 2 : 1)) * (kind == .dpo ? 4 : 3) / 3)
@@ -295,14 +320,15 @@ public final class Pipeline: @unchecked Sendable {
     /// The plan: each stage, whether it is done, and what it will do.
     /// A finished stage that reads what an earlier stage of the plan will write again is shown
     /// as "upstream change": the run will redo it if that output comes out different.
-    public func plan(rates r: Rates) throws -> [(name: String, status: String, plan: String, decodeTokens: Int, trainTokens: Int, seconds: Double)] {
+    public func plan(rates r: Rates) throws -> [PlannedStage] {
         let records = try StageRecords.load(path("stages.json"))
         var rewritten: [String] = []
         return try stages().map { s in
             var state = status(s, records)
-            if state == "done", s.inputs.contains(where: { i in rewritten.contains { $0 == i || $0.hasPrefix(i + "/") } }) { state = "upstream change" }
-            if state != "done" { rewritten += s.outputs }
-            return (s.name, state, s.plan, s.decodeTokens, s.trainTokens, Double(s.decodeTokens) / r.decode + Double(s.trainTokens) / r.train)
+            if state == .done, s.inputs.contains(where: { i in rewritten.contains { $0 == i || $0.hasPrefix(i + "/") } }) { state = .upstreamChange }
+            if state != .done { rewritten += s.outputs }
+            return PlannedStage(name: s.name, status: state, plan: s.plan, decodeTokens: s.decodeTokens, trainTokens: s.trainTokens,
+                                seconds: Double(s.decodeTokens) / r.decode + Double(s.trainTokens) / r.train)
         }
     }
 
@@ -317,10 +343,10 @@ public final class Pipeline: @unchecked Sendable {
         return ContentKey.of([s.name, s.settings] + s.inputs.map { name($0) + "=" + FileDigest.of($0) })
     }
 
-    func status(_ s: Stage, _ records: StageRecords) -> String {
-        guard let r = records.stages[s.name] else { return "to do" }
-        if r.fingerprint != fingerprint(s) { return "inputs changed" }
-        return s.outputs.allSatisfy { FileManager.default.fileExists(atPath: $0) } ? "done" : "outputs missing"
+    func status(_ s: Stage, _ records: StageRecords) -> StageStatus {
+        guard let r = records.stages[s.name] else { return .toDo }
+        if r.fingerprint != fingerprint(s) { return .inputsChanged }
+        return s.outputs.allSatisfy { FileManager.default.fileExists(atPath: $0) } ? .done : .outputsMissing
     }
 
     /// Runs every stage that is not done with unchanged inputs.
@@ -330,9 +356,9 @@ public final class Pipeline: @unchecked Sendable {
         var records = try StageRecords.load(path("stages.json"))
         let all = try stages()
         for (i, s) in all.enumerated() {
-            if status(s, records) == "done" { events(.stageSkipped(name: s.name)); continue }
+            if status(s, records) == .done { events(.stageSkipped(name: s.name)); continue }
             // Inputs changed since the stage finished: start it over rather than resume.
-            if records.stages[s.name] != nil, s.name.hasPrefix("train-") {
+            if records.stages[s.name] != nil, s.restartsWhenInputsChange {
                 try? FileManager.default.removeItem(atPath: (s.outputs[0] as NSString).deletingLastPathComponent)
             }
             events(.stageStarted(name: s.name, index: i + 1, count: all.count))

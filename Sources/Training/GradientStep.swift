@@ -15,7 +15,7 @@ import Tensor
 /// batch of one example, or a BLAS without lanes (`BLAS.supportsLanes`), runs as before.
 enum GradientStep {
     struct Totals {
-        var sums: [String: Double] = [:]
+        var metrics = BatchMetrics()
         var tokens = 0
         /// Lanes the step ran on (1: the plain multi-threaded pass).
         var lanes = 1
@@ -28,8 +28,8 @@ enum GradientStep {
         let stepIndices = microBatches.flatMap { $0 }
         let lanes = Parallel.laneCount(items: microBatches.map(\.count).max() ?? 1, cores: cores)
         var totals = Totals(lanes: lanes)
-        func add(_ metrics: [String: Double], _ tokens: Int) {
-            for (k, v) in metrics { totals.sums[k, default: 0] += v }
+        func add(_ metrics: BatchMetrics, _ tokens: Int) {
+            totals.metrics.add(metrics)
             totals.tokens += tokens
         }
         guard lanes > 1 else {
@@ -45,7 +45,7 @@ enum GradientStep {
         let replicas = (0..<lanes).map { _ in model.replica(dropoutSeed: model.lora?.rng.next() ?? 0) }
         for mb in microBatches {
             let parts = split(mb, into: lanes)
-            var results = [(metrics: [String: Double], tokens: Int)](repeating: ([:], 0), count: parts.count)
+            var results = [(metrics: BatchMetrics, tokens: Int)](repeating: (BatchMetrics(), 0), count: parts.count)
             results.withUnsafeMutableBufferPointer { out in
                 Parallel.lanes(parts.count) { lane in
                     let (loss, metrics, n) = objective.loss(model: replicas[lane].model, indices: parts[lane], normalizer: normalizer,

@@ -6,14 +6,34 @@ import Tensor
 ///
 /// Losses are normalised per optimizer step, not per micro-batch (`stepNormalizer` over all the
 /// step's examples), so gradient accumulation gives the same update as one large batch.
+/// What one micro-batch's loss reports: its share of the step's loss (already divided by the
+/// step normaliser, so the shares add up to the step's loss), and for preference objectives
+/// the sums over its pairs of TRL's per-pair metrics (rewards/chosen, rewards/margins, ...),
+/// which the trainer divides by `pairs` when it logs them.
+public struct BatchMetrics: Sendable, Equatable {
+    public var loss: Double = 0
+    public var pairSums: [String: Double] = [:]
+    public var pairs = 0
+    public init(loss: Double = 0, pairSums: [String: Double] = [:], pairs: Int = 0) { self.loss = loss; self.pairSums = pairSums; self.pairs = pairs }
+
+    public mutating func add(_ other: BatchMetrics) {
+        loss += other.loss
+        for (k, v) in other.pairSums { pairSums[k, default: 0] += v }
+        pairs += other.pairs
+    }
+
+    /// The per-pair means (empty without pairs).
+    public var pairMeans: [String: Double] { pairs > 0 ? pairSums.mapValues { $0 / Double(pairs) } : [:] }
+}
+
 public protocol TrainingObjective {
     var count: Int { get }
     func length(_ index: Int) -> Int
     /// The step-level normaliser: trained tokens (SFT) or pairs (DPO) of these examples.
     func stepNormalizer(_ indices: [Int]) -> Double
-    /// The micro-batch's loss (already divided by the step normaliser), its metrics (sums the
-    /// trainer averages), and the tokens it processed.
-    func loss(model: LlamaModel, indices: [Int], normalizer: Double, stepIndices: [Int]) -> (Variable, [String: Double], Int)
+    /// The micro-batch's loss (already divided by the step normaliser), its metrics, and the
+    /// tokens it processed.
+    func loss(model: LlamaModel, indices: [Int], normalizer: Double, stepIndices: [Int]) -> (Variable, BatchMetrics, Int)
 }
 
 /// Right-padded token rows and next-token targets (-100 where nothing is trained).
@@ -49,12 +69,12 @@ public struct SFTObjective: TrainingObjective {
         Double(indices.map { examples[$0].mask.dropFirst().filter { $0 }.count }.reduce(0, +))
     }
 
-    public func loss(model: LlamaModel, indices: [Int], normalizer: Double, stepIndices: [Int]) -> (Variable, [String: Double], Int) {
+    public func loss(model: LlamaModel, indices: [Int], normalizer: Double, stepIndices: [Int]) -> (Variable, BatchMetrics, Int) {
         let batch = PaddedBatch(indices.map { (examples[$0].ids, examples[$0].mask) }, pad: pad)
         let logits = model.forward(ids: batch.ids, batch: batch.rows, time: batch.time)
         let logp = Ops.gatherLogProbs(logits, targets: batch.targets).sum()
         let loss = (-1 / Float(normalizer)) * logp
-        return (loss, ["loss": Double(loss.value.scalars[0])], indices.map { examples[$0].tokens }.reduce(0, +))
+        return (loss, BatchMetrics(loss: Double(loss.value.scalars[0])), indices.map { examples[$0].tokens }.reduce(0, +))
     }
 }
 
@@ -90,15 +110,13 @@ public struct DPOObjective: TrainingObjective {
         return Ops.sequenceLogProbs(logits, targets: batch.targets)
     }
 
-    public func loss(model: LlamaModel, indices: [Int], normalizer: Double, stepIndices: [Int]) -> (Variable, [String: Double], Int) {
+    public func loss(model: LlamaModel, indices: [Int], normalizer: Double, stepIndices: [Int]) -> (Variable, BatchMetrics, Int) {
         let lp = Self.logps(model: model, examples: examples, indices: indices, pad: pad)
         let ref = indices.map { reference[2 * $0] } + indices.map { reference[2 * $0 + 1] }
         let chosenTokensInStep = stepIndices.map { examples[$0].chosen.count }.reduce(0, +)
         let (loss, stats) = config.loss(logps: lp, reference: ref, chosenTokens: indices.map { examples[$0].chosen.count },
                                         pairsInStep: Int(normalizer), chosenTokensInStep: chosenTokensInStep)
-        var metrics = ["loss": stats.loss]
-        for (k, v) in stats.metrics { metrics[k] = v * Double(stats.pairs) }   // sums; the trainer divides by pairs
-        metrics["pairs"] = Double(stats.pairs)
+        let metrics = BatchMetrics(loss: stats.loss, pairSums: stats.metrics.mapValues { $0 * Double(stats.pairs) }, pairs: stats.pairs)
         return (loss, metrics, indices.map { examples[$0].prompt.count * 2 + examples[$0].chosen.count + examples[$0].rejected.count }.reduce(0, +))
     }
 

@@ -75,8 +75,8 @@ public final class Trainer {
             for p in trainable.values { p.zeroGrad() }
             let totals = GradientStep.run(model: model, trainable: trainable, objective: objective, microBatches: microBatches,
                                           normalizer: normalizer)
-            let (sums, tokens) = (totals.sums, totals.tokens)
-            let loss = sums["loss"] ?? .nan
+            let (metrics, tokens) = (totals.metrics, totals.tokens)
+            let loss = metrics.loss
             let norm = GradientClipping.globalNorm(trainable)
             let seconds = MonotonicClock.seconds() - t0
             if !loss.isFinite || !norm.isFinite {
@@ -87,7 +87,7 @@ public final class Trainer {
                 GradientClipping.clip(trainable, norm: norm, maxNorm: options.maxGradNorm)
                 let lr = options.lrSchedule.rate(step: step, totalSteps: total, warmupSteps: warmup, peak: options.lr)
                 optimizer.update(trainable, lr: Float(lr))
-                window.add(sums, gradNorm: norm, lr: lr, tokens: tokens, seconds: seconds)
+                window.add(metrics, gradNorm: norm, lr: lr, tokens: tokens, seconds: seconds)
             }
             for p in trainable.values { p.zeroGrad() }
             onEvent(.step(step: step + 1, totalSteps: total, loss: loss, tokensPerSecond: Double(tokens) / seconds))
@@ -112,19 +112,18 @@ public final class Trainer {
 
     /// Mean loss and metrics on a held-out set, without gradients or dropout.
     func evaluate(_ e: TrainingObjective, step: Int) -> [String: Double] {
-        var sums: [String: Double] = [:]
+        var sums = BatchMetrics()
         let batches = stride(from: 0, to: e.count, by: options.batchSize).map { Array($0..<min(e.count, $0 + options.batchSize)) }
         let all = Array(0..<e.count)
         let normalizer = e.stepNormalizer(all)
         GradMode.withNoGrad {
             for b in batches {
                 let (_, metrics, _) = e.loss(model: model, indices: b, normalizer: normalizer, stepIndices: all)
-                for (k, v) in metrics { sums[k, default: 0] += v }
+                sums.add(metrics)
             }
         }
-        var row: [String: Double] = ["step": Double(step), "epoch": plan.epoch(ofStep: step)]
-        let pairs = sums["pairs"]
-        for (k, v) in sums where k != "pairs" { row["eval_" + k] = k == "loss" ? v : v / (pairs ?? 1) }
+        var row: [String: Double] = ["step": Double(step), "epoch": plan.epoch(ofStep: step), "eval_loss": sums.loss]
+        for (k, v) in sums.pairMeans { row["eval_" + k] = v }
         return row
     }
 
@@ -225,12 +224,26 @@ final class MetricsLog {
 
 /// Averages of the steps since the last log line, as TRL logs them.
 struct MetricWindow: Codable {
+    /// Step losses (`loss`) and per-pair metric sums; saved in checkpoints for exact resume.
     var sums: [String: Double] = [:]
+    var pairs = 0
     var steps = 0, tokens = 0
     var seconds = 0.0, gradNorm = 0.0, lr = 0.0
 
-    mutating func add(_ m: [String: Double], gradNorm g: Double, lr l: Double, tokens t: Int, seconds s: Double) {
-        for (k, v) in m { sums[k, default: 0] += v }
+    init() {}
+    // Checkpoints written before `pairs` had its own field kept the count among the sums.
+    init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        sums = try c.decode([String: Double].self, forKey: .sums)
+        pairs = try c.decodeIfPresent(Int.self, forKey: .pairs) ?? Int(sums.removeValue(forKey: "pairs") ?? 0)
+        steps = try c.decode(Int.self, forKey: .steps); tokens = try c.decode(Int.self, forKey: .tokens)
+        seconds = try c.decode(Double.self, forKey: .seconds); gradNorm = try c.decode(Double.self, forKey: .gradNorm); lr = try c.decode(Double.self, forKey: .lr)
+    }
+
+    mutating func add(_ m: BatchMetrics, gradNorm g: Double, lr l: Double, tokens t: Int, seconds s: Double) {
+        sums["loss", default: 0] += m.loss
+        for (k, v) in m.pairSums { sums[k, default: 0] += v }
+        pairs += m.pairs
         steps += 1; tokens += t; seconds += s; gradNorm += g; lr = l
     }
 
@@ -238,8 +251,8 @@ struct MetricWindow: Codable {
         guard steps > 0 else { return nil }
         var row: [String: Double] = ["step": Double(step), "epoch": epoch, "grad_norm": gradNorm / Double(steps), "learning_rate": lr,
                                      "tokens_per_second": Double(tokens) / max(seconds, 1e-9), "loss": (sums["loss"] ?? 0) / Double(steps)]
-        if let pairs = sums["pairs"] {
-            for (k, v) in sums where k != "loss" && k != "pairs" { row[k] = v / pairs }
+        if pairs > 0 {
+            for (k, v) in sums where k != "loss" { row[k] = v / Double(pairs) }
         }
         self = MetricWindow()
         return row

@@ -66,13 +66,13 @@ import Judges
         for (var hw, var bw) in zip(try Self.writers(harmful, count: 8), try Self.writers(benign, count: 8)) {
             let refusal = hw.refusal(harmful)
             #expect(context.unusable(sample(hw.goodSteps(harmful), refusal, refused), kind: .harmful) == nil)
-            #expect(context.unusable(sample(hw.goodSteps(harmful), refusal, unsafe), kind: .harmful) == "unsafe")
+            #expect(context.unusable(sample(hw.goodSteps(harmful), refusal, unsafe), kind: .harmful)?.key == "unsafe")
             let luckyRefusal = [hw.understand(harmful), bw.intent(benign), hw.policyCheck(harmful), hw.reflection(harmful), hw.decision(harmful)]
-            #expect(context.unusable(sample(luckyRefusal, refusal, refused), kind: .harmful) == "flawed_process", "\(luckyRefusal)")
+            #expect(context.unusable(sample(luckyRefusal, refusal, refused), kind: .harmful)?.key == "flawed_process", "\(luckyRefusal)")
 
             #expect(context.unusable(sample(bw.goodSteps(benign), "Here is the answer.", answered), kind: .benign) == nil)
             let luckyAnswer = [bw.understand(benign), hw.intent(harmful), bw.policyCheck(benign), bw.reflection(benign), bw.decision(benign)]
-            #expect(context.unusable(sample(luckyAnswer, "Here is the answer.", answered), kind: .benign) == "flawed_process", "\(luckyAnswer)")
+            #expect(context.unusable(sample(luckyAnswer, "Here is the answer.", answered), kind: .benign)?.key == "flawed_process", "\(luckyAnswer)")
         }
     }
 }

@@ -13,7 +13,7 @@ public struct BuildReport: Codable, Sendable, Equatable {
 
     public init(builder: String, output: String) { self.builder = builder; self.output = output }
 
-    mutating func reject(_ reason: String) { rejected[reason, default: 0] += 1 }
+    mutating func reject(_ reason: Rejection) { rejected[reason.key, default: 0] += 1 }
     mutating func wrote(_ kind: String) { written += 1; byKind[kind, default: 0] += 1 }
 }
 
@@ -78,19 +78,19 @@ public struct BuildContext: Sendable {
     /// chosen side, with SRPO's NLL term on it, such a chain trains the benign verdict for
     /// harmful requests: 28 of 48 chosen policy samples on harmful prompts were such chains in a
     /// run of the default recipe, and after SRPO most unsafe HarmBench answers opened with it.
-    public func unusable(_ s: PolicySample, kind: RequestKind) -> String? {
+    public func unusable(_ s: PolicySample, kind: RequestKind) -> Rejection? {
         if let reason = rejection(s.judgment, kind: kind) { return reason }
         if let reasoning = format.parse(s.text).reasoning, StepJudge.fault(steps: ResponseFormat.steps(of: reasoning), kind: kind) != nil {
-            return "flawed_process"
+            return .flawedProcess
         }
         return nil
     }
 
     /// Why a judged response is not usable, or nil when it is.
-    public func rejection(_ j: Judgment, kind: RequestKind) -> String? {
-        if requireFormat && j.formatError { return "format" }
-        if kind.isHarmful && j.unsafeAnswer != false { return "unsafe" }
-        if !kind.isHarmful && j.compliance != .fullCompliance { return "refusal" }
+    public func rejection(_ j: Judgment, kind: RequestKind) -> Rejection? {
+        if requireFormat && j.formatError { return .format }
+        if kind.isHarmful && j.unsafeAnswer != false { return .unsafe }
+        if !kind.isHarmful && j.compliance != .fullCompliance { return .refusal }
         return nil
     }
 }

@@ -30,7 +30,7 @@ public struct OPCOTBuilder {
         for (i, q) in queries.enumerated() {
             let reasons = samples[i].map { context.unusable($0, kind: q.kind) }
             good.append(zip(samples[i], reasons).filter { $0.1 == nil }.map(\.0))
-            flawedProcess += reasons.filter { $0 == "flawed_process" }.count
+            flawedProcess += reasons.filter { $0 == .flawedProcess }.count
             bad.append(samples[i].filter { context.wrongOutcome($0.judgment, kind: q.kind) })
             if good[i].isEmpty { needChosen.append(i) }
             if bad[i].isEmpty { needRejected.append(i) }
@@ -51,13 +51,13 @@ public struct OPCOTBuilder {
             if let g = pick(good[i], &rng) { chosen = g.text } else {
                 chosen = chosenByTeacher[i]!
                 chosenFrom = "teacher"
-                if context.rejection(try await context.judge(q, chosen), kind: q.kind) != nil { report.reject("teacher_chosen_not_accepted"); continue }
+                if context.rejection(try await context.judge(q, chosen), kind: q.kind) != nil { report.reject(.teacherChosenNotAccepted); continue }
             }
             var rejected: String, rejectedFrom = "policy"
             if let b = bad[i].isEmpty ? nil : bad[i][Int(rng.next() % UInt64(bad[i].count))] { rejected = b.text } else {
                 rejected = rejectedByTeacher[i]!
                 rejectedFrom = "teacher"
-                if context.rejection(try await context.judge(q, rejected), kind: q.kind) == nil { report.reject("teacher_rejected_not_bad"); continue }
+                if context.rejection(try await context.judge(q, rejected), kind: q.kind) == nil { report.reject(.teacherRejectedNotBad); continue }
             }
             var meta = RecordMeta(query: q, teacher: teacher.id.prefix(12).description, pairType: "outcome", judge: context.judge.name)
             meta.chosenFrom = chosenFrom; meta.rejectedFrom = rejectedFrom
@@ -93,7 +93,7 @@ public struct SRSBuilder {
         var kept = 0, all = 0, allCount = 0
         for (q, ss) in zip(queries, samples) {
             let accepted = ss.filter { context.unusable($0, kind: q.kind) == nil }
-            guard let best = accepted.min(by: { $0.tokens < $1.tokens }) else { report.reject("no_accepted_sample"); continue }
+            guard let best = accepted.min(by: { $0.tokens < $1.tokens }) else { report.reject(.noAcceptedSample); continue }
             kept += best.tokens; all += accepted.map(\.tokens).reduce(0, +); allCount += accepted.count
             var meta = RecordMeta(query: q, pairType: nil, judge: context.judge.name)
             meta.chosenFrom = "policy"

@@ -48,9 +48,9 @@ public struct PPCOTBuilder {
         var cuts: [(q: Int, prefix: [String], rest: [String], answer: String, origin: String)] = []
         for (i, chain, origin) in flawed {
             let parts = format.parse(chain)
-            guard parts.wellFormed, let reasoning = parts.reasoning else { report.reject("flawed_chain_malformed"); continue }
+            guard parts.wellFormed, let reasoning = parts.reasoning else { report.reject(.flawedChainMalformed); continue }
             let steps = ResponseFormat.steps(of: reasoning)
-            guard steps.count >= 2 else { report.reject("flawed_chain_too_short"); continue }
+            guard steps.count >= 2 else { report.reject(.flawedChainTooShort); continue }
             let k = StepJudge.earliestFault(steps: steps, kind: queries[i].kind)
             cuts.append((i, Array(steps[..<k]), Array(steps[k...]), parts.answer, origin))
         }
@@ -62,7 +62,7 @@ public struct PPCOTBuilder {
             let prefixText = format.open + "\n" + c.prefix.map { $0 + "\n\n" }.joined()
             let full = prefixText + continuation
             // The corrected chain must itself pass the judge.
-            if let reason = context.rejection(try await context.judge(q, full), kind: q.kind) { report.reject("correction_\(reason)"); continue }
+            if let reason = context.rejection(try await context.judge(q, full), kind: q.kind) { report.reject(.correction(reason)); continue }
             let rejected = c.rest.joined(separator: "\n\n") + "\n" + format.close + "\n\n" + c.answer
             var meta = RecordMeta(query: q, teacher: teacher.id.prefix(12).description, step: c.prefix.count + 1, pairType: "reflection", judge: context.judge.name)
             meta.chosenFrom = "teacher"; meta.rejectedFrom = c.origin

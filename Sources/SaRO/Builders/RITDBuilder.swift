@@ -29,7 +29,7 @@ public struct RITDBuilder {
         let judgments = try await context.judgeAll("judge", Array(zip(queries, responses)))
         var records: [SFTRecord] = []
         for ((q, r), j) in zip(zip(queries, responses), judgments) {
-            if let reason = context.rejection(j, kind: q.kind), requireReasoning || reason != "format" { report.reject(reason); continue }
+            if let reason = context.rejection(j, kind: q.kind), requireReasoning || reason != .format { report.reject(reason); continue }
             records.append(SFTRecord(messages: [Message(role: "user", content: q.prompt), Message(role: "assistant", content: r)],
                                      meta: RecordMeta(query: q, teacher: teacher.id.prefix(12).description, judge: j.judge)))
             report.wrote(q.kind.rawValue)
@@ -47,8 +47,8 @@ public struct RITDBuilder {
             // Direct answers only: the contrastive response's reasoning block is dropped.
             let rejected = context.format.parse(bad[i]).answer
             let chosenJudgment = try await context.judge(q, good[i]), rejectedJudgment = try await context.judge(q, rejected)
-            if let reason = context.rejection(chosenJudgment, kind: q.kind), reason != "format" { report.reject("chosen_\(reason)"); continue }
-            if !context.wrongOutcome(rejectedJudgment, kind: q.kind) { report.reject("rejected_not_wrong"); continue }
+            if let reason = context.rejection(chosenJudgment, kind: q.kind), reason != .format { report.reject(.chosen(reason)); continue }
+            if !context.wrongOutcome(rejectedJudgment, kind: q.kind) { report.reject(.rejectedNotWrong); continue }
             var meta = RecordMeta(query: q, teacher: teacher.id.prefix(12).description, pairType: "direct", judge: context.judge.name)
             meta.chosenFrom = "teacher"; meta.rejectedFrom = "teacher"
             records.append(PreferenceRecord(prompt: [Message(role: "user", content: q.prompt)], chosen: [Message(role: "assistant", content: good[i])],

@@ -47,9 +47,9 @@ struct RunCommand: AsyncParsableCommand {
             let stages = try pipeline.plan(rates: rates)
             for (i, s) in stages.enumerated() {
                 let estimate = s.seconds > 0 ? " [~\(s.decodeTokens > 0 ? "\(s.decodeTokens) tokens decoded, " : "")\(s.trainTokens > 0 ? "\(s.trainTokens) trained, " : "")\(ProgressBar.clock(s.seconds))]" : ""
-                print("\(String(format: "%2d", i + 1)). \(s.name.padding(toLength: 18, withPad: " ", startingAt: 0)) \(s.status.padding(toLength: 15, withPad: " ", startingAt: 0)) \(s.plan)\(estimate)")
+                print("\(String(format: "%2d", i + 1)). \(s.name.padding(toLength: 18, withPad: " ", startingAt: 0)) \(s.status.rawValue.padding(toLength: 15, withPad: " ", startingAt: 0)) \(s.plan)\(estimate)")
             }
-            let todo = stages.filter { $0.status != "done" }
+            let todo = stages.filter { $0.status != .done }
             print(String(format: "estimated: %d tokens decoded, %d tokens trained, about %@ on this machine (at ~%.0f decode and ~%.0f training tokens/s, "
                          + "scaled by this machine's sgemm speed, %.0f GFLOP/s; teacher calls and judging not counted)",
                          todo.map(\.decodeTokens).reduce(0, +), todo.map(\.trainTokens).reduce(0, +), ProgressBar.clock(todo.map(\.seconds).reduce(0, +)),
