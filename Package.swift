@@ -38,13 +38,14 @@ let package = Package(
         ),
         .target(
             name: "Tensor",
-            dependencies: ["CSupport"],
+            dependencies: ["CSupport", "Support"],
             swiftSettings: simdFlags,
             linkerSettings: [.linkedLibrary("dl")]
         ),
-        // Small helpers every layer may use: installed resource folders, input-file errors with
-        // their line, CSV, UTF-8 and YAML error positions.
-        .target(name: "Support", dependencies: [.product(name: "Yams", package: "Yams")]),
+        // Small helpers every layer may use: installed resource folders, atomic writes, content
+        // keys (SHA-256), helper programs, the monotonic clock, input-file errors with their
+        // line, CSV, UTF-8 and YAML error positions.
+        .target(name: "Support", dependencies: [.product(name: "Yams", package: "Yams"), .product(name: "Crypto", package: "swift-crypto")]),
         .target(
             name: "Tokenizers",
             swiftSettings: simdFlags
@@ -56,7 +57,7 @@ let package = Package(
         ),
         .target(
             name: "Training",
-            dependencies: ["Jobs", "Models", "Tensor", "Tokenizers", "Support"],
+            dependencies: ["Models", "Tensor", "Tokenizers", "Support"],
             swiftSettings: simdFlags
         ),
         .target(
@@ -68,7 +69,7 @@ let package = Package(
         // Content-addressed job records in SQLite: what makes data builds and evaluations resumable.
         .target(
             name: "Jobs",
-            dependencies: ["Tensor", "Support", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["Tensor", "Support", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: simdFlags
         ),
         // A client for any OpenAI-compatible chat endpoint (teachers and LLM judges).
@@ -169,7 +170,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SaROTests",
-            dependencies: ["SaRO", "Inference", "Judges", "Jobs", "OpenAIClient", "Serving", "Models", "Tokenizers", "Tensor", "ScriptedOpenAIServer"],
+            dependencies: ["SaRO", "Inference", "Judges", "Jobs", "Support", "OpenAIClient", "Serving", "Models", "Tokenizers", "Tensor", "ScriptedOpenAIServer"],
             swiftSettings: simdFlags
         ),
         .testTarget(

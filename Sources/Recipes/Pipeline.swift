@@ -1,3 +1,4 @@
+import Support
 import Evaluation
 import Foundation
 import Jobs

@@ -41,7 +41,8 @@ public final class TensorStorage: @unchecked Sendable {
 final class BufferPool: @unchecked Sendable {
     static let shared = BufferPool()
     static let minimumCount = 1 << 18            // 1 MiB: smaller blocks come from malloc's bins
-    static let capacityBytes = 4 << 30
+    /// Read once, on first use (RuntimeSettings are fixed from then on).
+    let capacityBytes = RuntimeSettings.current.bufferPoolBytes
     private var free: [Int: [UnsafeMutablePointer<Float>]] = [:]
     private var bytes = 0
     private let lock = NSLock()
@@ -57,7 +58,7 @@ final class BufferPool: @unchecked Sendable {
     func give(_ p: UnsafeMutablePointer<Float>, _ count: Int) -> Bool {
         guard count >= Self.minimumCount else { return false }
         lock.lock(); defer { lock.unlock() }
-        guard bytes + count * 4 <= Self.capacityBytes else { return false }
+        guard bytes + count * 4 <= capacityBytes else { return false }
         free[count, default: []].append(p)
         bytes += count * 4
         return true

@@ -1,5 +1,5 @@
+import Support
 import Foundation
-import Jobs
 import Models
 import Tensor
 import Tokenizers

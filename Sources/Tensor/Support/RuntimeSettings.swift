@@ -15,10 +15,14 @@ public struct RuntimeSettings: Sendable, Equatable {
     public var fewRowsLimit = 32
     /// Time every sgemm by shape and print the table at exit.
     public var gemmProfile = false
+    /// Bytes of freed large tensor buffers kept for reuse (0: none), so training steps and
+    /// decoding do not return memory to the system and fault it in again on every step.
+    public var bufferPoolBytes = 4 << 30
 
     public init() {}
 
-    /// SARO_THREADS, SARO_BLAS (dnnl or openblas), SARO_BLAS_LIB, SARO_FEW_ROWS, SARO_GEMM_PROFILE=1.
+    /// SARO_THREADS, SARO_BLAS (dnnl or openblas), SARO_BLAS_LIB, SARO_FEW_ROWS, SARO_GEMM_PROFILE=1,
+    /// SARO_BUFFER_POOL_MB.
     /// An unusable value is reported in `problems` and the default kept.
     public static func fromEnvironment(_ env: [String: String]) -> (settings: RuntimeSettings, problems: [String]) {
         var s = RuntimeSettings(), problems: [String] = []
@@ -33,6 +37,9 @@ public struct RuntimeSettings: Sendable, Equatable {
             if let n = Int(v), n >= 0 { s.fewRowsLimit = n } else { problems.append("SARO_FEW_ROWS=\(v) is not a whole number >= 0") }
         }
         s.gemmProfile = env["SARO_GEMM_PROFILE"] == "1"
+        if let v = env["SARO_BUFFER_POOL_MB"] {
+            if let n = Int(v), n >= 0, n <= 1 << 20 { s.bufferPoolBytes = n << 20 } else { problems.append("SARO_BUFFER_POOL_MB=\(v) is not a whole number of MiB in 0...1048576") }
+        }
         return (s, problems)
     }
 
