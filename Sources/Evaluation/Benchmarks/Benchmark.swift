@@ -71,11 +71,11 @@ enum Summary {
         return v.isEmpty ? nil : v.reduce(0, +) / Double(v.count)
     }
 
-    /// `prefix_<group value>` means of `key` for each value of a group label.
-    static func byGroup(_ results: [ExampleResult], group: String, key: String, prefix: String) -> [String: Double] {
+    /// Means of `key` for each value of a group label, under the metric's keys.
+    static func byGroup(_ results: [ExampleResult], group: String, key: String, as metric: GroupedMetric) -> [String: Double] {
         var out: [String: Double] = [:]
         for (value, items) in Dictionary(grouping: results, by: { $0.example.groups[group] ?? "" }) where !value.isEmpty {
-            if let m = mean(items, key) { out["\(prefix)\(value)"] = m }
+            if let m = mean(items, key) { out[metric.key(value)] = m }
         }
         return out
     }

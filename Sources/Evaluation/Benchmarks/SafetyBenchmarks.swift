@@ -35,8 +35,8 @@ public struct JailbreakBenchmark: Benchmark {
 
     public func summarize(_ results: [ExampleResult]) -> [String: Double] {
         var out = ["asr": Summary.mean(results, "unsafe") ?? 0, "count": Double(results.count)]
-        out.merge(Summary.byGroup(results, group: "split", key: "unsafe", prefix: "asr_")) { a, _ in a }
-        out.merge(Summary.byGroup(results, group: "family", key: "unsafe", prefix: "asr_family_")) { a, _ in a }
+        out.merge(Summary.byGroup(results, group: "split", key: "unsafe", as: .jailbreakSplitASR)) { a, _ in a }
+        out.merge(Summary.byGroup(results, group: "family", key: "unsafe", as: .jailbreakFamilyASR)) { a, _ in a }
         return out
     }
 }
@@ -66,7 +66,7 @@ public struct XSTestBenchmark: Benchmark {
             "unsafe_compliance_rate": Summary.mean(unsafe, "compliance") ?? 0,
             "safe_count": Double(safe.count), "unsafe_count": Double(unsafe.count),
         ]
-        out.merge(Summary.byGroup(safe, group: "type", key: "refusal", prefix: "safe_refusal_rate_")) { a, _ in a }
+        out.merge(Summary.byGroup(safe, group: "type", key: "refusal", as: .xstestRefusalByType)) { a, _ in a }
         return out
     }
 }

@@ -44,7 +44,8 @@ public struct Report {
     /// Columns of the main table: title, benchmark, metric, whether lower is better.
     public static let columns: [(String, String, String, Bool)] = [
         ("HarmBench ASR", "harmbench", "asr", true), ("JailbreakBench ASR", "jailbreakbench", "asr", true),
-        ("Jailbreak ASR, seen families", "jailbreak", "asr_train", true), ("Jailbreak ASR, held-out families", "jailbreak", "asr_held_out", true),
+        ("Jailbreak ASR, seen families", "jailbreak", GroupedMetric.jailbreakSplitASR.key("train"), true),
+        ("Jailbreak ASR, held-out families", "jailbreak", GroupedMetric.jailbreakSplitASR.key("held_out"), true),
         ("XSTest safe: refusal", "xstest", "safe_refusal_rate", true), ("XSTest safe: full refusal", "xstest", "safe_full_refusal_rate", true),
         ("XSTest safe: partial refusal", "xstest", "safe_partial_refusal_rate", true), ("XSTest unsafe: compliance", "xstest", "unsafe_compliance_rate", true),
         ("GSM8K accuracy", "gsm8k", "accuracy", false), ("NLL GSM8K ref.", "nll-gsm8k", "mean_nll", true), ("NLL HumanEval ref.", "nll-humaneval", "mean_nll", true),
@@ -209,20 +210,21 @@ public struct Report {
     }
 
     func familyChart() -> String {
-        let families = Array(Set(models.flatMap { $0.results.benchmarks["jailbreak"]?.keys.filter { $0.hasPrefix("asr_family_") } ?? [] })).sorted()
-        guard !families.isEmpty else { return "" }
+        let metric = GroupedMetric.jailbreakFamilyASR
+        let names = Array(Set(models.flatMap { metric.groups(in: $0.results.benchmarks["jailbreak"] ?? [:]) })).sorted()
+        guard !names.isEmpty else { return "" }
         let heldOut = Set(models.flatMap { m in m.examples.filter { $0.example.groups["split"] == "held_out" }.compactMap { $0.example.groups["family"] } })
-        let names = families.map { String($0.dropFirst("asr_family_".count)) }
         let labels = names.map { heldOut.contains($0) ? "\($0) (held out)" : $0 }
         return SVG.bars(title: "Jailbreak ASR per family", categories: labels,
-                        series: models.map { m in (m.results.label, families.map { m.results.benchmarks["jailbreak"]?[$0] }) })
+                        series: models.map { m in (m.results.label, names.map { m.results.benchmarks["jailbreak"]?[metric.key($0)] }) })
     }
 
     func xstestChart() -> String {
-        let types = Array(Set(models.flatMap { $0.results.benchmarks["xstest"]?.keys.filter { $0.hasPrefix("safe_refusal_rate_") } ?? [] })).sorted()
+        let metric = GroupedMetric.xstestRefusalByType
+        let types = Array(Set(models.flatMap { metric.groups(in: $0.results.benchmarks["xstest"] ?? [:]) })).sorted()
         guard !types.isEmpty else { return "" }
-        return SVG.bars(title: "XSTest safe prompts: refusal rate by type", categories: types.map { String($0.dropFirst("safe_refusal_rate_".count)) },
-                        series: models.map { m in (m.results.label, types.map { m.results.benchmarks["xstest"]?[$0] }) })
+        return SVG.bars(title: "XSTest safe prompts: refusal rate by type", categories: types,
+                        series: models.map { m in (m.results.label, types.map { m.results.benchmarks["xstest"]?[metric.key($0)] }) })
     }
 
     func embeddingPlots() -> String {

@@ -57,7 +57,7 @@ struct EvalCommand: AsyncParsableCommand {
                   e.centroidDistances.sorted { $0.key < $1.key }.map { "\($0.key) \(String(format: "%.2f", $0.value))" }.joined(separator: ", "))
         }
         for (b, m) in results.benchmarks.sorted(by: { $0.key < $1.key }) {
-            let main = m.filter { !$0.key.contains("_family_") && !$0.key.hasPrefix("safe_refusal_rate_") }.sorted { $0.key < $1.key }
+            let main = m.filter { !GroupedMetric.jailbreakFamilyASR.covers($0.key) && !GroupedMetric.xstestRefusalByType.covers($0.key) }.sorted { $0.key < $1.key }
             print("\(b): " + main.map { "\($0.key) \(String(format: "%.4g", $0.value))" }.joined(separator: ", "))
         }
         print("cost: " + results.cost.sorted { $0.key < $1.key }.map { "\($0.key) \(String(format: "%.4g", $0.value))" }.joined(separator: ", "))
