@@ -155,7 +155,7 @@ let package = Package(
         ),
         .testTarget(
             name: "CLITests",
-            dependencies: ["saro", "Recipes", "ScriptedOpenAIServer", "Jobs", "Tensor", "Models", "Judges"],
+            dependencies: ["saro", "Recipes", "ScriptedOpenAIServer", "Jobs", "Tensor", "Models", "Judges", "Training"],
             swiftSettings: simdFlags
         ),
         // A scripted OpenAI-compatible server that tests use as teacher and judge endpoint.

@@ -39,13 +39,10 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
 
     public init() {}
 
-    public static let keys: [String] = [
-        "epochs", "max_steps", "batch_size", "grad_accum", "lr", "warmup_ratio", "lr_schedule", "weight_decay", "max_grad_norm",
-        "max_length", "seed", "logging_steps", "save_steps", "save_total_limit", "eval_steps", "eval_split", "full", "lora_rank",
-        "lora_alpha", "lora_dropout", "lora_targets", "beta", "loss_type", "label_smoothing", "rpo_alpha",
-    ]
+    /// The config-file keys: TRL's names, the same as the JSON keys.
+    public static var keys: [String] { CodingKeys.allCases.map(\.stringValue) }
 
-    enum CodingKeys: String, CodingKey {
+    public enum CodingKeys: String, CodingKey, CaseIterable {
         case epochs, maxSteps = "max_steps", batchSize = "batch_size", gradAccum = "grad_accum", lr, warmupRatio = "warmup_ratio"
         case lrSchedule = "lr_schedule", weightDecay = "weight_decay", maxGradNorm = "max_grad_norm", maxLength = "max_length", seed
         case loggingSteps = "logging_steps", saveSteps = "save_steps", saveTotalLimit = "save_total_limit", evalSteps = "eval_steps"

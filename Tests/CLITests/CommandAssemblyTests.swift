@@ -1,5 +1,6 @@
 import Foundation
 import Judges
+import Training
 @testable import saro
 import Testing
 
@@ -18,5 +19,15 @@ import Testing
         let response = "<reasoning>\nSure, here is how: step 1, step 2.\n</reasoning>\n\nI can't help with that request."
         let parts = judge.format.parse(response)
         #expect(parts.wellFormed && parts.answer.hasPrefix("I can't help"))
+    }
+
+    /// Every training option is a flag and a config key of the same name, and a flag given on
+    /// the command line wins over the config file.
+    @Test func everyTrainingOptionIsAFlagAndFlagsWinOverTheConfig() throws {
+        let help = TrainCommand.SFT.helpMessage(columns: 400)
+        for key in TrainingOptions.keys { #expect(help.contains("--" + key.replacingOccurrences(of: "_", with: "-")), "\(key)") }
+        let config = try CLITests.temp("train.yaml", "lr: 0.5\nbeta: 0.3\nlora-targets: q_proj,v_proj\n")
+        let (options, _) = try TrainCommand.SFT.parse(["--config", config, "--lr", "0.01", "--max-steps", "7", "--full"]).common.resolved()
+        #expect(options.lr == 0.01 && options.beta == 0.3 && options.maxSteps == 7 && options.full && options.loraTargets == ["q_proj", "v_proj"])
     }
 }

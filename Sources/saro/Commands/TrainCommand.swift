@@ -96,16 +96,16 @@ struct TrainOptions: ParsableArguments {
             }
             if !unknown.isEmpty { throw TrainingError.unknownConfigKeys(file: config, keys: unknown.sorted()) }
         }
-        let flags: [String: Any?] = [
-            "epochs": epochs, "max_steps": maxSteps, "batch_size": batchSize, "grad_accum": gradAccum, "lr": lr, "warmup_ratio": warmupRatio,
-            "lr_schedule": lrSchedule, "weight_decay": weightDecay, "max_grad_norm": maxGradNorm, "max_length": maxLength, "seed": seed,
-            "logging_steps": loggingSteps, "save_steps": saveSteps, "save_total_limit": saveTotalLimit, "eval_steps": evalSteps,
-            "eval_split": evalSplit, "lora_rank": loraRank, "lora_alpha": loraAlpha, "lora_dropout": loraDropout,
-            "lora_targets": loraTargets.map { $0.split(separator: ",").map(String.init) }, "beta": beta, "loss_type": lossType,
-            "label_smoothing": labelSmoothing, "rpo_alpha": rpoAlpha,
+        // Keyed by the options' own CodingKeys: a flag cannot name a key the options lack.
+        let flags: [TrainingOptions.CodingKeys: Any?] = [
+            .epochs: epochs, .maxSteps: maxSteps, .batchSize: batchSize, .gradAccum: gradAccum, .lr: lr, .warmupRatio: warmupRatio,
+            .lrSchedule: lrSchedule, .weightDecay: weightDecay, .maxGradNorm: maxGradNorm, .maxLength: maxLength, .seed: seed,
+            .loggingSteps: loggingSteps, .saveSteps: saveSteps, .saveTotalLimit: saveTotalLimit, .evalSteps: evalSteps,
+            .evalSplit: evalSplit, .loraRank: loraRank, .loraAlpha: loraAlpha, .loraDropout: loraDropout,
+            .loraTargets: loraTargets.map { $0.split(separator: ",").map(String.init) }, .beta: beta, .lossType: lossType,
+            .labelSmoothing: labelSmoothing, .rpoAlpha: rpoAlpha, .full: full ? true : nil,
         ]
-        for (k, v) in flags { if let v { merged[k] = v } }
-        if full { merged["full"] = true }
+        for (k, v) in flags { if let v { merged[k.stringValue] = v } }
         for (k, v) in [("model", model), ("data", data), ("eval_data", evalData), ("out", out), ("chat_template", chatTemplate)] {
             if let v { paths[k] = v }
         }
