@@ -48,6 +48,7 @@ let package = Package(
         .target(name: "Support", dependencies: [.product(name: "Yams", package: "Yams"), .product(name: "Crypto", package: "swift-crypto")]),
         .target(
             name: "Tokenizers",
+            dependencies: ["Support"],
             swiftSettings: simdFlags
         ),
         .target(
@@ -76,6 +77,7 @@ let package = Package(
         .target(
             name: "OpenAIClient",
             dependencies: [
+                "Support",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -49,7 +49,7 @@ public final class ServerEngine: InferenceEngine, @unchecked Sendable {
                                                 // OpenAI's seed is a signed 64-bit integer: keep the top 63 bits.
                                                 seed: Int(truncatingIfNeeded: r.sampling.seed >> 1),
                                                 topP: r.sampling.temperature > 0 && r.sampling.topP < 1 ? Double(r.sampling.topP) : nil)
-                let messages = r.messages.map { ChatTurn(role: $0.role, content: $0.content) }
+                let messages = r.messages
                 group.addTask { [self] in
                     let reply = try await client.complete(messages, parameters: parameters)
                     return (i, Completion(text: reply.content, tokens: try reply.completionTokens ?? countTokens(reply.content) ?? 0))

@@ -1,3 +1,4 @@
+import Support
 import Foundation
 import OpenAIClient
 
@@ -75,13 +76,13 @@ public struct GuardJudge: Judge {
         let answer = rules.format.parse(response).answer
         switch style {
         case .llamaGuard:
-            let reply = try await client.complete([ChatTurn(role: "user", content: prompt), ChatTurn(role: "assistant", content: answer)],
+            let reply = try await client.complete([ChatMessage(role: "user", content: prompt), ChatMessage(role: "assistant", content: answer)],
                                                   parameters: ChatParameters(temperature: 0, maxTokens: 20))
             guard let g = GuardOutput.parseLlamaGuard(reply.content) else { j.parseFailure = true; return j }
             j.categories = g.categories
             if kind.isHarmful { j.unsafeAnswer = g.isUnsafe }
         case .wildGuard:
-            let reply = try await client.complete([ChatTurn(role: "user", content: GuardOutput.wildGuardPrompt(prompt: prompt, response: answer))],
+            let reply = try await client.complete([ChatMessage(role: "user", content: GuardOutput.wildGuardPrompt(prompt: prompt, response: answer))],
                                                   parameters: ChatParameters(temperature: 0, maxTokens: 40))
             guard let g = GuardOutput.parseWildGuard(reply.content) else { j.parseFailure = true; return j }
             if let refusal = g.refusal {

@@ -1,14 +1,9 @@
+import Support
 import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOFoundationCompat
 import NIOHTTP1
-
-public struct ChatTurn: Codable, Sendable, Equatable {
-    public var role: String
-    public var content: String
-    public init(role: String, content: String) { self.role = role; self.content = content }
-}
 
 public struct ChatParameters: Sendable, Equatable, Codable {
     public var temperature: Double
@@ -68,7 +63,7 @@ public final class ChatClient: Sendable {
         self.http = HTTPClient.shared
     }
 
-    public func complete(_ messages: [ChatTurn], parameters: ChatParameters = ChatParameters()) async throws -> ChatReply {
+    public func complete(_ messages: [ChatMessage], parameters: ChatParameters = ChatParameters()) async throws -> ChatReply {
         let url = endpoint.completionsURL
         guard URL(string: url)?.host != nil else { throw ChatClientError.badURL(url) }
         let body = try requestBody(messages, parameters)
@@ -121,7 +116,7 @@ public final class ChatClient: Sendable {
         }
     }
 
-    private func requestBody(_ messages: [ChatTurn], _ p: ChatParameters) throws -> Data {
+    private func requestBody(_ messages: [ChatMessage], _ p: ChatParameters) throws -> Data {
         var obj: [String: Any] = [
             "model": endpoint.model,
             "messages": messages.map { ["role": $0.role, "content": $0.content] },

@@ -1,3 +1,4 @@
+import Support
 import Foundation
 import Testing
 import OpenAIClient
@@ -22,7 +23,7 @@ import SaRO
         let server = ScriptedOpenAIServer { _, _ in .chat("hello there") }
         try await server.run { url in
             let client = ChatClient(endpoint: Self.endpoint(url))
-            let reply = try await client.complete([ChatTurn(role: "user", content: "hi")], parameters: ChatParameters(temperature: 0, maxTokens: 7, seed: 3))
+            let reply = try await client.complete([ChatMessage(role: "user", content: "hi")], parameters: ChatParameters(temperature: 0, maxTokens: 7, seed: 3))
             #expect(reply.content == "hello there")
             #expect(reply.finishReason == "stop" && reply.completionTokens == 1)
             let body = server.requests[0]
@@ -42,7 +43,7 @@ import SaRO
         }
         try await server.run { url in
             let client = ChatClient(endpoint: Self.endpoint(url))
-            let reply = try await client.complete([ChatTurn(role: "user", content: "x")])
+            let reply = try await client.complete([ChatMessage(role: "user", content: "x")])
             #expect(reply.content == "finally")
             #expect(server.requestCount == 4)
             #expect(await client.retries == 3)
@@ -53,7 +54,7 @@ import SaRO
         let server = ScriptedOpenAIServer { _, _ in .init(status: 502, body: "bad gateway") }
         try await server.run { url in
             let client = ChatClient(endpoint: Self.endpoint(url, retries: 2))
-            do { _ = try await client.complete([ChatTurn(role: "user", content: "x")]); Issue.record("expected an error") } catch {
+            do { _ = try await client.complete([ChatMessage(role: "user", content: "x")]); Issue.record("expected an error") } catch {
                 #expect("\(error)".contains("HTTP 502 after 3 attempt(s)"), "\(error)")
             }
             #expect(server.requestCount == 3)
@@ -64,7 +65,7 @@ import SaRO
         let server = ScriptedOpenAIServer { i, _ in i < 2 ? .init(body: "{\"choices\": [") : .init(body: "{\"choices\": []}") }
         try await server.run { url in
             let client = ChatClient(endpoint: Self.endpoint(url, retries: 2))
-            do { _ = try await client.complete([ChatTurn(role: "user", content: "x")]); Issue.record("expected an error") } catch {
+            do { _ = try await client.complete([ChatMessage(role: "user", content: "x")]); Issue.record("expected an error") } catch {
                 #expect("\(error)".contains("unreadable reply after 3 attempt(s)"), "\(error)")
                 #expect("\(error)".contains("no choices[0].message"), "\(error)")
             }
@@ -75,7 +76,7 @@ import SaRO
         let server = ScriptedOpenAIServer { i, _ in i == 0 ? .chat("late", delay: 3) : .chat("on time") }
         try await server.run { url in
             let client = ChatClient(endpoint: Self.endpoint(url, timeout: 1))
-            let reply = try await client.complete([ChatTurn(role: "user", content: "x")])
+            let reply = try await client.complete([ChatMessage(role: "user", content: "x")])
             #expect(reply.content == "on time")
             // At least the late request and one retry; on a loaded machine (CI beside a
             // training run) the prompt reply may also miss the timeout once and be retried.
@@ -87,7 +88,7 @@ import SaRO
         let server = ScriptedOpenAIServer { _, _ in .init(status: 401, body: "{\"error\": {\"message\": \"bad key\"}}") }
         try await server.run { url in
             let client = ChatClient(endpoint: Self.endpoint(url))
-            do { _ = try await client.complete([ChatTurn(role: "user", content: "x")]); Issue.record("expected an error") } catch {
+            do { _ = try await client.complete([ChatMessage(role: "user", content: "x")]); Issue.record("expected an error") } catch {
                 #expect("\(error)".contains("HTTP 401 (not retried)") && "\(error)".contains("bad key"), "\(error)")
             }
             #expect(server.requestCount == 1)
@@ -99,7 +100,7 @@ import SaRO
         try await server.run { url in
             let client = ChatClient(endpoint: Self.endpoint(url, concurrency: 2))
             try await withThrowingTaskGroup(of: String.self) { group in
-                for i in 0..<8 { group.addTask { try await client.complete([ChatTurn(role: "user", content: "\(i)")]).content } }
+                for i in 0..<8 { group.addTask { try await client.complete([ChatMessage(role: "user", content: "\(i)")]).content } }
                 for try await r in group { #expect(r == "ok") }
             }
             #expect(server.requestCount == 8)
@@ -114,7 +115,7 @@ import SaRO
             e.requestsPerMinute = 600   // one every 0.1 s
             let client = ChatClient(endpoint: e)
             let start = Date()
-            for _ in 0..<4 { _ = try await client.complete([ChatTurn(role: "user", content: "x")]) }
+            for _ in 0..<4 { _ = try await client.complete([ChatMessage(role: "user", content: "x")]) }
             // Three gaps of at least 0.1 s: a lower bound on behaviour, not a speed assertion.
             #expect(Date().timeIntervalSince(start) >= 0.3)
         }
@@ -137,8 +138,8 @@ import SaRO
         try await GracefulServing.run(app, ports: ports.stream) { port in
             let client = ChatClient(endpoint: ChatEndpoint(baseURL: "http://127.0.0.1:\(port)/v1", model: "tiny", apiKeyEnv: nil))
             let params = ChatParameters(temperature: 0, maxTokens: 12)
-            let a = try await client.complete([ChatTurn(role: "system", content: "Be brief."), ChatTurn(role: "user", content: "Say something.")], parameters: params)
-            let b = try await client.complete([ChatTurn(role: "system", content: "Be brief."), ChatTurn(role: "user", content: "Say something.")], parameters: params)
+            let a = try await client.complete([ChatMessage(role: "system", content: "Be brief."), ChatMessage(role: "user", content: "Say something.")], parameters: params)
+            let b = try await client.complete([ChatMessage(role: "system", content: "Be brief."), ChatMessage(role: "user", content: "Say something.")], parameters: params)
             #expect(a.completionTokens == 12 && a.finishReason == "length")
             #expect(!a.content.isEmpty && a.content == b.content)   // greedy: the same text twice
 

@@ -37,7 +37,7 @@ public struct TeacherPrompts: Sendable {
         return TeacherPrompts(files: files, fingerprint: ContentKey.of(texts))
     }
 
-    func messages(for task: TeacherTask, policy: SafetyPolicy, request: String, format: ResponseFormat) -> [ChatTurn] {
+    func messages(for task: TeacherTask, policy: SafetyPolicy, request: String, format: ResponseFormat) -> [ChatMessage] {
         let (system, user) = files[task.name] ?? ("", "{{prompt}}")
         var values: [String: String] = [
             "policy": policy.rendered(), "prompt": task.query.prompt, "request": request, "kind": task.query.kind.rawValue,
@@ -49,7 +49,7 @@ public struct TeacherPrompts: Sendable {
             for (k, v) in values { out = out.replacingOccurrences(of: "{{\(k)}}", with: v) }
             return out
         }
-        return [ChatTurn(role: "system", content: fill(system)), ChatTurn(role: "user", content: fill(user))]
+        return [ChatMessage(role: "system", content: fill(system)), ChatMessage(role: "user", content: fill(user))]
     }
 }
 
