@@ -176,18 +176,8 @@ public struct Recipe: Sendable {
     /// (dashes or underscores), and the result decoded; a key the section does not have is an
     /// error naming the file and line.
     static func overlay<T: Codable>(_ defaults: T, _ node: Node?, path: String, section: String) throws -> T {
-        guard let node else { return defaults }
-        guard let m = node.mapping else { throw RecipeError.invalid(path: path, line: node.mark?.line ?? 0, reason: "\(section) must be a mapping") }
-        var merged = try YAMLDecoder().decode([String: AnyCodableScalar].self, from: try YAMLEncoder().encode(defaults))
-        for (k, v) in m {
-            let key = (k.string ?? "").replacingOccurrences(of: "-", with: "_")
-            guard merged[key] != nil else {
-                throw RecipeError.invalid(path: path, line: k.mark?.line ?? 0, reason: "unknown key '\(k.string ?? "?")' in \(section) (known: \(merged.keys.sorted().joined(separator: ", ")))")
-            }
-            merged[key] = try YAMLDecoder().decode(AnyCodableScalar.self, from: try Yams.serialize(node: v))
-        }
-        do { return try YAMLDecoder().decode(T.self, from: try YAMLEncoder().encode(merged)) } catch {
-            throw RecipeError.invalid(path: path, line: node.mark?.line ?? 0, reason: "\(section): \(DecodingErrorText.describe(error))")
+        do { return try ConfigLayers.overlay(defaults, node, path: path, section: section) } catch SourceError.malformed(let p, let line, let reason) {
+            throw RecipeError.invalid(path: p, line: line, reason: reason)
         }
     }
 
@@ -215,27 +205,6 @@ public struct Recipe: Sendable {
         m["style"] = nil
         do { return .guardModel(style, try YAMLDecoder().decode(ChatEndpoint.self, from: try Yams.serialize(node: .mapping(m)))) } catch {
             throw RecipeError.invalid(path: path, line: node.mark?.line ?? 0, reason: "judge: \(error)")
-        }
-    }
-}
-
-/// A YAML scalar of any type, to overlay one mapping on another.
-enum AnyCodableScalar: Codable {
-    case int(Int), double(Double), bool(Bool), string(String), list([String])
-    init(from decoder: Decoder) throws {
-        let c = try decoder.singleValueContainer()
-        if let v = try? c.decode(Int.self) { self = .int(v) } else if let v = try? c.decode(Double.self) { self = .double(v) } else if let v = try? c.decode(Bool.self) {
-            self = .bool(v)
-        } else if let v = try? c.decode([String].self) { self = .list(v) } else { self = .string(try c.decode(String.self)) }
-    }
-    func encode(to encoder: Encoder) throws {
-        var c = encoder.singleValueContainer()
-        switch self {
-        case .int(let v): try c.encode(v)
-        case .double(let v): try c.encode(v)
-        case .bool(let v): try c.encode(v)
-        case .string(let v): try c.encode(v)
-        case .list(let v): try c.encode(v)
         }
     }
 }

@@ -86,15 +86,8 @@ public struct DataConfig: Codable, Sendable, Equatable {
         return try decode(node, path: path)
     }
 
+    /// The defaults with a YAML mapping's settings over them.
     public static func decode(_ node: Node, path: String) throws -> DataConfig {
-        guard let mapping = node.mapping else { throw SourceError.malformed(path: path, line: node.mark?.line ?? 1, reason: "expected a mapping of data settings") }
-        for (k, _) in mapping {
-            guard let key = k.string, keys.contains(key) else {
-                throw SourceError.malformed(path: path, line: k.mark?.line ?? 1, reason: "unknown data setting '\(k.string ?? "?")' (known: \(keys.joined(separator: ", ")))")
-            }
-        }
-        do { return try YAMLDecoder().decode(DataConfig.self, from: try Yams.serialize(node: node)) } catch {
-            throw SourceError.malformed(path: path, line: node.mark?.line ?? 1, reason: "\(error)")
-        }
+        try ConfigLayers.overlay(DataConfig(), node, path: path, section: "data", knownKeys: keys)
     }
 }

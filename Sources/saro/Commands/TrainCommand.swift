@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Models
+import Support
 import Training
 import Yams
 
@@ -77,50 +78,50 @@ struct TrainOptions: ParsableArguments {
     @Flag(help: "Continue from the newest checkpoint in --out.") var resume = false
     @Flag(help: "No progress bar.") var quiet = false
 
-    /// Options from --config, then the flags given on the command line.
+    /// The file and path settings --config may give besides the training options.
+    static let pathKeys = ["model", "data", "eval_data", "out", "chat_template"]
+
+    /// The defaults, then --config, then the flags given on the command line (`ConfigLayers`),
+    /// and the path settings (model, data, eval_data, out, chat_template).
     func resolved() throws -> (TrainingOptions, [String: String]) {
-        var merged = try JSONSerialization.jsonObject(with: JSONEncoder().encode(TrainingOptions())) as! [String: Any]
         var paths: [String: String] = [:]
+        var node: Node?
         if let config {
             guard let text = try? String(contentsOfFile: config, encoding: .utf8) else { throw ValidationError("\(config): cannot read the file") }
-            let yaml: Any?
-            do { yaml = try Yams.load(yaml: text) } catch { throw ValidationError("\(config): not valid YAML: \(error)") }
-            guard let dict = yaml as? [String: Any] else { throw ValidationError("\(config): expected a mapping of option names to values") }
-            let pathKeys = ["model", "data", "eval_data", "out", "chat_template"]
-            var unknown: [String] = []
-            for (rawKey, value) in dict {
-                let key = rawKey.replacingOccurrences(of: "-", with: "_")
-                if pathKeys.contains(key) { paths[key] = "\(value)"; continue }
-                guard TrainingOptions.keys.contains(key) else { unknown.append(rawKey); continue }
-                merged[key] = key == "lora_targets" ? ((value as? String)?.split(separator: ",").map(String.init) ?? value) : value
-            }
+            let composed: Node?
+            do { composed = try Yams.compose(yaml: text) } catch { throw ValidationError("\(config): not valid YAML: \(error)") }
+            guard var m = composed?.mapping else { throw ValidationError("\(config): expected a mapping of option names to values") }
+            let unknown = m.keys.compactMap(\.string).filter { !(TrainingOptions.keys + Self.pathKeys).contains($0.replacingOccurrences(of: "-", with: "_")) }
             if !unknown.isEmpty { throw TrainingError.unknownConfigKeys(file: config, keys: unknown.sorted()) }
+            for k in m.keys {
+                guard let name = k.string?.replacingOccurrences(of: "-", with: "_") else { continue }
+                if Self.pathKeys.contains(name) { paths[name] = m[k]?.string ?? ""; m[k] = nil }
+                // lora_targets may be one comma-separated string, as on the command line.
+                if name == "lora_targets", let list = m[k]?.string { m[k] = .sequence(.init(list.split(separator: ",").map { Node(String($0)) })) }
+            }
+            node = .mapping(m)
         }
         // Keyed by the options' own CodingKeys: a flag cannot name a key the options lack.
-        let flags: [TrainingOptions.CodingKeys: Any?] = [
-            .epochs: epochs, .maxSteps: maxSteps, .batchSize: batchSize, .gradAccum: gradAccum, .lr: lr, .warmupRatio: warmupRatio,
-            .lrSchedule: lrSchedule, .weightDecay: weightDecay, .maxGradNorm: maxGradNorm, .maxLength: maxLength, .seed: seed,
-            .loggingSteps: loggingSteps, .saveSteps: saveSteps, .saveTotalLimit: saveTotalLimit, .evalSteps: evalSteps,
-            .evalSplit: evalSplit, .loraRank: loraRank, .loraAlpha: loraAlpha, .loraDropout: loraDropout,
-            .loraTargets: loraTargets.map { $0.split(separator: ",").map(String.init) }, .beta: beta, .lossType: lossType,
-            .labelSmoothing: labelSmoothing, .rpoAlpha: rpoAlpha, .full: full ? true : nil,
+        let flags: [TrainingOptions.CodingKeys: ConfigValue?] = [
+            .epochs: epochs.map(ConfigValue.double), .maxSteps: maxSteps.map(ConfigValue.int), .batchSize: batchSize.map(ConfigValue.int),
+            .gradAccum: gradAccum.map(ConfigValue.int), .lr: lr.map(ConfigValue.double), .warmupRatio: warmupRatio.map(ConfigValue.double),
+            .lrSchedule: lrSchedule.map(ConfigValue.string), .weightDecay: weightDecay.map(ConfigValue.double), .maxGradNorm: maxGradNorm.map(ConfigValue.double),
+            .maxLength: maxLength.map(ConfigValue.int), .seed: seed.map(ConfigValue.unsigned), .loggingSteps: loggingSteps.map(ConfigValue.int),
+            .saveSteps: saveSteps.map(ConfigValue.int), .saveTotalLimit: saveTotalLimit.map(ConfigValue.int), .evalSteps: evalSteps.map(ConfigValue.int),
+            .evalSplit: evalSplit.map(ConfigValue.double), .loraRank: loraRank.map(ConfigValue.int), .loraAlpha: loraAlpha.map(ConfigValue.double),
+            .loraDropout: loraDropout.map(ConfigValue.double), .loraTargets: loraTargets.map { .list($0.split(separator: ",").map(String.init)) },
+            .beta: beta.map(ConfigValue.double), .lossType: lossType.map(ConfigValue.string), .labelSmoothing: labelSmoothing.map(ConfigValue.double),
+            .rpoAlpha: rpoAlpha.map(ConfigValue.double), .full: full ? .bool(true) : nil,
         ]
-        for (k, v) in flags { if let v { merged[k.stringValue] = v } }
         for (k, v) in [("model", model), ("data", data), ("eval_data", evalData), ("out", out), ("chat_template", chatTemplate)] {
             if let v { paths[k] = v }
         }
-        // JSON has no NaN or infinity: name the option instead of failing to serialise it.
-        for (k, v) in merged.sorted(by: { $0.key < $1.key }) {
-            if let d = v as? Double, !d.isFinite { throw ValidationError("option \(k) must be a finite number, got \(d)") }
-        }
         do {
-            let options = try JSONDecoder().decode(TrainingOptions.self, from: JSONSerialization.data(withJSONObject: merged))
+            let options = try ConfigLayers.overlay(TrainingOptions(), node, path: config ?? "command line", section: "training options",
+                                                   flags: Dictionary(uniqueKeysWithValues: flags.compactMap { k, v in v.map { (k.stringValue, $0) } }))
+            try options.validate()
             return (options, paths)
-        } catch let DecodingError.dataCorrupted(c) {
-            throw ValidationError("option \(c.codingPath.map(\.stringValue).joined(separator: ".")): \(c.debugDescription)")
-        } catch let DecodingError.typeMismatch(_, c) {
-            throw ValidationError("option \(c.codingPath.map(\.stringValue).joined(separator: ".")) has the wrong type")
-        }
+        } catch let e as SourceError { throw ValidationError("\(e)") }
     }
 
     func run(_ kind: TrainingSession.Kind) throws {
