@@ -47,12 +47,13 @@ struct PaddedBatch {
     init(_ sequences: [([Int], [Bool])], pad: Int32) {
         rows = sequences.count
         time = sequences.map(\.0.count).max() ?? 0
+        var labels: [Int32] = []
         for (seq, trained) in sequences {
             ids += seq.map(Int32.init) + [Int32](repeating: pad, count: time - seq.count)
-            for t in 0..<time {
-                targets.append(t + 1 < seq.count && trained[t + 1] ? Int32(seq[t + 1]) : -100)
-            }
+            labels += zip(seq, trained).map { $1 ? Int32($0) : -100 } + [Int32](repeating: -100, count: time - seq.count)
         }
+        // The same shift as the inference layer's scoring uses.
+        targets = LlamaModel.shiftedTargets(labels: labels, batch: rows, time: time)
     }
 }
 
