@@ -74,9 +74,9 @@ public struct EvalRunner {
         for b in benchmarks {
             let exs = b.examples
             var results: [ExampleResult] = []
+            events(.stage(b.name, total: exs.count, done: 0))
             switch b.mode {
             case .generate:
-                events(.stage(b.name, total: exs.count, done: 0))
                 for e in exs {
                     let r = generated[e.prompt]!
                     let j = try await store.judgment(judge, kind: e.kind, request: e.request, response: r.text)
@@ -86,7 +86,6 @@ public struct EvalRunner {
                     events(.advanced(1))
                 }
             case .scoreReference:
-                events(.stage(b.name, total: exs.count, done: 0))
                 let scored = try await referenceNLL(exs)
                 for (i, e) in exs.enumerated() {
                     let scores = scored.map { n in ["nll_sum": n[i].sum, "tokens": Double(n[i].tokens), "nll": n[i].mean] } ?? [:]

@@ -1,5 +1,6 @@
 import Support
 import Foundation
+import OpenAIClient
 import Tokenizers
 #if canImport(FoundationNetworking)
 import FoundationNetworking
@@ -151,22 +152,31 @@ public final class StartedServerEngine: InferenceEngine, @unchecked Sendable {
     public let fingerprint: String
     public let batchSize: Int
     private let tokenizer: Tokenizer?
-    private let launch: @Sendable () async throws -> (ManagedServer, ServerEngine)
-    private let state = LaunchState()
+    private let state: LaunchState
 
     /// - Parameters:
     ///   - modelKey: what names the weights by content (see `ServerEngine`).
+    ///   - endpoint: the model's name and the client limits; the base URL is the started server's.
     ///   - tokenizer: the model's tokenizer, read locally: tokens are counted without the server.
-    public init(modelKey: String, batchSize: Int, tokenizer: Tokenizer?, launch: @escaping @Sendable () async throws -> (ManagedServer, ServerEngine)) {
+    ///   - start: starts the server.
+    public init(modelKey: String, endpoint: ChatEndpoint, tokenizer: Tokenizer?, start: @escaping @Sendable () async throws -> ManagedServer) {
         fingerprint = ServerEngine.fingerprint(modelKey: modelKey)
-        self.batchSize = batchSize
+        batchSize = max(1, endpoint.maxConcurrency)
         self.tokenizer = tokenizer
-        self.launch = launch
+        state = LaunchState { [tokenizer] in
+            let server = try await start()
+            var e = endpoint
+            e.baseURL = server.baseURL
+            return (server, try ServerEngine(endpoints: [e], modelKey: modelKey, tokenizer: tokenizer))
+        }
     }
 
     actor LaunchState {
+        let launch: @Sendable () async throws -> (ManagedServer, ServerEngine)
         var running: (ManagedServer, ServerEngine)?
-        func engine(_ launch: @Sendable () async throws -> (ManagedServer, ServerEngine)) async throws -> ServerEngine {
+        init(launch: @escaping @Sendable () async throws -> (ManagedServer, ServerEngine)) { self.launch = launch }
+
+        func engine() async throws -> ServerEngine {
             if let running, running.0.isRunning { return running.1 }
             running?.0.stop()
             running = try await launch()
@@ -176,7 +186,7 @@ public final class StartedServerEngine: InferenceEngine, @unchecked Sendable {
     }
 
     public func complete(_ requests: [CompletionRequest]) async throws -> [Completion] {
-        try await state.engine(launch).complete(requests)
+        try await state.engine().complete(requests)
     }
 
     public func assistantNLL(_ conversations: [[ChatMessage]]) async throws -> [AssistantNLL]? { nil }

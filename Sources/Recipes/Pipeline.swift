@@ -116,15 +116,13 @@ public final class Pipeline: @unchecked Sendable {
         let log = path("logs/server-\(stage).log")
         let endpoint = ChatEndpoint(baseURL: "", model: name, apiKeyEnv: nil, maxConcurrency: e.maxConcurrency, timeoutSeconds: e.timeout, maxRetries: e.maxRetries)
         let events = self.events
-        let engine = StartedServerEngine(modelKey: key, batchSize: e.maxConcurrency, tokenizer: tokenizer) {
+        let engine = StartedServerEngine(modelKey: key, endpoint: endpoint, tokenizer: tokenizer) {
             let server: ManagedServer
             do { server = try await ManagedServer.start(template: template, values: values, logPath: log, startupTimeout: e.startupTimeout) } catch {
                 throw RecipeError.stage(name: stage, reason: "\(error)")
             }
             events(.note("\(stage): server at \(server.baseURL) (\(server.command))"))
-            var ep = endpoint
-            ep.baseURL = server.baseURL
-            return (server, try ServerEngine(endpoints: [ep], modelKey: key, tokenizer: tokenizer))
+            return server
         }
         startedLock.withLock { started.append(engine) }
         return engine

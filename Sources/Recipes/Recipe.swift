@@ -60,7 +60,7 @@ public struct Recipe: Sendable {
     /// `vllm serve {model} --port {port} --enable-lora --lora-modules {name}={adapter}`.
     /// Reference-answer NLL is not measured and the embedding analysis is skipped for
     /// server-backed evaluations (servers expose neither).
-    public struct Engine: Codable, Sendable, Equatable {
+    public struct Engine: Codable, Sendable, Equatable, ConfigKeyed {
         /// The command for a model alone; nil: the embedded engine.
         public var start: String?
         /// The command for a model with a LoRA adapter.
@@ -71,19 +71,11 @@ public struct Recipe: Sendable {
         public var timeout: Double = 600
         public var maxRetries = 2
         public var startupTimeout: Double = 600
-        enum CodingKeys: String, CodingKey {
+        enum CodingKeys: String, CodingKey, CaseIterable {
             case start, startAdapter = "start_adapter", maxConcurrency = "max_concurrency", timeout, maxRetries = "max_retries", startupTimeout = "startup_timeout"
         }
+        public static var keys: [String] { CodingKeys.allCases.map(\.rawValue) }
         public var isEmbedded: Bool { start == nil }
-
-        public init() {}
-        // Every key is written, null included: the recipe overlay knows a section's keys from it.
-        public func encode(to encoder: Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(start, forKey: .start); try c.encode(startAdapter, forKey: .startAdapter)
-            try c.encode(maxConcurrency, forKey: .maxConcurrency); try c.encode(timeout, forKey: .timeout)
-            try c.encode(maxRetries, forKey: .maxRetries); try c.encode(startupTimeout, forKey: .startupTimeout)
-        }
     }
 
     public struct Baselines: Codable, Sendable, Equatable {

@@ -1,6 +1,12 @@
 import Foundation
 import Yams
 
+/// An options type that names its keys itself (its coding keys), so a key whose default is nil
+/// and therefore not encoded is still known to `ConfigLayers`.
+public protocol ConfigKeyed {
+    static var keys: [String] { get }
+}
+
 /// Defaults, then a config file's keys, then command-line flags: the one way saro layers
 /// settings onto a Codable options type (recipes' sections, data settings, training options).
 /// The options type's own coding keys are the names everywhere: the YAML keys (dashes or
@@ -8,13 +14,13 @@ import Yams
 public enum ConfigLayers {
     /// `defaults` with the keys of `node` (a YAML mapping, or nil for none) laid over them, then
     /// `flags` over those. An unknown key is an error naming the file and its line; so is a
-    /// value the type cannot take. `knownKeys` defaults to the keys `defaults` encodes (give
-    /// the type's coding keys when it leaves optional ones out).
-    public static func overlay<T: Codable>(_ defaults: T, _ node: Node?, path: String, section: String, knownKeys: [String]? = nil,
+    /// value the type cannot take. The known keys are the type's own (`ConfigKeyed`), else the
+    /// ones `defaults` encodes.
+    public static func overlay<T: Codable>(_ defaults: T, _ node: Node?, path: String, section: String,
                                            flags: [String: ConfigValue] = [:]) throws -> T {
         if node == nil && flags.isEmpty { return defaults }
         var merged = try YAMLDecoder().decode([String: ConfigValue].self, from: try YAMLEncoder().encode(defaults))
-        let known = Set(knownKeys ?? Array(merged.keys))
+        let known = Set((T.self as? ConfigKeyed.Type)?.keys ?? Array(merged.keys))
         if let node {
             guard let m = node.mapping else { throw SourceError.malformed(path: path, line: node.mark?.line ?? 0, reason: "\(section) must be a mapping") }
             for (k, v) in m {

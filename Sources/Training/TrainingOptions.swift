@@ -1,9 +1,10 @@
 import Foundation
 import Models
+import Support
 
 /// Hyper-parameters of a training run, named as TRL users know them. The same names (with
 /// dashes or underscores) are accepted in a YAML config file; an unknown key is an error.
-public struct TrainingOptions: Codable, Sendable, Equatable {
+public struct TrainingOptions: Codable, Sendable, Equatable, ConfigKeyed {
     public var epochs: Double = 1
     /// Stop after this many optimizer steps (overrides epochs when > 0).
     public var maxSteps: Int = 0

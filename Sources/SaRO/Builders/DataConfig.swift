@@ -5,7 +5,7 @@ import Yams
 
 /// What the data builders build: sources, sizes, the template split, the policy and the
 /// format. Keys are snake_case in YAML (a recipe's `data:` section); unknown keys are errors.
-public struct DataConfig: Codable, Sendable, Equatable {
+public struct DataConfig: Codable, Sendable, Equatable, ConfigKeyed {
     public var harmfulSources = ["advbench", "donotanswer"]
     public var benignSources = ["gsm8k-train", "humaneval-train", "everyday", "borderline"]
     /// Prompts that must never reach training (checked by normalized-text hash).
@@ -88,6 +88,6 @@ public struct DataConfig: Codable, Sendable, Equatable {
 
     /// The defaults with a YAML mapping's settings over them.
     public static func decode(_ node: Node, path: String) throws -> DataConfig {
-        try ConfigLayers.overlay(DataConfig(), node, path: path, section: "data", knownKeys: keys)
+        try ConfigLayers.overlay(DataConfig(), node, path: path, section: "data")
     }
 }

@@ -49,7 +49,7 @@ public struct PolicySampler {
             batchOrder: { (queries[units[$0].0].prompt.count, $0) < (queries[units[$1].0].prompt.count, $1) },
             started: { events(.stage("sample", total: $0, done: $1)) }, advanced: { events(.advanced($0)) }
         ) { rows in
-            // Each sample has its own stream, so a sample does not depend on its batch.
+            // Each sample's seed comes from its key.
             try await engine.complete(rows.map { i in
                 CompletionRequest(messages: [.user(queries[units[i].0].prompt)], maxTokens: s.maxTokens,
                                   sampling: SamplingParameters(temperature: s.temperature, topP: s.topP, seed: ContentKey.seed(keys[i])))
