@@ -113,10 +113,18 @@ let package = Package(
             resources: [.copy("Resources")],
             swiftSettings: simdFlags
         ),
+        // Training stages on TRL + Accelerate (a Python script saro ships and launches), from the
+        // data and options saro's own trainer uses.
+        .target(
+            name: "TRLBridge",
+            dependencies: ["Training", "Models", "Tokenizers", "Support"],
+            resources: [.copy("Resources")],
+            swiftSettings: simdFlags
+        ),
         // Recipes: `saro run`, every stage of SaRO and its baselines in one resumable run.
         .target(
             name: "Recipes",
-            dependencies: ["SaRO", "Evaluation", "Inference", "Training", "Judges", "Jobs", "OpenAIClient", "Models", "Tensor", "Support", .product(name: "Yams", package: "Yams")],
+            dependencies: ["SaRO", "Evaluation", "Inference", "Training", "TRLBridge", "Judges", "Jobs", "OpenAIClient", "Models", "Tensor", "Support", .product(name: "Yams", package: "Yams")],
             swiftSettings: simdFlags
         ),
         .executableTarget(

@@ -5,6 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
+# The TRL recipe's test trains in the environment setup-trl.sh makes (once; quick after).
+[ "${1:-}" = "--fast" ] || scripts/setup-trl.sh
 swift build --build-tests
 # The tests check saro's defaults, so a SARO_* setting from the shell (threads, BLAS, kernel
 # limits, data folder) must not reach them; tests that exercise one set it themselves. SARO_HOME

@@ -8,6 +8,7 @@ import Models
 import OpenAIClient
 import SaRO
 import Training
+import TRLBridge
 
 /// Progress of `saro run`, one stream for the CLI, the logs and the tests.
 public enum PipelineEvent: Sendable {
@@ -128,6 +129,12 @@ public final class Pipeline: @unchecked Sendable {
         return engine
     }
 
+    /// How TRL stages launch: the recipe's Python, or the environment scripts/setup-trl.sh makes.
+    var trlLauncher: TRLLauncher {
+        TRLLauncher(python: recipe.trainer.python ?? ModelStore.cacheDirectory.appendingPathComponent("trl-venv/bin/python").path,
+                    accelerateConfig: recipe.trainer.accelerateConfig)
+    }
+
     func stopServers() async {
         let engines = startedLock.withLock { () -> [StartedServerEngine] in defer { started = [] }; return started }
         for e in engines { await e.stop() }
@@ -244,7 +251,10 @@ public final class Pipeline: @unchecked Sendable {
         let length = options.maxSteps > 0 ? "\(options.maxSteps) steps" : "\(options.epochs) epoch(s)"
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys]
-        let settings = (try? enc.encode(options)).map { String(decoding: $0, as: UTF8.self) } ?? ""
+        let useTRL = recipe.trainer.usesTRL(name)
+        // The trainer joins the fingerprint only when it is TRL, so runs made before TRL existed
+        // keep their finished stages.
+        let settings = ((try? enc.encode(options)).map { String(decoding: $0, as: UTF8.self) } ?? "") + (useTRL ? "trl:\(trlLauncher)" : "")
         return Stage(name: name, inputs: [model] + data, settings: settings, outputs: [out + "/adapter_model.safetensors"], run: { [self] in
             // Several data files train as one (SRPO: OP-COT and PP-COT pairs).
             var file = data[0]
@@ -256,6 +266,16 @@ public final class Pipeline: @unchecked Sendable {
                 }.joined()
                 try JSONL.writeAtomically(text, to: file)
             }
+            if useTRL {
+                let stage = TRLStage(kind: kind, model: model, data: file, options: options, outputDirectory: URL(fileURLWithPath: out),
+                                     launcher: trlLauncher, logPath: path("logs/trl-\(name).log"))
+                do {
+                    try await stage.run(log: { self.events(.note("\(name): \($0)")) }) { e in
+                        if case .step(let step, let total, let loss, _) = e { self.events(.training(step: step, total: total, loss: loss)) }
+                    }
+                } catch let error as TRLError { throw RecipeError.stage(name: name, reason: "\(error)") }
+                return
+            }
             let loaded = try PretrainedModel.load(model)
             let session = try TrainingSession(kind: kind, model: loaded, modelName: model, data: file, options: options, outputDirectory: URL(fileURLWithPath: out)) {
                 self.events(.note($0))
@@ -263,7 +283,7 @@ public final class Pipeline: @unchecked Sendable {
             try session.trainer.run(resume: true) { e in
                 if case .step(let step, let total, let loss, _) = e { self.events(.training(step: step, total: total, loss: Double(loss))) }
             }
-        }, restartsWhenInputsChange: true, plan: "\(kind == .sft ? "SFT" : "DPO") on \(data.map { URL(fileURLWithPath: $0).lastPathComponent }.joined(separator: " + ")), \(length), LoRA rank \(options.loraRank)",
+        }, restartsWhenInputsChange: true, plan: "\(kind == .sft ? "SFT" : "DPO") on \(data.map { URL(fileURLWithPath: $0).lastPathComponent }.joined(separator: " + ")), \(length), LoRA rank \(options.loraRank)\(useTRL ? " (TRL)" : "")",
            // DPO also runs the reference model forward once over each pair it trains on: a
            // forward pass is about a third of a training step's work.
            trainTokens: steps * options.batchSize * options.gradAccum * min(tokensPerExample, options.maxLength * (kind == .dpo ? 2 : 1)) * (kind == .dpo ? 4 : 3) / 3)

@@ -78,6 +78,27 @@ public struct Recipe: Sendable {
         public var isEmbedded: Bool { start == nil }
     }
 
+    /// Which engine trains: saro's own trainer (the default) or TRL with Accelerate, for every
+    /// training stage or those listed. TRL runs in `python`'s environment (default: the one
+    /// `scripts/setup-trl.sh` makes in saro's cache folder), launched with `accelerate launch`
+    /// and `accelerate_config` when given (DeepSpeed ZeRO-3, FSDP, several GPUs or nodes).
+    public struct Trainer: Codable, Sendable, Equatable, ConfigKeyed {
+        public enum Kind: String, Codable, Sendable { case saro, trl }
+        public var engine: Kind = .saro
+        /// The training stages TRL runs (train-rw, train-saro, ...); nil: all of them.
+        public var stages: [String]?
+        public var python: String?
+        public var accelerateConfig: String?
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case engine, stages, python, accelerateConfig = "accelerate_config"
+        }
+        public static var keys: [String] { CodingKeys.allCases.map(\.rawValue) }
+        public static let stageNames = ["train-rw", "train-saro", "train-saro-srs", "train-safety-sft", "train-safety-dpo"]
+
+        /// Whether TRL trains `stage`.
+        public func usesTRL(_ stage: String) -> Bool { engine == .trl && (stages?.contains(stage) ?? true) }
+    }
+
     public struct Baselines: Codable, Sendable, Equatable {
         public var safetySFT = true
         public var safetyDPO = true
@@ -98,10 +119,11 @@ public struct Recipe: Sendable {
     public var baselines: Baselines
     public var evaluation: Evaluation
     public var engine: Engine
+    public var trainer: Trainer
     /// The recipe's text after variable substitution (saved in the run folder).
     public var resolvedText: String
 
-    static let keys = ["name", "out", "model", "init", "data", "teacher", "judge", "sampling", "rw", "srpo", "srs", "baselines", "eval", "engine"]
+    static let keys = ["name", "out", "model", "init", "data", "teacher", "judge", "sampling", "rw", "srpo", "srs", "baselines", "eval", "engine", "trainer"]
 
     public static func load(path: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Recipe {
         guard let data = FileManager.default.contents(atPath: path) else { throw RecipeError.invalid(path: path, line: 1, reason: "cannot read the recipe") }
@@ -161,6 +183,7 @@ public struct Recipe: Sendable {
             baselines: try section("baselines", Baselines()),
             evaluation: try section("eval", Evaluation()),
             engine: try checkEngine(try section("engine", Engine()), path: path, line: map["engine"]?.mark?.line ?? 0),
+            trainer: try checkTrainer(try section("trainer", Trainer()), path: path, line: map["trainer"]?.mark?.line ?? 0),
             resolvedText: text)
     }
 

@@ -34,6 +34,16 @@ extension Recipe {
     }
 
     /// Both commands or neither (every run evaluates adapters), and limits that make sense.
+    static func checkTrainer(_ t: Trainer, path: String, line: Int) throws -> Trainer {
+        for name in t.stages ?? [] where !Trainer.stageNames.contains(name) {
+            throw RecipeError.invalid(path: path, line: line, reason: "trainer: unknown stage '\(name)' (training stages: \(Trainer.stageNames.joined(separator: ", ")))")
+        }
+        if t.engine == .saro, t.stages != nil || t.python != nil || t.accelerateConfig != nil {
+            throw RecipeError.invalid(path: path, line: line, reason: "trainer: stages, python and accelerate_config are TRL's settings: give engine: trl with them")
+        }
+        return t
+    }
+
     static func checkEngine(_ e: Engine, path: String, line: Int) throws -> Engine {
         func fail(_ reason: String) -> RecipeError { .invalid(path: path, line: line, reason: "engine: \(reason)") }
         if (e.start == nil) != (e.startAdapter == nil) {

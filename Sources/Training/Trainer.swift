@@ -193,10 +193,16 @@ public final class Trainer {
 }
 
 /// metrics.jsonl: one JSON object per line, appended and flushed as it is written.
-final class MetricsLog {
+public final class MetricsLog {
     let handle: FileHandle
 
-    init(_ url: URL) throws {
+    /// The keys saro's trainer logs, TRL's names: each training row has the first group (and,
+    /// for preference training, the pair metrics); evaluation rows have the same prefixed with
+    /// `eval_`. Rows from another engine are kept to these keys.
+    public static let trainingKeys = ["step", "epoch", "loss", "grad_norm", "learning_rate", "tokens_per_second"]
+    public static let pairKeys = ["rewards/chosen", "rewards/rejected", "rewards/accuracies", "rewards/margins", "logps/chosen", "logps/rejected"]
+
+    public init(_ url: URL) throws {
         if !FileManager.default.fileExists(atPath: url.path) { _ = FileManager.default.createFile(atPath: url.path, contents: nil) }
         handle = try FileHandle(forWritingTo: url)
         try handle.seekToEnd()
@@ -204,7 +210,7 @@ final class MetricsLog {
 
     deinit { try? handle.close() }
 
-    func write(_ row: [String: Double]) throws {
+    public func write(_ row: [String: Double]) throws {
         var obj: [String: Any] = [:]
         for (k, v) in row { obj[k] = (k == "step" || k == "skipped") ? Int(v) as Any : (v.isFinite ? v as Any : NSNull()) }
         var data = try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys, .withoutEscapingSlashes])
@@ -213,7 +219,7 @@ final class MetricsLog {
     }
 
     /// Drops lines logged after `step` (a resumed run writes them again).
-    static func truncate(_ url: URL, afterStep step: Int) throws {
+    public static func truncate(_ url: URL, afterStep step: Int) throws {
         guard let data = FileManager.default.contents(atPath: url.path) else { return }
         let kept = String(decoding: data, as: UTF8.self).split(separator: "\n").filter { line in
             guard let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], let s = obj["step"] as? Int else { return false }

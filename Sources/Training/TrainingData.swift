@@ -1,6 +1,7 @@
 import Support
 import Foundation
 import Models
+import Tensor
 import Tokenizers
 
 public enum DataError: Error, CustomStringConvertible {
@@ -145,5 +146,22 @@ public struct DatasetReader {
         do { return try template.render(messages, tokenizer: tokenizer, requireLoss: true) } catch {
             throw DataError.malformed(file: file, line: line, reason: "\(error)")
         }
+    }
+}
+
+extension DatasetReader {
+    /// The training examples and the held-out ones: the eval file's, or a split of `eval_split`
+    /// of the data drawn with the run's seed (none when it is 0). Both training engines hold
+    /// out the same examples.
+    public static func split<T>(_ records: (String) throws -> ([T], Report), data: String, evalData: String?,
+                                options: TrainingOptions) throws -> (train: [T], held: [T], report: Report) {
+        let (all, report) = try records(data)
+        if let evalData { return (all, try records(evalData).0, report) }
+        guard options.evalSplit > 0 else { return (all, [], report) }
+        var rng = SplitMix64(seed: options.seed ^ 0x5EED)
+        var idx = Array(all.indices)
+        idx.shuffle(using: &rng)
+        let n = max(1, Int(Double(all.count) * options.evalSplit))
+        return (idx.dropFirst(n).sorted().map { all[$0] }, idx.prefix(n).sorted().map { all[$0] }, report)
     }
 }

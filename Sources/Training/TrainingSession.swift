@@ -44,16 +44,8 @@ public struct TrainingSession {
             }
         }
 
-        /// The training examples and the held-out ones (the eval file, or a seeded split).
-        func read<T>(_ reader: (String) throws -> ([T], DatasetReader.Report)) throws -> (train: [T], held: [T], report: DatasetReader.Report) {
-            let (all, report) = try reader(data)
-            if let evalData { return (all, try reader(evalData).0, report) }
-            guard options.evalSplit > 0 else { return (all, [], report) }
-            var rng = SplitMix64(seed: options.seed ^ 0x5EED)
-            var idx = Array(all.indices)
-            idx.shuffle(using: &rng)
-            let n = max(1, Int(Double(all.count) * options.evalSplit))
-            return (idx.dropFirst(n).sorted().map { all[$0] }, idx.prefix(n).sorted().map { all[$0] }, report)
+        func read<T>(_ records: (String) throws -> ([T], DatasetReader.Report)) throws -> (train: [T], held: [T], report: DatasetReader.Report) {
+            try DatasetReader.split(records, data: data, evalData: evalData, options: options)
         }
 
         let objective: TrainingObjective, evalObjective: TrainingObjective?

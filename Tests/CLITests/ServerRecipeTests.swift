@@ -5,14 +5,17 @@ import Testing
 /// (`saro serve` standing in for vLLM). Killed while a server-backed stage runs, the run leaves
 /// no server behind, and a rerun finishes every stage.
 @Suite(.tags(.process)) struct ServerRecipeTests {
-    /// Processes whose command line mentions `text` (servers of one run folder).
-    static func processes(mentioning text: String) -> [String] {
-        let pids = (try? FileManager.default.contentsOfDirectory(atPath: "/proc"))?.filter { Int($0) != nil } ?? []
+    /// This machine's processes and their command lines.
+    static func commandLines() -> [(pid: pid_t, line: String)] {
+        let pids = (try? FileManager.default.contentsOfDirectory(atPath: "/proc"))?.compactMap { pid_t($0) } ?? []
         return pids.compactMap { pid in
-            guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return nil }
-            let line = String(decoding: data.map { $0 == 0 ? 32 : $0 }, as: UTF8.self)
-            return line.contains(text) && line.contains(" serve ") ? line : nil
+            FileManager.default.contents(atPath: "/proc/\(pid)/cmdline").map { (pid, String(decoding: $0.map { $0 == 0 ? 32 : $0 }, as: UTF8.self)) }
         }
+    }
+
+    /// Servers whose command line mentions `text` (those of one run folder).
+    static func processes(mentioning text: String) -> [String] {
+        commandLines().map(\.line).filter { $0.contains(text) && $0.contains(" serve ") }
     }
 
     @Test func serverBackedRunKilledAndRerunFinishes() throws {

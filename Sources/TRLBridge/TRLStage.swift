@@ -1,0 +1,175 @@
+import Foundation
+import Models
+import Support
+import Tokenizers
+import Training
+
+public enum TRLError: Error, CustomStringConvertible {
+    case noPython(String)
+    case notAFolder(String)
+    case failed(status: Int32, log: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case .noPython(let p):
+            return "no Python environment for TRL at \(p): make it with scripts/setup-trl.sh (or name another with trainer.python)"
+        case .notAFolder(let m):
+            return "TRL trains a Hugging Face model folder (config.json, safetensors, tokenizer); \(m) is not one (save it as a folder with `saro model export`)"
+        case .failed(let s, let log, let reason):
+            return "the TRL run exited with status \(s)\(reason.isEmpty ? "" : ": \(reason)") (its output is in \(log))"
+        }
+    }
+}
+
+/// How a TRL stage is launched: the Python that has torch, transformers, peft, trl and
+/// accelerate (`scripts/setup-trl.sh` makes one), and an Accelerate config file (DeepSpeed
+/// ZeRO-3, FSDP, several GPUs or nodes) or none: one process on this machine.
+public struct TRLLauncher: Sendable, Equatable {
+    public var python: String
+    public var accelerateConfig: String?
+
+    public init(python: String, accelerateConfig: String? = nil) {
+        self.python = python; self.accelerateConfig = accelerateConfig
+    }
+
+    /// The shell command that runs `script` on `stageFile`.
+    func command(script: String, stageFile: String) -> String {
+        let launch = accelerateConfig.map { ["--config_file", $0] } ?? ["--num_processes", "1", "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]
+        return ([python, "-m", "accelerate.commands.launch"] + launch + [script, stageFile]).map(ChildProcess.quote).joined(separator: " ")
+    }
+}
+
+/// One training stage run by TRL instead of saro's trainer, from the same data and options.
+///
+/// saro reads and renders the data exactly as its own trainer does (the same chat template,
+/// truncation, held-out split and step plan) and writes the rows already tokenized, in the
+/// order its trainer would visit them; the shipped script (`trl_train.py`) trains on them in
+/// that order with SFTTrainer or DPOTrainer and PEFT LoRA, under `accelerate launch`. Its
+/// progress comes back as events that become saro's `TrainingEvent`s and `metrics.jsonl` rows
+/// under saro's names; the adapter lands in the output folder as saro's trainer leaves it, so
+/// later stages read it the same way. Run again after a kill, TRL resumes from its newest
+/// checkpoint (in `trl/` inside the output folder).
+public struct TRLStage {
+    public var kind: TrainingSession.Kind
+    public var model: String
+    public var data: String
+    public var evalData: String?
+    public var options: TrainingOptions
+    public var outputDirectory: URL
+    public var launcher: TRLLauncher
+    /// Where the launcher's output goes (default: trl/train.log in the output folder).
+    public var logPath: String?
+
+    public init(kind: TrainingSession.Kind, model: String, data: String, evalData: String? = nil, options: TrainingOptions,
+                outputDirectory: URL, launcher: TRLLauncher, logPath: String? = nil) {
+        self.kind = kind; self.model = model; self.data = data; self.evalData = evalData; self.options = options
+        self.outputDirectory = outputDirectory; self.launcher = launcher; self.logPath = logPath
+    }
+
+    var work: URL { outputDirectory.appendingPathComponent("trl") }
+
+    /// The rows written for TRL and the step plan they follow.
+    struct Prepared {
+        var train: [String]
+        var eval: [String]
+        var plan: StepPlan
+        var padToken: Int
+    }
+
+    /// Reads and renders the data as saro's trainer does; one JSON line per row.
+    func prepare() throws -> Prepared {
+        try options.validate()
+        let url = try ModelStore.resolve(model)
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: url.appendingPathComponent("config.json").path, isDirectory: &isDir), !isDir.boolValue else {
+            throw TRLError.notAFolder(model)
+        }
+        let tokenizer = try PretrainedModel.loadTokenizer(url.path)
+        let reader = DatasetReader(tokenizer: tokenizer, template: try ChatTemplate.resolve(name: nil, tokenizer: tokenizer), maxLength: options.maxLength)
+        let pad = tokenizer.padTokenId ?? tokenizer.eosTokenId ?? 0
+        func line(_ object: [String: Any]) throws -> String {
+            String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)
+        }
+        func ordered<T>(_ train: [T], lengths: [Int], row: (T) throws -> String) throws -> (rows: [String], plan: StepPlan) {
+            let plan = StepPlan(lengths: lengths, options: options)
+            let rows = try (0..<plan.totalSteps).flatMap { step in try plan.microBatches(forStep: step).joined().map { try row(train[$0]) } }
+            return (rows, plan)
+        }
+        switch kind {
+        case .sft:
+            let (train, held, _) = try DatasetReader.split(reader.readSFT, data: data, evalData: evalData, options: options)
+            let row = { (e: SFTExample) in try line(["input_ids": e.ids, "labels": zip(e.ids, e.mask).map { $1 ? $0 : -100 }]) }
+            let (rows, plan) = try ordered(train, lengths: train.map(\.tokens), row: row)
+            return Prepared(train: rows, eval: try held.map(row), plan: plan, padToken: pad)
+        case .dpo:
+            let (train, held, _) = try DatasetReader.split(reader.readPreferences, data: data, evalData: evalData, options: options)
+            let row = { (e: PreferenceExample) in try line(["prompt_ids": e.prompt, "chosen_ids": e.chosen, "rejected_ids": e.rejected]) }
+            let (rows, plan) = try ordered(train, lengths: train.map(\.tokens), row: row)
+            return Prepared(train: rows, eval: try held.map(row), plan: plan, padToken: pad)
+        }
+    }
+
+    /// Writes the stage's files and runs TRL to the end, resuming from its newest checkpoint.
+    public func run(log: @escaping (String) -> Void = { _ in }, onEvent: @escaping (TrainingEvent) -> Void = { _ in }) async throws {
+        guard FileManager.default.isExecutableFile(atPath: launcher.python) else { throw TRLError.noPython(launcher.python) }
+        let prepared = try prepare()
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+        let trainFile = work.appendingPathComponent("train.jsonl").path
+        try AtomicFile.write(Data(prepared.train.map { $0 + "\n" }.joined().utf8), to: trainFile)
+        var evalFile: String?
+        if !prepared.eval.isEmpty {
+            evalFile = work.appendingPathComponent("eval.jsonl").path
+            try AtomicFile.write(Data(prepared.eval.map { $0 + "\n" }.joined().utf8), to: evalFile!)
+        }
+        let script = work.appendingPathComponent("trl_train.py").path
+        try AtomicFile.write(Data(contentsOf: URL(fileURLWithPath: try TRLResources.path("trl_train.py"))), to: script)
+        let events = work.appendingPathComponent("events.jsonl").path
+        let stage: [String: Any] = [
+            "kind": kind.rawValue, "model": try ModelStore.resolve(model).path, "train_file": trainFile, "eval_file": evalFile ?? NSNull(),
+            "output_dir": work.path, "final_dir": outputDirectory.path, "events_file": events, "pad_token_id": prepared.padToken,
+            "lora": TRLConfig.lora(options) ?? NSNull(), "args": TRLConfig.arguments(options, kind: kind),
+        ]
+        let stageFile = work.appendingPathComponent("stage.json").path
+        try AtomicFile.write(try JSONSerialization.data(withJSONObject: stage, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]), to: stageFile)
+        try AtomicFile.write(Data(), to: events)
+        let logPath = self.logPath ?? work.appendingPathComponent("train.log").path
+        let command = launcher.command(script: script, stageFile: stageFile)
+        log("TRL: \(command) (output in \(logPath))")
+        let process = try ChildProcess(command: command, logPath: logPath, environment: ["PYTHONUNBUFFERED": "1", "TOKENIZERS_PARALLELISM": "false"])
+        var follower = TRLEventFollower(path: events, plan: prepared.plan, metrics: outputDirectory.appendingPathComponent("metrics.jsonl"),
+                                        examples: prepared.train.count)
+        do {
+            while true {
+                let status = process.exited()
+                try follower.poll(log: log, onEvent: onEvent)
+                if let status {
+                    guard status == 0, follower.ended else {
+                        throw TRLError.failed(status: status, log: logPath, reason: Self.reason(logPath: logPath, tail: process.logTail()))
+                    }
+                    break
+                }
+                try await Task.sleep(nanoseconds: 200_000_000)
+            }
+        } catch {
+            process.stop()
+            throw error
+        }
+        onEvent(.finished(path: outputDirectory.path))
+    }
+
+    /// The script's own message when it gave one (missing or old packages), else the first
+    /// Python exception in the log (the training script's; `accelerate launch` adds its own
+    /// after it), else the log's last lines.
+    static func reason(logPath: String, tail: String) -> String {
+        let lines = ((FileManager.default.contents(atPath: logPath)).map { String(decoding: $0, as: UTF8.self) } ?? "").split(separator: "\n")
+        if let own = lines.last(where: { $0.hasPrefix("trl_train: ") }) { return String(own.dropFirst("trl_train: ".count)) }
+        if let exception = lines.first(where: { $0.wholeMatch(of: #/[A-Za-z_.]*(Error|Exception|Interrupt): .*/#) != nil }) { return String(exception) }
+        return tail
+    }
+}
+
+enum TRLResources {
+    static func path(_ relative: String) throws -> String {
+        try ResourceBundle.locate("saro_TRLBridge.resources").path("Resources/" + relative)
+    }
+}

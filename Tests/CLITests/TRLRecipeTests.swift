@@ -1,0 +1,83 @@
+import Foundation
+import Testing
+
+/// `saro run recipes/tiny-trl.yaml`: RW and SRPO trained by TRL under `accelerate launch` on
+/// this CPU (in the environment scripts/setup-trl.sh makes, which scripts/test.sh sets up),
+/// every generation on `saro serve` started by the recipe. Killed while TRL trains, the run
+/// leaves no trainer behind and a rerun resumes TRL from its checkpoint; the TRL stage's first
+/// loss is saro's own SFT loss on the same first batch.
+@Suite(.tags(.process)) struct TRLRecipeTests {
+    /// The launcher and trainer processes of one run folder.
+    static func trainers(mentioning text: String) -> [(pid: pid_t, line: String)] {
+        ServerRecipeTests.commandLines().filter { $0.line.contains(text) && $0.line.contains("trl_train.py") }
+    }
+
+    static func metrics(_ path: URL) throws -> [[String: Any]] {
+        try String(contentsOf: path, encoding: .utf8).split(separator: "\n").map {
+            try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any]
+        }
+    }
+
+    @Test func trlStagesResumeAfterAKillAndMatchSarosFirstLoss() throws {
+        let out = TrainResumeTests.work("recipe-tiny-trl")
+        let recipe = TrainResumeTests.repo.appendingPathComponent("recipes/tiny-trl.yaml").path
+        let plan = try CLITests.saro(["run", recipe, "--out", out.path, "--dry-run"])
+        #expect(plan.status == 0, "\(plan.out)\(plan.err)")
+        let planned = plan.out.split(separator: "\n")
+        #expect(planned.contains { $0.contains("train-rw") && $0.contains("(TRL)") } && planned.contains { $0.contains("train-saro") && $0.contains("(TRL)") }, "\(plan.out)")
+
+        // Kill the run once TRL has saved its first RW checkpoint (of eight). The tiny model's
+        // steps take milliseconds, so the trainer is frozen first: it would otherwise finish
+        // in the second the watchdog takes to notice, and leave nothing to resume.
+        let p = try CLITests.startInBackground(["run", recipe, "--out", out.path, "--quiet"])
+        let firstCheckpoint = out.appendingPathComponent("checkpoints/rw/trl/checkpoint-5/trainer_state.json").path
+        let deadline = Date().addingTimeInterval(600)
+        while Date() < deadline && p.isRunning && !FileManager.default.fileExists(atPath: firstCheckpoint) { Thread.sleep(forTimeInterval: 0.01) }
+        // Not the watchdog: it is the shell whose command line names the launcher.
+        let frozen = Self.trainers(mentioning: out.path).filter { !$0.line.hasPrefix("/bin/sh") }
+        for t in frozen { kill(t.pid, SIGSTOP) }
+        CLITests.killAndReap(p)
+        try #require(FileManager.default.fileExists(atPath: firstCheckpoint), "the run ended before TRL saved checkpoint-5")
+        try #require(!frozen.isEmpty, "no trainer running at checkpoint-5")
+        // The watchdog signals the launcher's whole process group within a second or two; the
+        // frozen trainer acts on it as soon as it runs again.
+        Thread.sleep(forTimeInterval: 3)
+        for t in frozen { kill(t.pid, SIGCONT) }
+        let gone = Date().addingTimeInterval(20)
+        while Date() < gone && !Self.trainers(mentioning: out.path).isEmpty { Thread.sleep(forTimeInterval: 0.2) }
+        #expect(Self.trainers(mentioning: out.path).isEmpty, "\(Self.trainers(mentioning: out.path).map(\.line))")
+
+        let rerun = try CLITests.saro(["run", recipe, "--out", out.path])
+        #expect(rerun.status == 0, "\(rerun.err.suffix(3000))")
+        let resumed = rerun.err.firstMatch(of: #/train-rw: TRL resumes from checkpoint-(\d+)/#).flatMap { Int($0.output.1) }
+        #expect(resumed.map { $0 >= 5 && $0 < 40 } == true, "\(rerun.err.suffix(3000))")
+        #expect(Self.trainers(mentioning: out.path).isEmpty)
+
+        // metrics.jsonl under saro's names, one row per step, kept across the resume.
+        let rw = try Self.metrics(out.appendingPathComponent("checkpoints/rw/metrics.jsonl"))
+        #expect(rw.map { $0["step"] as? Int } == (1...40).map { $0 }, "\(rw)")
+        for row in rw { #expect(Set(row.keys).isSubset(of: ["step", "epoch", "loss", "grad_norm", "learning_rate", "tokens_per_second"]), "\(row)") }
+        #expect(rw.allSatisfy { ($0["loss"] as? Double)?.isFinite == true && ($0["grad_norm"] as? Double) != nil })
+        let srpo = try Self.metrics(out.appendingPathComponent("checkpoints/saro/metrics.jsonl"))
+        #expect(srpo.count == 3 && srpo.allSatisfy { $0["rewards/margins"] != nil && $0["logps/chosen"] != nil }, "\(srpo)")
+        // The adapters are PEFT's, read by saro: merged into the RW model, served for SaRO's evaluation.
+        for dir in ["checkpoints/rw", "checkpoints/saro"] {
+            #expect(FileManager.default.fileExists(atPath: out.appendingPathComponent("\(dir)/adapter_model.safetensors").path))
+        }
+        let results = try JSONSerialization.jsonObject(with: Data(contentsOf: out.appendingPathComponent("eval/saro/results.json"))) as! [String: Any]
+        let benchmarks = results["benchmarks"] as! [String: [String: Double]]
+        #expect(benchmarks["harmbench"]?["count"] ?? 0 > 0, "\(benchmarks)")
+        let report = try String(contentsOf: out.appendingPathComponent("report.md"), encoding: .utf8)
+        #expect(report.contains("SaRO"))
+
+        // One data path, two engines: saro's trainer on the same model, data and options.
+        let own = out.appendingPathComponent("saro-sft-step1")
+        let sft = try CLITests.saro(["train", "sft", "--model", out.appendingPathComponent("models/base").path,
+                                     "--data", out.appendingPathComponent("data/ritd.jsonl").path, "--max-steps", "1", "--batch-size", "2",
+                                     "--max-length", "384", "--lr", "0.003", "--logging-steps", "1", "--out", own.path])
+        #expect(sft.status == 0, "\(sft.err)")
+        let sarosLoss = try #require(try Self.metrics(own.appendingPathComponent("metrics.jsonl")).first?["loss"] as? Double)
+        let trlLoss = try #require(rw.first?["loss"] as? Double)
+        #expect(abs(sarosLoss - trlLoss) < 1e-3, "saro \(sarosLoss), TRL \(trlLoss)")
+    }
+}
