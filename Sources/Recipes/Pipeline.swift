@@ -59,6 +59,9 @@ struct Stage {
     /// Estimated tokens decoded and tokens trained on (forward and backward).
     var decodeTokens = 0
     var trainTokens = 0
+    /// The stage's model work runs on another engine (a server, TRL): this machine's rates
+    /// do not estimate it.
+    var elsewhere = false
 }
 
 /// Runs a recipe's stages in order inside the run folder.
@@ -166,6 +169,7 @@ public final class Pipeline: @unchecked Sendable {
         let dataSettings = json(r.data) + "\(r.teacher)" + "\(r.judge)" + engineSettings
         let sampling = r.sampling.settings
         let q = r.data.harmful + r.data.jailbreak + r.data.benign
+        let onServer = r.engine.isEmbedded ? "" : " (server)"
 
         if let i = r.initModel {
             s.append(Stage(name: "init-model", inputs: [], settings: json(i) + r.model, outputs: [path("models/base/config.json")], run: { [self] in
@@ -179,8 +183,8 @@ public final class Pipeline: @unchecked Sendable {
         let base = baseModel
         s.append(Stage(name: "data-ritd", inputs: [base], settings: dataSettings, outputs: [path("data/ritd.jsonl")], run: { [self] in
             _ = try await dataPipeline(answerModel: base, stage: "data-ritd").buildRITD()
-        }, plan: "\(q) queries x teacher; \(r.data.benign) benign answers of <= \(r.data.answerTokens) tokens from the base model",
-           decodeTokens: r.teacher == .offline ? r.data.benign * r.data.answerTokens : 0))
+        }, plan: "\(q) queries x teacher; \(r.data.benign) benign answers of <= \(r.data.answerTokens) tokens from the base model\(r.teacher == .offline ? onServer : "")",
+           decodeTokens: r.teacher == .offline ? r.data.benign * r.data.answerTokens : 0, elsewhere: !r.engine.isEmbedded))
         if r.baselines.safetySFT || r.baselines.safetyDPO {
             s.append(Stage(name: "data-direct", inputs: [base], settings: dataSettings, outputs: [path("data/direct.jsonl")], run: { [self] in
                 _ = try await dataPipeline(answerModel: base, stage: "data-direct").buildDirect()
@@ -200,11 +204,11 @@ public final class Pipeline: @unchecked Sendable {
                                  to: URL(fileURLWithPath: path("models/rw")))
         }, plan: "fold the RW adapter into the base: the RW model and SRPO's reference"))
         let rwModel = path("models/rw")
-        let samples = "\(q) prompts x \(sampling.samples) samples of <= \(sampling.maxTokens) tokens from the RW model"
+        let samples = "\(q) prompts x \(sampling.samples) samples of <= \(sampling.maxTokens) tokens from the RW model\(onServer)"
         s.append(Stage(name: "data-opcot", inputs: [rwModel, path("data/ritd.jsonl")], settings: dataSettings + json(sampling), outputs: [path("data/opcot.jsonl")], run: { [self] in
             let policy = try engine(rwModel, adapter: nil, batchSize: r.sampling.batchSize, stage: "data-opcot")
             _ = try await dataPipeline(answerModel: base, stage: "data-opcot").buildOPCOT(policyModel: policy, sampling: sampling)
-        }, plan: samples, decodeTokens: q * sampling.samples * sampling.maxTokens))
+        }, plan: samples, decodeTokens: q * sampling.samples * sampling.maxTokens, elsewhere: !r.engine.isEmbedded))
         s.append(Stage(name: "data-ppcot", inputs: [rwModel, path("data/opcot.jsonl")], settings: dataSettings + json(sampling), outputs: [path("data/ppcot.jsonl")], run: { [self] in
             let policy = try engine(rwModel, adapter: nil, batchSize: r.sampling.batchSize, stage: "data-ppcot")
             _ = try await dataPipeline(answerModel: base, stage: "data-ppcot").buildPPCOT(policyModel: policy, sampling: sampling)
@@ -286,7 +290,8 @@ public final class Pipeline: @unchecked Sendable {
         }, restartsWhenInputsChange: true, plan: "\(kind == .sft ? "SFT" : "DPO") on \(data.map { URL(fileURLWithPath: $0).lastPathComponent }.joined(separator: " + ")), \(length), LoRA rank \(options.loraRank)\(useTRL ? " (TRL)" : "")",
            // DPO also runs the reference model forward once over each pair it trains on: a
            // forward pass is about a third of a training step's work.
-           trainTokens: steps * options.batchSize * options.gradAccum * min(tokensPerExample, options.maxLength * (kind == .dpo ? 2 : 1)) * (kind == .dpo ? 4 : 3) / 3)
+           trainTokens: steps * options.batchSize * options.gradAccum * min(tokensPerExample, options.maxLength * (kind == .dpo ? 2 : 1)) * (kind == .dpo ? 4 : 3) / 3,
+           elsewhere: useTRL)
     }
 
     func evaluate(_ label: String, model: String, adapter: String?) -> Stage {
@@ -302,7 +307,8 @@ public final class Pipeline: @unchecked Sendable {
                                     embeddings: e.embeddings ? (e.embeddingCount, nil) : nil)
             _ = try await job.run(engine: try engine(model, adapter: adapter, batchSize: e.batchSize, stage: stage), out: out, events: { events(.build($0)) })
         }, plan: "suite \(e.suite)\(embeddings ? " + embeddings" : "") on \(label)\(recipe.engine.isEmbedded ? "" : " (server)")",
-           decodeTokens: ((try? Suite.named(e.suite)).map { s in s.maxTokens * s.entries.map { Self.generations($0) }.reduce(0, +) }) ?? 0)
+           decodeTokens: ((try? Suite.named(e.suite)).map { s in s.maxTokens * s.entries.map { Self.generations($0) }.reduce(0, +) }) ?? 0,
+           elsewhere: !recipe.engine.isEmbedded)
     }
 
     func writeReport() throws {
@@ -346,6 +352,7 @@ public final class Pipeline: @unchecked Sendable {
             var state = status(s, records)
             if state == .done, s.inputs.contains(where: { i in rewritten.contains { $0 == i || $0.hasPrefix(i + "/") } }) { state = .upstreamChange }
             if state != .done { rewritten += s.outputs }
+            if s.elsewhere { return PlannedStage(name: s.name, status: state, plan: s.plan, decodeTokens: 0, trainTokens: 0, seconds: 0) }
             return PlannedStage(name: s.name, status: state, plan: s.plan, decodeTokens: s.decodeTokens, trainTokens: s.trainTokens,
                                 seconds: Double(s.decodeTokens) / r.decode + Double(s.trainTokens) / r.train)
         }

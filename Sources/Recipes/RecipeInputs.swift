@@ -8,10 +8,22 @@ extension Recipe {
     /// known name or a path), the policy, prompt and template folders, every seed source
     /// (`file:PATH` included), the evaluation suite (parsed). `saro run` calls it before the
     /// plan and before the first stage, so a typo fails at once with the recipe's file name.
-    public func checkInputs(recipePath: String) throws {
+    ///
+    /// For a plan only (`planOnly`), a model or Accelerate config that is not on this machine is
+    /// a warning, returned, not an error: a GPU recipe's plan prints anywhere.
+    @discardableResult
+    public func checkInputs(recipePath: String, planOnly: Bool = false) throws -> [String] {
         func fail(_ reason: String) -> RecipeError { RecipeError.invalid(path: recipePath, line: 0, reason: reason) }
+        var warnings: [String] = []
+        func missing(_ reason: String) throws {
+            guard planOnly else { throw fail(reason) }
+            warnings.append("\(recipePath): \(reason); the run needs it")
+        }
         if ModelStore.known[model] == nil && !FileManager.default.fileExists(atPath: model) {
-            throw fail("model '\(model)' is neither a known name (\(ModelStore.known.keys.sorted().joined(separator: ", "))) nor an existing path")
+            try missing("model '\(model)' is neither a known name (\(ModelStore.known.keys.sorted().joined(separator: ", "))) nor an existing path")
+        }
+        if let config = trainer.accelerateConfig, !FileManager.default.fileExists(atPath: config) {
+            try missing("trainer.accelerate_config: \(config) does not exist")
         }
         for (key, path) in [("data.policy", data.policy), ("data.prompts", data.prompts), ("data.templates_dir", data.templatesDir),
                             ("data.data_dir", data.dataDir)] {
@@ -31,6 +43,7 @@ extension Recipe {
             // The vocabulary comes from the tokenizer at run time; every other size is checked now.
             do { _ = try i.config(vocabSize: 1) } catch { throw fail("init: \(error)") }
         }
+        return warnings
     }
 
     /// Both commands or neither (every run evaluates adapters), and limits that make sense.

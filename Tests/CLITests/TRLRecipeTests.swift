@@ -80,4 +80,44 @@ import Testing
         let trlLoss = try #require(rw.first?["loss"] as? Double)
         #expect(abs(sarosLoss - trlLoss) < 1e-3, "saro \(sarosLoss), TRL \(trlLoss)")
     }
+
+    /// The GPU recipe's plan prints on this machine: no model folder, no GPUs, no Python.
+    @Test func eightBillionRecipePlansHere() throws {
+        let recipe = TrainResumeTests.repo.appendingPathComponent("recipes/llama-3.1-8b.yaml").path
+        let out = TrainResumeTests.work("plan-8b")
+        let plan = try CLITests.saro(["run", recipe, "--out", out.path, "--dry-run"], cwd: TrainResumeTests.repo)
+        #expect(plan.status == 0, "\(plan.err)")
+        let lines = plan.out.split(separator: "\n")
+        for stage in ["train-rw", "train-saro", "train-saro-srs", "train-safety-sft", "train-safety-dpo"] {
+            #expect(lines.contains { $0.contains(" \(stage) ") && $0.contains("(TRL)") }, "\(stage): \(plan.out)")
+        }
+        #expect(lines.filter { $0.contains("(server)") }.count == 7, "\(plan.out)")
+        #expect(plan.err.contains("warning:") && plan.err.contains("Llama-3.1-8B-Instruct"), "\(plan.err)")
+        // Running it for real needs the model.
+        let run = try CLITests.saro(["run", recipe, "--out", out.path], cwd: TrainResumeTests.repo)
+        #expect(run.status != 0 && run.err.contains("Llama-3.1-8B-Instruct") && run.err.contains("existing path"), "\(run.err)")
+    }
+
+    /// The trainer section's mistakes name the recipe's line; a missing Python environment is a
+    /// stage error that says how to make one.
+    @Test func trainerSectionErrors() throws {
+        let dir = TrainResumeTests.work("trainer-errors")
+        let tiny = try String(contentsOf: TrainResumeTests.repo.appendingPathComponent("recipes/tiny.yaml"), encoding: .utf8)
+        func write(_ name: String, _ trainer: String) throws -> String {
+            let file = dir.appendingPathComponent(name).path
+            try (tiny + "\n" + trainer + "\n").write(toFile: file, atomically: true, encoding: .utf8)
+            return file
+        }
+        let unknown = try CLITests.saro(["run", try write("unknown.yaml", "trainer: {engine: trl, stages: [train-foo]}"), "--dry-run"], cwd: TrainResumeTests.repo)
+        #expect(unknown.status != 0 && unknown.err.contains("unknown.yaml:") && unknown.err.contains("unknown stage 'train-foo'"), "\(unknown.err)")
+        let saroWithPython = try CLITests.saro(["run", try write("saro.yaml", "trainer: {python: /usr/bin/python3}"), "--dry-run"], cwd: TrainResumeTests.repo)
+        #expect(saroWithPython.status != 0 && saroWithPython.err.contains("engine: trl"), "\(saroWithPython.err)")
+        let engine = try CLITests.saro(["run", try write("engine.yaml", "trainer: {engine: deepspeed}"), "--dry-run"], cwd: TrainResumeTests.repo)
+        #expect(engine.status != 0 && engine.err.contains("engine.yaml:"), "\(engine.err)")
+
+        let noPython = try write("no-python.yaml", "trainer: {engine: trl, stages: [train-rw], python: /nonexistent/bin/python}")
+        let run = try CLITests.saro(["run", noPython, "--out", dir.appendingPathComponent("run").path, "--quiet"], cwd: TrainResumeTests.repo)
+        #expect(run.status != 0 && run.err.contains("stage train-rw: no Python environment for TRL at /nonexistent/bin/python")
+                && run.err.contains("scripts/setup-trl.sh"), "\(run.err.suffix(1500))")
+    }
 }

@@ -24,7 +24,9 @@ struct RunCommand: AsyncParsableCommand {
 
     func run() async throws {
         let r = try Recipe.load(path: recipe)
-        try r.checkInputs(recipePath: recipe)
+        for warning in try r.checkInputs(recipePath: recipe, planOnly: dryRun) {
+            FileHandle.standardError.write(Data("saro: warning: \(warning)\n".utf8))
+        }
         let progress = BuildProgress(quiet: quiet)
         let trainBar = TrainBar(quiet: quiet)
         let pipeline = Pipeline(recipe: r, out: out, executable: Bundle.main.executableURL?.resolvingSymlinksInPath().path) { e in
@@ -51,7 +53,7 @@ struct RunCommand: AsyncParsableCommand {
             }
             let todo = stages.filter { $0.status != .done }
             print(String(format: "estimated: %d tokens decoded, %d tokens trained, about %@ on this machine (at ~%.0f decode and ~%.0f training tokens/s, "
-                         + "scaled by this machine's sgemm speed, %.0f GFLOP/s; teacher calls and judging not counted)",
+                         + "scaled by this machine's sgemm speed, %.0f GFLOP/s; teacher calls, judging and stages on servers or TRL not counted)",
                          todo.map(\.decodeTokens).reduce(0, +), todo.map(\.trainTokens).reduce(0, +), ProgressBar.clock(todo.map(\.seconds).reduce(0, +)),
                          rates.decode, rates.train, rates.gflops))
             return
