@@ -160,7 +160,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ServingTests",
-            dependencies: ["Serving", "Inference", "Models", "Tokenizers", "Tensor", "OpenAIClient", "ScriptedOpenAIServer"],
+            dependencies: ["Serving", "Inference", "Models", "Tokenizers", "Tensor", "OpenAIClient", "Support", "ScriptedOpenAIServer"],
             swiftSettings: simdFlags
         ),
         .testTarget(

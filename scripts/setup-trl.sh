@@ -5,15 +5,25 @@
 #
 #   scripts/setup-trl.sh            # into $SARO_HOME/trl-venv (default ~/.cache/saro/trl-venv)
 #   scripts/setup-trl.sh DIR        # elsewhere (then give the recipe trainer.python: DIR/bin/python)
+#   scripts/setup-trl.sh --deepspeed [DIR]   # also DeepSpeed, for recipes/accelerate/deepspeed-*.yaml
 #
 # torch comes from a CPU wheel on disk when one is there (TORCH_WHEEL, or /opt/wheels/torch-2.13*),
 # else from PyPI (on a GPU machine, PyPI's default torch build has CUDA). Safe to run again: an
 # environment that already has these versions is left as it is.
 set -euo pipefail
 cache="${SARO_HOME:-${XDG_CACHE_HOME:-$HOME/.cache}/saro}"
-venv="${1:-$cache/trl-venv}"
 torch_version=2.13.0
 pins=(transformers==5.24.0 trl==1.16.0 peft==0.21.2 accelerate==1.15.0 datasets==5.2.0)
+venv=""
+while (($#)); do
+  case "$1" in
+    --deepspeed) pins+=(deepspeed==0.19.8); shift ;;
+    -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -*) echo "setup-trl: unknown option $1 (see --help)" >&2; exit 2 ;;
+    *) venv="$1"; shift ;;
+  esac
+done
+venv="${venv:-$cache/trl-venv}"
 
 want="torch $torch_version ${pins[*]}"
 if [ -x "$venv/bin/python" ] && [ "$(cat "$venv/.saro-pins" 2>/dev/null)" = "$want" ]; then

@@ -93,14 +93,7 @@ public final class EmbeddedEngine: HiddenStateEngine, @unchecked Sendable {
                 var (ids, mask) = try template.render(conv, tokenizer: generator.tokenizer, requireLoss: true)
                 let context = model.config.maxPositionEmbeddings
                 if ids.count > context { ids = Array(ids.prefix(context)); mask = Array(mask.prefix(context)) }
-                let labels = zip(ids, mask).map { $1 ? Int32($0) : -100 }
-                let targets = LlamaModel.shiftedTargets(labels: labels, batch: 1, time: ids.count)
-                let logp = GradMode.withNoGrad {
-                    Ops.gatherLogProbs(model.forward(ids: ids.map { Int32($0) }, batch: 1, time: ids.count), targets: targets)
-                }.value.scalars
-                var sum = 0.0, n = 0
-                for (t, target) in targets.enumerated() where target >= 0 { sum -= Double(logp[t]); n += 1 }
-                return AssistantNLL(sum: sum, tokens: n)
+                return AssistantNLL(logProbs: model.tokenLogProbs(ids), mask: mask) ?? AssistantNLL(sum: 0, tokens: 0)
             }
         }
     }

@@ -28,6 +28,19 @@ public struct AssistantNLL: Codable, Sendable, Equatable {
     public var tokens: Int
     public init(sum: Double, tokens: Int) { self.sum = sum; self.tokens = tokens }
     public var mean: Double { sum / Double(max(1, tokens)) }
+
+    /// The NLL of the masked tokens from each token's log-probability given the ones before it
+    /// (`logProbs[t - 1]` for token t; the first token has none), as a model or a server's
+    /// echoed prompt reports them. Nil when a masked token has no log-probability.
+    public init?(logProbs: [Double?], mask: [Bool]) {
+        var sum = 0.0, n = 0
+        for t in mask.indices.dropFirst() where mask[t] {
+            guard t - 1 < logProbs.count, let lp = logProbs[t - 1] else { return nil }
+            sum -= lp
+            n += 1
+        }
+        self.init(sum: sum, tokens: n)
+    }
 }
 
 /// What the data builders, the evaluation and the pipeline ask of a model, whichever engine

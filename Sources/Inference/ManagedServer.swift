@@ -136,7 +136,9 @@ public final class StartedServerEngine: InferenceEngine, @unchecked Sendable {
         try await state.engine().complete(requests)
     }
 
-    public func assistantNLL(_ conversations: [[ChatMessage]]) async throws -> [AssistantNLL]? { nil }
+    public func assistantNLL(_ conversations: [[ChatMessage]]) async throws -> [AssistantNLL]? {
+        try await state.engine().assistantNLL(conversations)
+    }
 
     public func countTokens(_ text: String) throws -> Int? { tokenizer?.encode(text, parseSpecial: false).count }
 

@@ -11,10 +11,12 @@ import Tokenizers
 /// and run concurrently; each carries its own seed, so an answer does not depend on which
 /// server made it.
 ///
-/// Servers render the chat template themselves and expose no hidden states; scoring given
-/// text needs prompt log-probs, which not every server gives, so `assistantNLL` reports
-/// "not measured" (nil). Token counts come from the server's usage, or from `tokenizer` when
-/// one is given (the same model's tokenizer, read locally).
+/// Servers render the chat template themselves and expose no hidden states. Scoring given
+/// text (`assistantNLL`) renders the conversation here with the model's tokenizer and chat
+/// template and asks the legacy completions endpoint for the prompt's log-probs (`echo` with
+/// `logprobs`, as vLLM gives them); a server that does not give them, or an engine without a
+/// tokenizer, reports "not measured" (nil). Token counts come from the server's usage, or from
+/// `tokenizer` when one is given (the same model's tokenizer, read locally).
 public final class ServerEngine: InferenceEngine, @unchecked Sendable {
     public let endpoints: [ChatEndpoint]
     public let fingerprint: String
@@ -61,7 +63,27 @@ public final class ServerEngine: InferenceEngine, @unchecked Sendable {
         }
     }
 
-    public func assistantNLL(_ conversations: [[ChatMessage]]) async throws -> [AssistantNLL]? { nil }
+    public func assistantNLL(_ conversations: [[ChatMessage]]) async throws -> [AssistantNLL]? {
+        guard let tokenizer else { return nil }
+        let template = try ChatTemplate.resolve(name: nil, tokenizer: tokenizer)
+        let rendered = try conversations.map { try template.render($0, tokenizer: tokenizer, requireLoss: true) }
+        let scored = try await withThrowingTaskGroup(of: (Int, AssistantNLL?).self) { group in
+            for (i, r) in rendered.enumerated() {
+                let client = clients[i % clients.count]
+                group.addTask {
+                    // token_logprobs[0] is the first token's (none): the rest are the model's log p(token t | before).
+                    guard let logProbs = try await client.promptLogprobs(r.0) else { return (i, nil) }
+                    return (i, AssistantNLL(logProbs: Array(logProbs.dropFirst()), mask: r.1))
+                }
+            }
+            var out = [AssistantNLL?](repeating: nil, count: rendered.count)
+            for try await (i, nll) in group { out[i] = nll }
+            return out
+        }
+        // Measured for every conversation, or "not measured": never a mean over a part.
+        let all = scored.compactMap { $0 }
+        return all.count == scored.count ? all : nil
+    }
 
     public func countTokens(_ text: String) throws -> Int? { tokenizer?.encode(text, parseSpecial: false).count }
 }

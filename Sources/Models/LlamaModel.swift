@@ -186,6 +186,18 @@ public final class LlamaModel {
         }
     }
 
+    /// log p(ids[t] | ids[..<t]) for t = 1 ..< ids.count (the first token is not predicted), in
+    /// one forward pass without gradients: what reference NLL and a server's prompt log-probs
+    /// (`echo` with `logprobs`) both report.
+    public func tokenLogProbs(_ ids: [Int]) -> [Double] {
+        guard ids.count > 1 else { return [] }
+        let targets = Self.shiftedTargets(labels: ids.map { Int32($0) }, batch: 1, time: ids.count)
+        let logp = GradMode.withNoGrad {
+            Ops.gatherLogProbs(forward(ids: ids.map { Int32($0) }, batch: 1, time: ids.count), targets: targets)
+        }.value.scalars
+        return (0..<(ids.count - 1)).map { Double(logp[$0]) }
+    }
+
     /// Next-token targets for causal language modelling: target[b, t] = labels[b, t + 1], and
     /// -100 (ignored) at the last position, as transformers shifts labels inside its loss.
     public static func shiftedTargets(labels: [Int32], batch: Int, time: Int) -> [Int32] {

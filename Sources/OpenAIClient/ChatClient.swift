@@ -64,15 +64,45 @@ public final class ChatClient: Sendable {
     }
 
     public func complete(_ messages: [ChatMessage], parameters: ChatParameters = ChatParameters()) async throws -> ChatReply {
-        let url = endpoint.completionsURL
+        try await post(url: endpoint.completionsURL, body: try requestBody(messages, parameters), parse: Self.parse)
+    }
+
+    /// The log-probability of each token of `tokenIDs` given the ones before it (nil for the
+    /// first), through the legacy completions endpoint with `echo` and `logprobs`, as vLLM and
+    /// OpenAI's API give them. Nil when the server answers that it does not support them (a 4xx
+    /// answer, or a reply without prompt log-probs): the caller reports "not measured".
+    public func promptLogprobs(_ tokenIDs: [Int]) async throws -> [Double?]? {
+        let body = try JSONSerialization.data(withJSONObject: [
+            "model": endpoint.model, "prompt": tokenIDs, "echo": true, "logprobs": 0, "max_tokens": 1, "temperature": 0,
+        ] as [String: Any], options: [.sortedKeys])
+        do {
+            return try await post(url: endpoint.legacyCompletionsURL, body: body) { data in
+                try Self.parseEchoedLogprobs(data, count: tokenIDs.count)
+            }
+        } catch ChatClientError.rejected { return nil }
+    }
+
+    /// `choices[0].logprobs.token_logprobs`, the echoed prompt's first `count` entries; nil
+    /// when the reply has none for every prompt token (the server ignores echo or logprobs).
+    static func parseEchoedLogprobs(_ data: Data, count: Int) throws -> [Double?]? {
+        guard let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            throw ParseError(description: "not a JSON object: \(String(decoding: data.prefix(200), as: UTF8.self))")
+        }
+        guard let first = (obj["choices"] as? [[String: Any]])?.first,
+              let values = (first["logprobs"] as? [String: Any])?["token_logprobs"] as? [Any], values.count >= count else { return nil }
+        return values.prefix(count).map { ($0 as? NSNumber)?.doubleValue }
+    }
+
+    /// POSTs `body` to `url` with the endpoint's limits: retries on 429, 5xx, network errors
+    /// and unreadable replies, with exponential backoff or the server's Retry-After.
+    private func post<Reply>(url: String, body: Data, parse: @escaping (Data) throws -> Reply) async throws -> Reply {
         guard URL(string: url)?.host != nil else { throw ChatClientError.badURL(url) }
-        let body = try requestBody(messages, parameters)
         var attempt = 0
         while true {
             attempt += 1
             await gate.acquire()
-            let outcome: Outcome
-            do { outcome = try await send(url: url, body: body) } catch {
+            let outcome: Outcome<Reply>
+            do { outcome = try await send(url: url, body: body, parse: parse) } catch {
                 await gate.release()
                 throw error
             }
@@ -88,9 +118,9 @@ public final class ChatClient: Sendable {
         }
     }
 
-    private enum Outcome { case reply(ChatReply), retry(ChatClientError, Double?) }
+    private enum Outcome<Reply> { case reply(Reply), retry(ChatClientError, Double?) }
 
-    private func send(url: String, body: Data) async throws -> Outcome {
+    private func send<Reply>(url: String, body: Data, parse: (Data) throws -> Reply) async throws -> Outcome<Reply> {
         var request = HTTPClientRequest(url: url)
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
@@ -111,7 +141,7 @@ public final class ChatClient: Sendable {
             return .retry(.http(url: url, status: status, body: text, attempts: 0), retryAfter)
         }
         guard (200..<300).contains(status) else { throw ChatClientError.rejected(url: url, status: status, body: text) }
-        do { return .reply(try Self.parse(Data(buffer: bytes))) } catch {
+        do { return .reply(try parse(Data(buffer: bytes))) } catch {
             return .retry(.malformed(url: url, reason: "\(error)", attempts: 0), nil)
         }
     }

@@ -45,6 +45,11 @@ public struct ChatEndpoint: Codable, Sendable, Equatable {
         backoffSeconds = try c.decodeIfPresent(Double.self, forKey: .backoffSeconds) ?? d.backoffSeconds
     }
 
+    /// The legacy (text) completions URL beside the chat-completions one.
+    public var legacyCompletionsURL: String {
+        String(completionsURL.dropLast("/chat/completions".count)) + "/completions"
+    }
+
     /// The chat-completions URL, whether or not the base URL ends in `/v1` or a slash.
     public var completionsURL: String {
         var base = baseURL

@@ -138,6 +138,24 @@ public final class Pipeline: @unchecked Sendable {
                     accelerateConfig: recipe.trainer.accelerateConfig)
     }
 
+    /// `model` as a Hugging Face folder, which TRL loads: the folder itself, or a GGUF file
+    /// (the embedded default is one) saved once as a folder in the run's models/ (dequantized,
+    /// the weights saro's own trainer starts from).
+    func huggingFaceFolder(_ model: String) throws -> String {
+        let url = try ModelStore.resolve(model)
+        guard url.pathExtension.lowercased() == "gguf" else { return url.path }
+        let folder = path("models/\(url.deletingPathExtension().lastPathComponent)-hf")
+        if FileManager.default.fileExists(atPath: folder + "/config.json") { return folder }
+        let partial = folder + ".partial"
+        try? FileManager.default.removeItem(atPath: partial)
+        let loaded = try PretrainedModel.load(url.path)
+        try ModelWriter.save(config: loaded.config, weights: loaded.weights, tokenizer: loaded.tokenizer, to: URL(fileURLWithPath: partial))
+        try? FileManager.default.removeItem(atPath: folder)
+        try FileManager.default.moveItem(atPath: partial, toPath: folder)
+        events(.note("saved \(url.lastPathComponent) as a Hugging Face folder for TRL: \(folder)"))
+        return folder
+    }
+
     func stopServers() async {
         let engines = startedLock.withLock { () -> [StartedServerEngine] in defer { started = [] }; return started }
         for e in engines { await e.stop() }
@@ -271,7 +289,7 @@ public final class Pipeline: @unchecked Sendable {
                 try JSONL.writeAtomically(text, to: file)
             }
             if useTRL {
-                let stage = TRLStage(kind: kind, model: model, data: file, options: options, outputDirectory: URL(fileURLWithPath: out),
+                let stage = TRLStage(kind: kind, model: try huggingFaceFolder(model), data: file, options: options, outputDirectory: URL(fileURLWithPath: out),
                                      launcher: trlLauncher, logPath: path("logs/trl-\(name).log"))
                 do {
                     try await stage.run(log: { self.events(.note("\(name): \($0)")) }) { e in

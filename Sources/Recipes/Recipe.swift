@@ -58,8 +58,9 @@ public struct Recipe: Sendable {
     /// `{saro}` (this saro executable). For example, vLLM:
     /// `vllm serve {model} --port {port} --served-model-name {name}` and, for adapters,
     /// `vllm serve {model} --port {port} --enable-lora --lora-modules {name}={adapter}`.
-    /// Reference-answer NLL is not measured and the embedding analysis is skipped for
-    /// server-backed evaluations (servers expose neither).
+    /// Server-backed evaluations score reference answers through the server's prompt
+    /// log-probs (not measured where it has none) and skip the embedding analysis (servers
+    /// show no hidden states).
     public struct Engine: Codable, Sendable, Equatable, ConfigKeyed {
         /// The command for a model alone; nil: the embedded engine.
         public var start: String?

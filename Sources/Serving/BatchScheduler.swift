@@ -37,6 +37,8 @@ public final class BatchScheduler: @unchecked Sendable {
     public var batchWindow: TimeInterval = 0.005
     private let condition = NSCondition()
     private var queue: [Job] = []
+    /// Work on the model other than generation (scoring), run on this thread between batches.
+    private var tasks: [(Generator) -> Void] = []
     private var running = 0
     private var stopping = false
     private var thread: Thread?
@@ -65,6 +67,19 @@ public final class BatchScheduler: @unchecked Sendable {
         condition.signal()
     }
 
+    /// Runs `work` with the generator on the scheduler's thread, between batches: the model
+    /// and its buffers are used by one thread at a time.
+    public func perform<T: Sendable>(_ work: @escaping @Sendable (Generator) -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { (c: CheckedContinuation<T, Error>) in
+            condition.lock()
+            defer { condition.unlock() }
+            if stopping { c.resume(throwing: SubmitError.shuttingDown); return }
+            if queue.count + tasks.count >= maxQueue { c.resume(throwing: SubmitError.queueFull); return }
+            tasks.append { c.resume(returning: work($0)) }
+            condition.signal()
+        }
+    }
+
     /// Stops taking requests, lets the running batch and the queued ones finish, then ends the thread.
     public func shutdown() {
         condition.lock()
@@ -79,7 +94,14 @@ public final class BatchScheduler: @unchecked Sendable {
     private func loop() {
         while true {
             condition.lock()
-            while queue.isEmpty && !stopping { condition.wait() }
+            while queue.isEmpty && tasks.isEmpty && !stopping { condition.wait() }
+            if !tasks.isEmpty {
+                let work = tasks
+                tasks = []
+                condition.unlock()
+                for w in work { w(generator) }
+                continue
+            }
             if queue.isEmpty && stopping { condition.unlock(); return }
             // Requests that arrive together (a client's burst) should share a batch: give the
             // queue a few milliseconds to fill before starting.

@@ -33,9 +33,27 @@ public enum OpenAI {
         public var stream: Bool?
     }
 
+    /// `prompt`: a string, or token ids (how scoring clients send exactly the tokens to score).
+    public enum Prompt: Codable, Sendable, Equatable {
+        case text(String), tokens([Int])
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.singleValueContainer()
+            if let s = try? c.decode(String.self) { self = .text(s) } else { self = .tokens(try c.decode([Int].self)) }
+        }
+        public func encode(to encoder: Encoder) throws {
+            var c = encoder.singleValueContainer()
+            switch self { case .text(let s): try c.encode(s); case .tokens(let t): try c.encode(t) }
+        }
+    }
+
     public struct CompletionRequest: Codable, Sendable {
         public var model: String?
-        public var prompt: String
+        public var prompt: Prompt
+        /// Return the prompt before the completion, in `text` and in `logprobs`.
+        public var echo: Bool?
+        /// Log-probabilities of the returned tokens (each given the ones before it). Only the
+        /// chosen token's are given (`top_logprobs` is null): 0 is the only value taken.
+        public var logprobs: Int?
         public var max_tokens: Int?
         public var temperature: Double?
         public var top_p: Double?
@@ -91,7 +109,17 @@ public enum OpenAI {
     public struct CompletionChoice: Codable, Sendable {
         public var index: Int
         public var text: String
+        public var logprobs: Logprobs? = nil
         public var finish_reason: String?
+    }
+
+    /// The legacy completions' log-probabilities: one entry per returned token; the first
+    /// token of an echoed prompt has none (null).
+    public struct Logprobs: Codable, Sendable, Equatable {
+        public var tokens: [String]
+        public var token_logprobs: [Double?]
+        public var top_logprobs: [[String: Double]]?
+        public var text_offset: [Int]
     }
 
     public struct CompletionResponse: Codable, Sendable {

@@ -149,24 +149,65 @@ public final class OpenAIServer: @unchecked Sendable {
     func completion(_ request: Request) async throws -> Response {
         let body = try await decode(OpenAI.CompletionRequest.self, request)
         try checkModel(body.model)
-        let prompt = tokenizer.encode(body.prompt, addSpecialTokens: true)
+        let prompt: [Int]
+        switch body.prompt {
+        case .text(let text): prompt = tokenizer.encode(text, addSpecialTokens: true)
+        case .tokens(let ids):
+            if let bad = ids.first(where: { $0 < 0 || $0 >= tokenizer.vocabularySize }) {
+                throw OpenAI.APIError.invalid("prompt token \(bad) is outside the vocabulary (0..<\(tokenizer.vocabularySize))", param: "prompt")
+            }
+            prompt = ids
+        }
         guard !prompt.isEmpty else { throw OpenAI.APIError.invalid("prompt must not be empty", param: "prompt") }
+        if let k = body.logprobs, k != 0 {
+            throw OpenAI.APIError.invalid("logprobs: only 0 is supported (the chosen tokens' log-probabilities, no alternatives)", param: "logprobs")
+        }
         let n = try choices(body.n)
         let opts = try (0..<n).map { try generationOptions(maxTokens: body.max_tokens ?? 16, temperature: body.temperature, topP: body.top_p, topK: body.top_k,
                                                             seed: body.seed, stop: body.stop, promptTokens: prompt.count, choice: $0) }
         let id = "cmpl-" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
         let created = Int(Date().timeIntervalSince1970)
         if body.stream == true {
+            if body.echo == true || body.logprobs != nil {
+                throw OpenAI.APIError.invalid("echo and logprobs are not supported with stream", param: "stream")
+            }
             return try stream(prompt: prompt, options: opts) { index, delta, finish, _ in
                 OpenAI.CompletionResponse(id: id, created: created, model: self.options.modelID, choices: [.init(index: index, text: delta ?? "", finish_reason: finish)])
             }
         }
         let results = try await generateAll(prompt: prompt, options: opts)
+        let echo = body.echo == true
+        var out: [OpenAI.CompletionChoice] = []
+        for (i, r) in results.enumerated() {
+            let shown = echo ? prompt + r.tokens : r.tokens
+            var choice = OpenAI.CompletionChoice(index: i, text: (echo ? tokenizer.decode(prompt) : "") + r.text, finish_reason: r.finishReason.rawValue)
+            if body.logprobs != nil { choice.logprobs = try await logprobs(of: shown, after: echo ? [] : prompt) }
+            out.append(choice)
+        }
         let completion = results.map(\.tokens.count).reduce(0, +)
         return try json(OpenAI.CompletionResponse(
-            id: id, created: created, model: options.modelID,
-            choices: results.enumerated().map { .init(index: $0.offset, text: $0.element.text, finish_reason: $0.element.finishReason.rawValue) },
+            id: id, created: created, model: options.modelID, choices: out,
             usage: .init(prompt_tokens: prompt.count, completion_tokens: completion, total_tokens: prompt.count + completion)))
+    }
+
+    /// The log-probability of each of `tokens` given `context` and the tokens before it: one
+    /// scoring pass on the scheduler's thread. A first token with no context has none.
+    func logprobs(of tokens: [Int], after context: [Int]) async throws -> OpenAI.Logprobs {
+        let all = context + tokens
+        let scored: [Double]
+        do { scored = try await scheduler.perform { $0.model.tokenLogProbs(all) } } catch BatchScheduler.SubmitError.queueFull {
+            throw OpenAI.APIError(status: 429, message: "the server's queue is full (\(scheduler.maxQueue) requests); retry later", type: "rate_limit_error")
+        } catch {
+            throw OpenAI.APIError(status: 503, message: "the server is shutting down", type: "server_error")
+        }
+        // scored[t - 1] is token t's; token 0 has none.
+        let values: [Double?] = (context.count..<all.count).map { $0 == 0 ? nil : scored[$0 - 1] }
+        var pieces: [String] = [], offsets: [Int] = [], offset = 0
+        for t in tokens {
+            let piece = tokenizer.decode([t])
+            pieces.append(piece); offsets.append(offset); offset += piece.count
+        }
+        return OpenAI.Logprobs(tokens: pieces, token_logprobs: values, top_logprobs: nil, text_offset: offsets)
     }
 
     func choices(_ n: Int?) throws -> Int {

@@ -49,9 +49,9 @@ import Testing
             let dir = out.appendingPathComponent("eval/\(label)")
             let results = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("results.json"))) as! [String: Any]
             let benchmarks = results["benchmarks"] as! [String: [String: Double]]
-            // Generated benchmarks were answered; the server cannot score references; no hidden states.
+            // Generated benchmarks were answered; references scored through the server's prompt log-probs; no hidden states.
             #expect(benchmarks["xstest"]?["safe_count"] ?? 0 > 0 && benchmarks["harmbench"]?["count"] ?? 0 > 0, "\(benchmarks)")
-            #expect(benchmarks["nll-gsm8k"]?["mean_nll"] == nil && benchmarks["nll-gsm8k"]?["count"] == 3, "\(benchmarks)")
+            #expect(benchmarks["nll-gsm8k"]?["mean_nll"].map { $0.isFinite && $0 > 0 } == true && benchmarks["nll-gsm8k"]?["count"] == 3, "\(benchmarks)")
             #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("embedding.json").path))
         }
         let samples = try String(contentsOf: out.appendingPathComponent("data/opcot.jsonl"), encoding: .utf8)

@@ -4,6 +4,7 @@ import Models
 import OpenAIClient
 import ScriptedOpenAIServer
 import Serving
+import Support
 import Testing
 import Tokenizers
 
@@ -31,7 +32,13 @@ import Tokenizers
             #expect(answers.map(\.text) == local.map(\.text))
             #expect(answers.map(\.tokens) == local.map(\.tokens))
             #expect(try remote.countTokens("Hello there") == tokenizer.encode("Hello there", parseSpecial: false).count)
-            #expect(try await remote.assistantNLL([[.user("a"), .assistant("b")]]) == nil)
+            // Reference NLL through the echoed prompt's log-probs: the embedded engine's numbers.
+            let conversations: [[ChatMessage]] = [[.user("What is 2 + 2?"), .assistant("4, as two and two make four.")],
+                                                  [.user("Hi"), .assistant("Hello!"), .user("Bye"), .assistant("Goodbye.")]]
+            let served = try #require(try await remote.assistantNLL(conversations))
+            let own = try #require(try await embedded.assistantNLL(conversations))
+            #expect(served.map(\.tokens) == own.map(\.tokens) && own.allSatisfy { $0.tokens > 0 })
+            for (a, b) in zip(served, own) { #expect(abs(a.sum - b.sum) <= 1e-9 * max(1, abs(b.sum)), "\(a.sum) vs \(b.sum)") }
             #expect(remote.fingerprint != embedded.fingerprint)
         }
     }
@@ -56,5 +63,16 @@ import Tokenizers
             }
         }
         #expect(throws: ServerEngineError.self) { try ServerEngine(endpoints: [], modelKey: "m") }
+    }
+
+    /// A server without the legacy completions endpoint (or without prompt log-probs) leaves
+    /// reference NLL "not measured" rather than failing the evaluation.
+    @Test func serverWithoutPromptLogprobsIsNotMeasured() async throws {
+        let (_, tokenizer) = try ServerTests.tinyModel()
+        let chatOnly = ScriptedOpenAIServer { _, _ in .chat("ok") }
+        try await chatOnly.run { base in
+            let engine = try ServerEngine(endpoints: [Self.endpoint(base)], modelKey: "m", tokenizer: tokenizer)
+            #expect(try await engine.assistantNLL([[.user("a"), .assistant("b")]]) == nil)
+        }
     }
 }

@@ -14,8 +14,9 @@ struct EvalCommand: AsyncParsableCommand {
             Responses are generated greedily with the batched engine, judged, and kept with every \
             judgment in <out>/eval.sqlite: a rerun (after an interruption, or with more benchmarks) \
             generates nothing twice. With --server the answers come from OpenAI-compatible servers \
-            instead (reference NLL is then not measured, and --embeddings is skipped: servers show \
-            neither prompt log-probs nor hidden states). Writes <out>/results.json and \
+            instead: reference NLL comes from the server's prompt log-probs (/v1/completions with \
+            echo and logprobs, as vLLM and `saro serve` give them; not measured where the server has \
+            none), and --embeddings is skipped (servers show no hidden states). Writes <out>/results.json and \
             <out>/examples.jsonl. Suites: \
             \(Suite.builtIn.joined(separator: ", ")), or a YAML file (name, max_tokens, benchmarks: \
             [{name, limit, per_family, source}]); benchmarks: \(Suite.benchmarkNames.joined(separator: ", ")).
