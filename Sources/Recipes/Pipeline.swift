@@ -114,8 +114,7 @@ public final class Pipeline: @unchecked Sendable {
         let key = EmbeddedEngine.modelKey(url, adapter: adapter)
         let tokenizer = try PretrainedModel.loadTokenizer(url.path)
         let name = "saro-\(stage)"
-        var values = ["model": url.path, "name": name, "saro": executable ?? "saro"]
-        if let adapter { values["adapter"] = adapter }
+        let values = ["model": url.path, "name": name, "saro": executable ?? "saro"].merging(adapter.map { ["adapter": $0] } ?? [:]) { a, _ in a }
         let template = adapter == nil ? start : startAdapter
         let log = path("logs/server-\(stage).log")
         let endpoint = ChatEndpoint(baseURL: "", model: name, apiKeyEnv: nil, maxConcurrency: e.maxConcurrency, timeoutSeconds: e.timeout, maxRetries: e.maxRetries)

@@ -119,5 +119,13 @@ import Testing
         let run = try CLITests.saro(["run", noPython, "--out", dir.appendingPathComponent("run").path, "--quiet"], cwd: TrainResumeTests.repo)
         #expect(run.status != 0 && run.err.contains("stage train-rw: no Python environment for TRL at /nonexistent/bin/python")
                 && run.err.contains("scripts/setup-trl.sh"), "\(run.err.suffix(1500))")
+
+        // A Python without the packages: the stage error names what is missing. The run folder
+        // is the one above, so only the training stage runs again.
+        let system = try #require(["/usr/bin/python3", "/usr/local/bin/python3"].first { FileManager.default.isExecutableFile(atPath: $0) })
+        let bare = try write("no-packages.yaml", "trainer: {engine: trl, stages: [train-rw], python: \(system)}")
+        let rerun = try CLITests.saro(["run", bare, "--out", dir.appendingPathComponent("run").path, "--quiet"], cwd: TrainResumeTests.repo)
+        #expect(rerun.status != 0 && rerun.err.contains("stage train-rw: the TRL run exited with status")
+                && rerun.err.contains("No module named"), "\(rerun.err.suffix(1500))")
     }
 }

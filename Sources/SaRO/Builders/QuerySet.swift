@@ -40,7 +40,7 @@ public struct QuerySet: Codable, Sendable {
         let jailbreakSeeds = Array(drawn.dropFirst(c.harmful))
         let benignSeeds = roundRobin(benignPools.map { shuffled($0, &rng) }, count: c.benign)
 
-        let (trainTemplates, heldOutTemplates) = inputs.templates.split(heldOut: Set(c.heldOutFamilies))
+        let trainTemplates = inputs.templates.split(heldOut: Set(c.heldOutFamilies)).train
         let trainFamilies = Dictionary(grouping: trainTemplates, by: \.family)
         let familyNames = trainFamilies.keys.sorted()
         var training = harmfulSeeds.map(Query.init(seed:))
