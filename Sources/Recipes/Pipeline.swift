@@ -116,12 +116,16 @@ public final class Pipeline: @unchecked Sendable {
         let name = "saro-\(stage)"
         let values = ["model": url.path, "name": name, "saro": executable ?? "saro"].merging(adapter.map { ["adapter": $0] } ?? [:]) { a, _ in a }
         let template = adapter == nil ? start : startAdapter
-        let log = path("logs/server-\(stage).log")
         let endpoint = ChatEndpoint(baseURL: "", model: name, apiKeyEnv: nil, maxConcurrency: e.maxConcurrency, timeoutSeconds: e.timeout, maxRetries: e.maxRetries)
         let events = self.events
-        let engine = StartedServerEngine(modelKey: key, endpoint: endpoint, tokenizer: tokenizer) {
+        let replicas = e.replicas
+        let logs = (0..<replicas).map { path(replicas == 1 ? "logs/server-\(stage).log" : "logs/server-\(stage)-\($0).log") }
+        let engine = StartedServerEngine(modelKey: key, endpoint: endpoint, tokenizer: tokenizer, replicas: replicas) { replica in
             let server: ManagedServer
-            do { server = try await ManagedServer.start(template: template, values: values, logPath: log, startupTimeout: e.startupTimeout) } catch {
+            do {
+                server = try await ManagedServer.start(template: template, values: values.merging(["replica": "\(replica)"]) { a, _ in a },
+                                                       logPath: logs[replica], startupTimeout: e.startupTimeout)
+            } catch {
                 throw RecipeError.stage(name: stage, reason: "\(error)")
             }
             events(.note("\(stage): server at \(server.baseURL) (\(server.command))"))

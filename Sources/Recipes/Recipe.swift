@@ -55,7 +55,8 @@ public struct Recipe: Sendable {
     /// OpenAI-compatible server that saro starts for each such stage from a command template
     /// and stops when the stage ends. Placeholders: `{model}` (the model folder), `{adapter}`
     /// (its LoRA adapter folder), `{name}` (the name requests use), `{port}` (a free port),
-    /// `{saro}` (this saro executable). For example, vLLM:
+    /// `{saro}` (this saro executable), `{replica}` (the server's index when `replicas` > 1).
+    /// For example, vLLM:
     /// `vllm serve {model} --port {port} --served-model-name {name}` and, for adapters,
     /// `vllm serve {model} --port {port} --enable-lora --lora-modules {name}={adapter}`.
     /// Server-backed evaluations score reference answers through the server's prompt
@@ -66,6 +67,9 @@ public struct Recipe: Sendable {
         public var start: String?
         /// The command for a model with a LoRA adapter.
         public var startAdapter: String?
+        /// Servers to start per stage (`{replica}` is each one's index, from 0: for example
+        /// `CUDA_VISIBLE_DEVICES={replica} vllm serve ...`); requests are spread over them.
+        public var replicas = 1
         /// Requests in flight at once, seconds per request, retries, and seconds to wait for
         /// the server to answer after starting it.
         public var maxConcurrency = 8
@@ -73,7 +77,8 @@ public struct Recipe: Sendable {
         public var maxRetries = 2
         public var startupTimeout: Double = 600
         enum CodingKeys: String, CodingKey, CaseIterable {
-            case start, startAdapter = "start_adapter", maxConcurrency = "max_concurrency", timeout, maxRetries = "max_retries", startupTimeout = "startup_timeout"
+            case start, startAdapter = "start_adapter", replicas, maxConcurrency = "max_concurrency", timeout, maxRetries = "max_retries"
+            case startupTimeout = "startup_timeout"
         }
         public static var keys: [String] { CodingKeys.allCases.map(\.rawValue) }
         public var isEmbedded: Bool { start == nil }

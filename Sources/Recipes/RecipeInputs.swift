@@ -67,6 +67,7 @@ extension Recipe {
             throw fail("'\(c)' must contain {model} and {port}")
         }
         if e.maxConcurrency < 1 { throw fail("max_concurrency must be at least 1") }
+        if e.replicas < 1 { throw fail("replicas must be at least 1") }
         if e.maxRetries < 0 { throw fail("max_retries must be 0 or more") }
         for (k, v) in [("timeout", e.timeout), ("startup_timeout", e.startupTimeout)] where !(v > 0 && v.isFinite) { throw fail("\(k) must be a positive number of seconds") }
         return e

@@ -3,7 +3,7 @@ import Testing
 
 /// `saro run recipes/tiny-trl.yaml`: RW and SRPO trained by TRL under `accelerate launch` on
 /// this CPU (in the environment scripts/setup-trl.sh makes, which scripts/test.sh sets up),
-/// every generation on `saro serve` started by the recipe. Killed while TRL trains, the run
+/// every generation on two replicas of `saro serve` started by the recipe. Killed while TRL trains, the run
 /// leaves no trainer behind and a rerun resumes TRL from its checkpoint; the TRL stage's first
 /// loss is saro's own SFT loss on the same first batch.
 @Suite(.tags(.process)) struct TRLRecipeTests {
@@ -67,6 +67,13 @@ import Testing
         let results = try JSONSerialization.jsonObject(with: Data(contentsOf: out.appendingPathComponent("eval/saro/results.json"))) as! [String: Any]
         let benchmarks = results["benchmarks"] as! [String: [String: Double]]
         #expect(benchmarks["harmbench"]?["count"] ?? 0 > 0, "\(benchmarks)")
+        // Two server replicas per generating stage, requests spread over both.
+        for replica in 0..<2 {
+            let log = (try? String(contentsOf: out.appendingPathComponent("logs/server-eval-saro-\(replica).log"), encoding: .utf8)) ?? ""
+            #expect(log.contains("serving 'saro-eval-saro'"), "replica \(replica): \(log)")
+        }
+        let nll = try #require((results["benchmarks"] as? [String: [String: Double]])?["nll-gsm8k"]?["mean_nll"])
+        #expect(nll.isFinite && nll > 0)
         let report = try String(contentsOf: out.appendingPathComponent("report.md"), encoding: .utf8)
         #expect(report.contains("SaRO"))
 
