@@ -76,12 +76,12 @@ import Testing
         #expect(r.status == 1 && r.err.contains("saro_Evaluation.resources") && r.err.contains("install.sh"), "\(r.err)")
     }
 
-    /// Recipe inputs are checked before the plan: a missing model, policy, seed file or suite
-    /// fails the dry run with the recipe's name; a run name cannot leave runs/.
+    /// Recipe inputs are checked before the plan: a missing policy, seed file or suite fails the
+    /// dry run with the recipe's name (a missing model only warns: see the end); a run name
+    /// cannot leave runs/.
     @Test func dryRunChecksWhatTheRecipeNames() throws {
         let cwd = Self.emptyFolder("recipes")
         let cases: [(String, String)] = [
-            ("model: /nonexistent/model\n", "/nonexistent/model"),
             ("data: {policy: /nonexistent/policy.md}\n", "data.policy"),
             ("data: {benign_sources: [\"file:/nonexistent/seeds.csv\"]}\n", "/nonexistent/seeds.csv"),
             ("eval: {suite: /nonexistent/suite.yaml}\n", "eval.suite"),
@@ -98,5 +98,13 @@ import Testing
             let r = try Self.installed(["run", recipe.path, "--dry-run"], binary: CLITests.binary, cwd: cwd)
             #expect(r.status != 0 && r.err.contains(mention), "case \(i) \(text): exit \(r.status) \(r.err.suffix(300))")
         }
+        // A model that is not on this machine is a warning for the plan (a GPU recipe's plan
+        // prints anywhere) and an error for the run.
+        let recipe = cwd.appendingPathComponent("recipe.yaml")
+        try Data("model: /nonexistent/model\n".utf8).write(to: recipe)
+        let plan = try Self.installed(["run", recipe.path, "--dry-run"], binary: CLITests.binary, cwd: cwd)
+        #expect(plan.status == 0 && plan.err.contains("warning:") && plan.err.contains("/nonexistent/model"), "\(plan.err.suffix(300))")
+        let run = try Self.installed(["run", recipe.path], binary: CLITests.binary, cwd: cwd)
+        #expect(run.status != 0 && run.err.contains("recipe.yaml") && run.err.contains("/nonexistent/model"), "\(run.err.suffix(300))")
     }
 }
