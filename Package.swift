@@ -139,6 +139,7 @@ let package = Package(
                 "Inference",
                 "Evaluation",
                 "Recipes",
+                "TRLBridge",
                 "Judges",
                 "Jobs",
                 "OpenAIClient",

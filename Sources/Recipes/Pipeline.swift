@@ -137,8 +137,7 @@ public final class Pipeline: @unchecked Sendable {
 
     /// How TRL stages launch: the recipe's Python, or the environment scripts/setup-trl.sh makes.
     var trlLauncher: TRLLauncher {
-        TRLLauncher(python: recipe.trainer.python ?? ModelStore.cacheDirectory.appendingPathComponent("trl-venv/bin/python").path,
-                    accelerateConfig: recipe.trainer.accelerateConfig)
+        TRLLauncher(python: recipe.trainer.python, accelerateConfig: recipe.trainer.accelerateConfig)
     }
 
     /// `model` as a Hugging Face folder, which TRL loads: the folder itself, or a GGUF file

@@ -14,6 +14,7 @@ struct TRLEventFollower {
     private var pending = Data()
     private var metrics: MetricsLog?
     private var lastLoss = Double.nan
+    private var lastTokensPerSecond = 0.0
     /// TRL's running token count at its last log line and the script's clock then, for tokens
     /// per second.
     private var lastTokens: (count: Double, at: Double)?
@@ -69,14 +70,16 @@ struct TRLEventFollower {
             } else {
                 lastTokens = time.map { (0, $0) }
             }
-            onEvent(.started(totalSteps: total, startStep: start, trainableParameters: 0, examples: examples))
+            onEvent(.started(totalSteps: total, startStep: start, trainableParameters: (event["trainable_parameters"] as? NSNumber)?.intValue ?? 0,
+                              examples: examples))
         case "step":
-            onEvent(.step(step: step, totalSteps: (event["max_steps"] as? NSNumber)?.intValue ?? plan.totalSteps, loss: lastLoss, tokensPerSecond: 0))
+            onEvent(.step(step: step, totalSteps: (event["max_steps"] as? NSNumber)?.intValue ?? plan.totalSteps, loss: lastLoss, tokensPerSecond: lastTokensPerSecond))
         case "log":
             guard let logs = event["logs"] as? [String: Any], let (row, isEval) = convert(logs, step: step, time: time) else { return }
             try metrics?.write(row)
             if isEval { onEvent(.evaluated(row)) } else {
                 lastLoss = row["loss"] ?? .nan
+                lastTokensPerSecond = row["tokens_per_second"] ?? lastTokensPerSecond
                 onEvent(.logged(row))
             }
         case "save":

@@ -28,9 +28,12 @@ public struct TRLLauncher: Sendable, Equatable {
     public var python: String
     public var accelerateConfig: String?
 
-    public init(python: String, accelerateConfig: String? = nil) {
-        self.python = python; self.accelerateConfig = accelerateConfig
+    public init(python: String? = nil, accelerateConfig: String? = nil) {
+        self.python = python ?? Self.defaultPython; self.accelerateConfig = accelerateConfig
     }
+
+    /// The environment scripts/setup-trl.sh makes: trl-venv in saro's cache folder.
+    public static var defaultPython: String { ModelStore.cacheDirectory.appendingPathComponent("trl-venv/bin/python").path }
 
     /// The shell command that runs `script` on `stageFile`.
     func command(script: String, stageFile: String) -> String {
@@ -54,16 +57,18 @@ public struct TRLStage {
     public var model: String
     public var data: String
     public var evalData: String?
+    /// A chat template name (auto, chatml, llama3, mistral); nil: the tokenizer's own.
+    public var chatTemplate: String?
     public var options: TrainingOptions
     public var outputDirectory: URL
     public var launcher: TRLLauncher
     /// Where the launcher's output goes (default: trl/train.log in the output folder).
     public var logPath: String?
 
-    public init(kind: TrainingSession.Kind, model: String, data: String, evalData: String? = nil, options: TrainingOptions,
-                outputDirectory: URL, launcher: TRLLauncher, logPath: String? = nil) {
-        self.kind = kind; self.model = model; self.data = data; self.evalData = evalData; self.options = options
-        self.outputDirectory = outputDirectory; self.launcher = launcher; self.logPath = logPath
+    public init(kind: TrainingSession.Kind, model: String, data: String, evalData: String? = nil, chatTemplate: String? = nil,
+                options: TrainingOptions, outputDirectory: URL, launcher: TRLLauncher, logPath: String? = nil) {
+        self.kind = kind; self.model = model; self.data = data; self.evalData = evalData; self.chatTemplate = chatTemplate
+        self.options = options; self.outputDirectory = outputDirectory; self.launcher = launcher; self.logPath = logPath
     }
 
     var work: URL { outputDirectory.appendingPathComponent("trl") }
@@ -85,7 +90,7 @@ public struct TRLStage {
             throw TRLError.notAFolder(model)
         }
         let tokenizer = try PretrainedModel.loadTokenizer(url.path)
-        let reader = DatasetReader(tokenizer: tokenizer, template: try ChatTemplate.resolve(name: nil, tokenizer: tokenizer), maxLength: options.maxLength)
+        let reader = DatasetReader(tokenizer: tokenizer, template: try ChatTemplate.resolve(name: chatTemplate, tokenizer: tokenizer), maxLength: options.maxLength)
         let pad = tokenizer.padTokenId ?? tokenizer.eosTokenId ?? 0
         func line(_ object: [String: Any]) throws -> String {
             String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)
@@ -109,9 +114,14 @@ public struct TRLStage {
         }
     }
 
-    /// Writes the stage's files and runs TRL to the end, resuming from its newest checkpoint.
-    public func run(log: @escaping (String) -> Void = { _ in }, onEvent: @escaping (TrainingEvent) -> Void = { _ in }) async throws {
+    /// Writes the stage's files and runs TRL to the end, resuming from its newest checkpoint
+    /// when `resume` is set; without it, another run's checkpoints in the folder are an error
+    /// (as with saro's trainer) rather than mixed into this one.
+    public func run(resume: Bool = true, log: @escaping (String) -> Void = { _ in }, onEvent: @escaping (TrainingEvent) -> Void = { _ in }) async throws {
         guard FileManager.default.isExecutableFile(atPath: launcher.python) else { throw TRLError.noPython(launcher.python) }
+        if !resume, let names = try? FileManager.default.contentsOfDirectory(atPath: work.path), let newest = names.filter({ $0.hasPrefix("checkpoint-") }).sorted().last {
+            throw TrainingError.existingRun("\(work.path) holds another run's \(newest): pass --resume to continue it, or choose an empty --out")
+        }
         let prepared = try prepare()
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
         let trainFile = work.appendingPathComponent("train.jsonl").path

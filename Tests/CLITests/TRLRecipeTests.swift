@@ -86,6 +86,21 @@ import Testing
         let sarosLoss = try #require(try Self.metrics(own.appendingPathComponent("metrics.jsonl")).first?["loss"] as? Double)
         let trlLoss = try #require(rw.first?["loss"] as? Double)
         #expect(abs(sarosLoss - trlLoss) < 1e-3, "saro \(sarosLoss), TRL \(trlLoss)")
+
+        // `saro train dpo --engine trl`: the command line's way to the same engine, with a held-out
+        // split evaluated at the end; a second run into the same folder needs --resume.
+        let dpoOut = out.appendingPathComponent("trl-dpo")
+        let dpoArgs = ["train", "dpo", "--engine", "trl", "--model", out.appendingPathComponent("models/rw").path,
+                       "--data", out.appendingPathComponent("data/ppcot.jsonl").path, "--max-steps", "2", "--batch-size", "2",
+                       "--max-length", "384", "--save-steps", "1", "--logging-steps", "1", "--eval-split", "0.3", "--out", dpoOut.path]
+        let dpo = try CLITests.saro(dpoArgs)
+        #expect(dpo.status == 0, "\(dpo.err.suffix(2000))")
+        #expect(dpo.err.contains("trainable parameters") && !dpo.err.contains(" 0 trainable parameters"), "\(dpo.err.suffix(2000))")
+        let dpoRows = try Self.metrics(dpoOut.appendingPathComponent("metrics.jsonl"))
+        #expect(dpoRows.filter { $0["loss"] != nil }.count == 2 && dpoRows.contains { $0["eval_loss"] != nil && $0["eval_rewards/margins"] != nil }, "\(dpoRows)")
+        #expect(FileManager.default.fileExists(atPath: dpoOut.appendingPathComponent("adapter_model.safetensors").path))
+        let again = try CLITests.saro(dpoArgs)
+        #expect(again.status != 0 && again.err.contains("--resume"), "\(again.err.suffix(500))")
     }
 
     /// The GPU recipe's plan prints on this machine: no model folder, no GPUs, no Python.

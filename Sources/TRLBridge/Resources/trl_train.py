@@ -64,8 +64,10 @@ class Events(TrainerCallback):
         with open(self.path, "a", encoding="utf-8") as f:
             f.write(json.dumps(record) + "\n")
 
-    def on_train_begin(self, args, state, control, **kwargs):
-        self.write(state, {"event": "begin", "max_steps": state.max_steps, "global_step": state.global_step, "time": time.monotonic()})
+    def on_train_begin(self, args, state, control, model=None, **kwargs):
+        trainable = sum(p.numel() for p in model.parameters() if p.requires_grad) if model is not None else 0
+        self.write(state, {"event": "begin", "max_steps": state.max_steps, "global_step": state.global_step,
+                           "trainable_parameters": trainable, "time": time.monotonic()})
 
     def on_step_end(self, args, state, control, **kwargs):
         self.write(state, {"event": "step", "step": state.global_step, "max_steps": state.max_steps})

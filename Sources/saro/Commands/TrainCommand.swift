@@ -2,16 +2,17 @@ import ArgumentParser
 import Foundation
 import Models
 import Support
+import TRLBridge
 import Training
 import Yams
 
-struct TrainCommand: ParsableCommand {
+struct TrainCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
         abstract: "Fine-tune a model: SFT (the reasoning-style warmup) or DPO (reasoning preference optimization).",
         subcommands: [SFT.self, DPO.self])
 
-    struct SFT: ParsableCommand {
+    struct SFT: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "sft",
             abstract: "Supervised fine-tuning on conversations.",
@@ -22,10 +23,10 @@ struct TrainCommand: ParsableCommand {
                 PEFT's layout); --full trains every weight and saves a Hugging Face model.
                 """)
         @OptionGroup var common: TrainOptions
-        func run() throws { try common.run(.sft) }
+        func run() async throws { try await common.run(.sft) }
     }
 
-    struct DPO: ParsableCommand {
+    struct DPO: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "dpo",
             abstract: "Direct preference optimization on (prompt, chosen, rejected) pairs.",
@@ -37,7 +38,7 @@ struct TrainCommand: ParsableCommand {
                 conservative DPO, --rpo-alpha adds an NLL term on the chosen response.
                 """)
         @OptionGroup var common: TrainOptions
-        func run() throws { try common.run(.dpo) }
+        func run() async throws { try await common.run(.dpo) }
     }
 }
 
@@ -76,6 +77,12 @@ struct TrainOptions: ParsableArguments {
     @Option(help: "DPO label smoothing (conservative DPO).") var labelSmoothing: Double?
     @Option(help: "Weight of an NLL term on the chosen response (TRL's rpo_alpha).") var rpoAlpha: Double?
     @Flag(help: "Continue from the newest checkpoint in --out.") var resume = false
+    @Option(help: ArgumentHelp("saro (its own trainer) or trl: TRL's SFTTrainer/DPOTrainer with PEFT under `accelerate launch`, on the data saro renders, in --python's environment (scripts/setup-trl.sh makes one).", valueName: "engine"))
+    var engine = "saro"
+    @Option(help: "With --engine trl: the Python with torch, transformers, peft, trl and accelerate (default: the environment setup-trl.sh makes in saro's cache).")
+    var python: String?
+    @Option(help: "With --engine trl: an Accelerate config file (DeepSpeed, FSDP, several GPUs); default: one process here.")
+    var accelerateConfig: String?
     @Flag(help: "No progress bar.") var quiet = false
 
     /// The file and path settings --config may give besides the training options.
@@ -124,12 +131,21 @@ struct TrainOptions: ParsableArguments {
         } catch let e as SourceError { throw ValidationError("\(e)") }
     }
 
-    func run(_ kind: TrainingSession.Kind) throws {
+    func run(_ kind: TrainingSession.Kind) async throws {
         let (options, paths) = try resolved()
         guard let data = paths["data"] else { throw ValidationError("--data is required (or data: in --config)") }
         guard let out = paths["out"] else { throw ValidationError("--out is required (or out: in --config)") }
         let modelName = paths["model"] ?? ModelStore.defaultModel
         let stderr = FileHandle.standardError
+        guard ["saro", "trl"].contains(engine) else { throw ValidationError("--engine is saro or trl, got '\(engine)'") }
+        if engine == "saro", python != nil || accelerateConfig != nil { throw ValidationError("--python and --accelerate-config need --engine trl") }
+        let bar = ProgressBar(label: "train \(kind.rawValue)", quiet: quiet)
+        if engine == "trl" {
+            let stage = TRLStage(kind: kind, model: modelName, data: data, evalData: paths["eval_data"], chatTemplate: paths["chat_template"],
+                                 options: options, outputDirectory: URL(fileURLWithPath: out), launcher: TRLLauncher(python: python, accelerateConfig: accelerateConfig))
+            try await stage.run(resume: resume, log: { stderr.write(Data("saro: \($0)\n".utf8)) }) { show($0, bar: bar) }
+            return
+        }
         let loaded = try PretrainedModel.load(modelName) { stderr.write(Data("saro: \($0)\n".utf8)) }
         let session = try TrainingSession(kind: kind, model: loaded, modelName: modelName, data: data, evalData: paths["eval_data"],
                                           chatTemplate: paths["chat_template"], options: options, outputDirectory: URL(fileURLWithPath: out)) {
@@ -137,26 +153,29 @@ struct TrainOptions: ParsableArguments {
         }
         let r = session.report
         stderr.write(Data("saro: \(r.read) records read, \(r.truncated) truncated to \(options.maxLength) tokens, \(r.dropped) dropped; \(session.evalExamples) held out\n".utf8))
-        let bar = ProgressBar(label: "train \(kind.rawValue)", quiet: quiet)
-        try session.trainer.run(resume: resume) { event in
-            switch event {
-            case .started(let total, let start, let params, let examples):
-                stderr.write(Data("saro: \(examples) examples, \(total) steps\(start > 0 ? ", resuming after step \(start)" : ""), \(params) trainable parameters\n".utf8))
-                bar.start(total: total, done: start)
-            case .step(let step, _, let loss, let tps):
-                bar.update(done: step, status: String(format: "loss %.4f  %.0f tok/s", loss, tps))
-            case .logged(let row):
-                bar.note(row.sorted { $0.key < $1.key }.map { "\($0.key)=\(String(format: "%.4g", $0.value))" }.joined(separator: " "))
-            case .evaluated(let row):
-                bar.note("eval: " + row.filter { $0.key.hasPrefix("eval_") }.sorted { $0.key < $1.key }.map { "\($0.key)=\(String(format: "%.4g", $0.value))" }.joined(separator: " "))
-            case .skipped(let step, let reason):
-                bar.note("step \(step) skipped: \(reason)")
-            case .checkpoint(_, let path):
-                bar.note("checkpoint \(path)")
-            case .finished(let path):
-                bar.finish()
-                print(path)
-            }
+        try session.trainer.run(resume: resume) { show($0, bar: bar) }
+    }
+
+    /// A training event on the progress bar and standard error, whichever engine trains.
+    func show(_ event: TrainingEvent, bar: ProgressBar) {
+        let stderr = FileHandle.standardError
+        switch event {
+        case .started(let total, let start, let params, let examples):
+            stderr.write(Data("saro: \(examples) examples, \(total) steps\(start > 0 ? ", resuming after step \(start)" : ""), \(params) trainable parameters\n".utf8))
+            bar.start(total: total, done: start)
+        case .step(let step, _, let loss, let tps):
+            bar.update(done: step, status: String(format: "loss %.4f  %.0f tok/s", loss, tps))
+        case .logged(let row):
+            bar.note(row.sorted { $0.key < $1.key }.map { "\($0.key)=\(String(format: "%.4g", $0.value))" }.joined(separator: " "))
+        case .evaluated(let row):
+            bar.note("eval: " + row.filter { $0.key.hasPrefix("eval_") }.sorted { $0.key < $1.key }.map { "\($0.key)=\(String(format: "%.4g", $0.value))" }.joined(separator: " "))
+        case .skipped(let step, let reason):
+            bar.note("step \(step) skipped: \(reason)")
+        case .checkpoint(_, let path):
+            bar.note("checkpoint \(path)")
+        case .finished(let path):
+            bar.finish()
+            print(path)
         }
     }
 }
