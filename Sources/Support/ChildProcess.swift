@@ -36,7 +36,7 @@ public final class ChildProcess: @unchecked Sendable {
         self.command = command
         self.logPath = logPath
         try FileManager.default.createDirectory(atPath: (logPath as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        if !FileManager.default.fileExists(atPath: logPath) { FileManager.default.createFile(atPath: logPath, contents: nil) }
+        if !FileManager.default.fileExists(atPath: logPath) { _ = FileManager.default.createFile(atPath: logPath, contents: nil) }
         // `$$` is the shell's pid, which `exec` hands to the command.
         let me = getpid()
         let watchdog = "( while kill -0 \(me) 2>/dev/null && kill -0 $$ 2>/dev/null; do sleep 1; done; kill -0 \(me) 2>/dev/null || kill -TERM -$$ 2>/dev/null ) &"
