@@ -30,21 +30,18 @@ public enum ManagedServerError: Error, CustomStringConvertible {
 /// `logPath`, and it never outlives this process.
 public final class ManagedServer: @unchecked Sendable {
     public let baseURL: String
-    public let command: String
-    public let logPath: String
     private let process: ChildProcess
+    public var command: String { process.command }
+    public var logPath: String { process.logPath }
 
     private init(baseURL: String, process: ChildProcess) {
-        self.baseURL = baseURL; self.process = process; command = process.command; logPath = process.logPath
+        self.baseURL = baseURL; self.process = process
     }
-
-    /// The template with every `{key}` replaced by its shell-quoted value.
-    public static func fill(_ template: String, _ values: [String: String]) -> String { ChildProcess.fill(template, values) }
 
     /// Starts the server and returns once `GET /v1/models` answers 200.
     public static func start(template: String, values: [String: String], logPath: String, startupTimeout: Double) async throws -> ManagedServer {
         let port = try freePort()
-        let command = fill(template, values.merging(["port": "\(port)"]) { a, _ in a })
+        let command = ChildProcess.fill(template, values.merging(["port": "\(port)"]) { a, _ in a })
         try? FileManager.default.removeItem(atPath: logPath)
         let process: ChildProcess
         do { process = try ChildProcess(command: command, logPath: logPath) } catch ChildProcessError.launch(_, let reason) {

@@ -290,23 +290,23 @@ public final class Pipeline: @unchecked Sendable {
                 }.joined()
                 try JSONL.writeAtomically(text, to: file)
             }
+            // Either engine's steps drive the run's progress bar.
+            let progress: (TrainingEvent) -> Void = { e in
+                if case .step(let step, let total, let loss, _) = e { self.events(.training(step: step, total: total, loss: loss)) }
+            }
             if useTRL {
                 let stage = TRLStage(kind: kind, model: try huggingFaceFolder(model), data: file, options: options, outputDirectory: URL(fileURLWithPath: out),
                                      launcher: trlLauncher, logPath: path("logs/trl-\(name).log"))
-                do {
-                    try await stage.run(log: { self.events(.note("\(name): \($0)")) }) { e in
-                        if case .step(let step, let total, let loss, _) = e { self.events(.training(step: step, total: total, loss: loss)) }
-                    }
-                } catch let error as TRLError { throw RecipeError.stage(name: name, reason: "\(error)") }
+                do { try await stage.run(log: { self.events(.note("\(name): \($0)")) }, onEvent: progress) } catch let error as TRLError {
+                    throw RecipeError.stage(name: name, reason: "\(error)")
+                }
                 return
             }
             let loaded = try PretrainedModel.load(model)
             let session = try TrainingSession(kind: kind, model: loaded, modelName: model, data: file, options: options, outputDirectory: URL(fileURLWithPath: out)) {
                 self.events(.note($0))
             }
-            try session.trainer.run(resume: true) { e in
-                if case .step(let step, let total, let loss, _) = e { self.events(.training(step: step, total: total, loss: Double(loss))) }
-            }
+            try session.trainer.run(resume: true, onEvent: progress)
         }, restartsWhenInputsChange: true, plan: "\(kind == .sft ? "SFT" : "DPO") on \(data.map { URL(fileURLWithPath: $0).lastPathComponent }.joined(separator: " + ")), \(length), LoRA rank \(options.loraRank)\(useTRL ? " (TRL)" : "")",
            // DPO also runs the reference model forward once over each pair it trains on: a
            // forward pass is about a third of a training step's work.

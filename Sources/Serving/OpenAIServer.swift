@@ -195,11 +195,7 @@ public final class OpenAIServer: @unchecked Sendable {
     func logprobs(of tokens: [Int], after context: [Int]) async throws -> OpenAI.Logprobs {
         let all = context + tokens
         let scored: [Double]
-        do { scored = try await scheduler.perform { $0.model.tokenLogProbs(all) } } catch BatchScheduler.SubmitError.queueFull {
-            throw OpenAI.APIError(status: 429, message: "the server's queue is full (\(scheduler.maxQueue) requests); retry later", type: "rate_limit_error")
-        } catch {
-            throw OpenAI.APIError(status: 503, message: "the server is shutting down", type: "server_error")
-        }
+        do { scored = try await scheduler.perform { $0.model.tokenLogProbs(all) } } catch { throw apiError(error) }
         // scored[t - 1] is token t's; token 0 has none.
         let values: [Double?] = (context.count..<all.count).map { $0 == 0 ? nil : scored[$0 - 1] }
         var pieces: [String] = [], offsets: [Int] = [], offset = 0
@@ -217,11 +213,16 @@ public final class OpenAIServer: @unchecked Sendable {
     }
 
     func submit(_ job: BatchScheduler.Job) throws {
-        do { try scheduler.submit(job) } catch BatchScheduler.SubmitError.queueFull {
-            throw OpenAI.APIError(status: 429, message: "the server's queue is full (\(scheduler.maxQueue) requests); retry later", type: "rate_limit_error")
-        } catch {
-            throw OpenAI.APIError(status: 503, message: "the server is shutting down", type: "server_error")
+        do { try scheduler.submit(job) } catch { throw apiError(error) }
+    }
+
+    /// The scheduler's refusal as an HTTP answer: a full queue is 429 (retry later), a
+    /// scheduler that is stopping 503.
+    func apiError(_ error: Error) -> OpenAI.APIError {
+        if case BatchScheduler.SubmitError.queueFull? = error as? BatchScheduler.SubmitError {
+            return OpenAI.APIError(status: 429, message: "the server's queue is full (\(scheduler.maxQueue) requests); retry later", type: "rate_limit_error")
         }
+        return OpenAI.APIError(status: 503, message: "the server is shutting down", type: "server_error")
     }
 
     /// Generates every choice and waits for all of them.

@@ -75,6 +75,8 @@ public struct TRLStage {
 
     /// The rows written for TRL and the step plan they follow.
     struct Prepared {
+        /// The model's folder.
+        var model: URL
         var train: [String]
         var eval: [String]
         var plan: StepPlan
@@ -105,12 +107,12 @@ public struct TRLStage {
             let (train, held, _) = try DatasetReader.split(reader.readSFT, data: data, evalData: evalData, options: options)
             let row = { (e: SFTExample) in try line(["input_ids": e.ids, "labels": zip(e.ids, e.mask).map { $1 ? $0 : -100 }]) }
             let (rows, plan) = try ordered(train, lengths: train.map(\.tokens), row: row)
-            return Prepared(train: rows, eval: try held.map(row), plan: plan, padToken: pad)
+            return Prepared(model: url, train: rows, eval: try held.map(row), plan: plan, padToken: pad)
         case .dpo:
             let (train, held, _) = try DatasetReader.split(reader.readPreferences, data: data, evalData: evalData, options: options)
             let row = { (e: PreferenceExample) in try line(["prompt_ids": e.prompt, "chosen_ids": e.chosen, "rejected_ids": e.rejected]) }
             let (rows, plan) = try ordered(train, lengths: train.map(\.tokens), row: row)
-            return Prepared(train: rows, eval: try held.map(row), plan: plan, padToken: pad)
+            return Prepared(model: url, train: rows, eval: try held.map(row), plan: plan, padToken: pad)
         }
     }
 
@@ -119,23 +121,24 @@ public struct TRLStage {
     /// (as with saro's trainer) rather than mixed into this one.
     public func run(resume: Bool = true, log: @escaping (String) -> Void = { _ in }, onEvent: @escaping (TrainingEvent) -> Void = { _ in }) async throws {
         guard FileManager.default.isExecutableFile(atPath: launcher.python) else { throw TRLError.noPython(launcher.python) }
-        if !resume, let names = try? FileManager.default.contentsOfDirectory(atPath: work.path), let newest = names.filter({ $0.hasPrefix("checkpoint-") }).sorted().last {
-            throw TrainingError.existingRun("\(work.path) holds another run's \(newest): pass --resume to continue it, or choose an empty --out")
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: work.path)) ?? []
+        if !resume, let newest = names.compactMap({ $0.hasPrefix("checkpoint-") ? Int($0.dropFirst("checkpoint-".count)) : nil }).max() {
+            throw TrainingError.existingRun("\(work.path) holds another run's checkpoint-\(newest): pass --resume to continue it, or choose an empty --out")
         }
         let prepared = try prepare()
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
-        let trainFile = work.appendingPathComponent("train.jsonl").path
-        try AtomicFile.write(Data(prepared.train.map { $0 + "\n" }.joined().utf8), to: trainFile)
-        var evalFile: String?
-        if !prepared.eval.isEmpty {
-            evalFile = work.appendingPathComponent("eval.jsonl").path
-            try AtomicFile.write(Data(prepared.eval.map { $0 + "\n" }.joined().utf8), to: evalFile!)
+        func write(_ rows: [String], _ name: String) throws -> String {
+            let file = work.appendingPathComponent(name).path
+            try AtomicFile.write(Data(rows.map { $0 + "\n" }.joined().utf8), to: file)
+            return file
         }
+        let trainFile = try write(prepared.train, "train.jsonl")
+        let evalFile = prepared.eval.isEmpty ? nil : try write(prepared.eval, "eval.jsonl")
         let script = work.appendingPathComponent("trl_train.py").path
         try AtomicFile.write(Data(contentsOf: URL(fileURLWithPath: try TRLResources.path("trl_train.py"))), to: script)
         let events = work.appendingPathComponent("events.jsonl").path
         let stage: [String: Any] = [
-            "kind": kind.rawValue, "model": try ModelStore.resolve(model).path, "train_file": trainFile, "eval_file": evalFile ?? NSNull(),
+            "kind": kind.rawValue, "model": prepared.model.path, "train_file": trainFile, "eval_file": evalFile ?? NSNull(),
             "output_dir": work.path, "final_dir": outputDirectory.path, "events_file": events, "pad_token_id": prepared.padToken,
             "lora": TRLConfig.lora(options) ?? NSNull(), "args": TRLConfig.arguments(options, kind: kind),
         ]
