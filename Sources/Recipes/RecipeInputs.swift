@@ -46,7 +46,7 @@ extension Recipe {
         return warnings
     }
 
-    /// Both commands or neither (every run evaluates adapters), and limits that make sense.
+    /// Known stage names, and TRL's settings only with the TRL engine.
     static func checkTrainer(_ t: Trainer, path: String, line: Int) throws -> Trainer {
         for name in t.stages ?? [] where !Trainer.stageNames.contains(name) {
             throw RecipeError.invalid(path: path, line: line, reason: "trainer: unknown stage '\(name)' (training stages: \(Trainer.stageNames.joined(separator: ", ")))")
@@ -57,6 +57,7 @@ extension Recipe {
         return t
     }
 
+    /// Both commands or neither (every run evaluates adapters), and limits that make sense.
     static func checkEngine(_ e: Engine, path: String, line: Int) throws -> Engine {
         func fail(_ reason: String) -> RecipeError { .invalid(path: path, line: line, reason: "engine: \(reason)") }
         if (e.start == nil) != (e.startAdapter == nil) {
