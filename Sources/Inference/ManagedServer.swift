@@ -28,7 +28,7 @@ public enum ManagedServerError: Error, CustomStringConvertible {
 /// The template's `{port}` is a free loopback port; the other `{name}` placeholders are the
 /// caller's, each shell-quoted. The server runs as a `ChildProcess`: its output goes to
 /// `logPath`, and it never outlives this process.
-public final class ManagedServer: @unchecked Sendable {
+public final class ManagedServer: StageServer, @unchecked Sendable {
     public let baseURL: String
     private let process: ChildProcess
     public var command: String { process.command }
@@ -88,75 +88,4 @@ public final class ManagedServer: @unchecked Sendable {
         guard bound else { throw ManagedServerError.launch(command: "", reason: "cannot find a free port") }
         return Int(UInt16(bigEndian: addr.sin_port))
     }
-}
-
-/// A server-backed engine whose servers start on first use (a rerun whose answers are all
-/// stored starts nothing) and stop with `stop()`: one server, or several replicas that the
-/// requests are spread over.
-public final class StartedServerEngine: InferenceEngine, @unchecked Sendable {
-    public let fingerprint: String
-    public let batchSize: Int
-    private let tokenizer: Tokenizer?
-    private let state: LaunchState
-
-    /// - Parameters:
-    ///   - modelKey: what names the weights by content (see `ServerEngine`).
-    ///   - endpoint: the model's name and the client limits; the base URL is the started server's.
-    ///   - tokenizer: the model's tokenizer, read locally: tokens are counted without the server.
-    ///   - replicas: servers to start, each with `start(replica)`; requests go to them in turn.
-    ///   - start: starts replica `i` (0-based).
-    public init(modelKey: String, endpoint: ChatEndpoint, tokenizer: Tokenizer?, replicas: Int = 1,
-                start: @escaping @Sendable (Int) async throws -> ManagedServer) {
-        fingerprint = ServerEngine.fingerprint(modelKey: modelKey)
-        batchSize = max(1, endpoint.maxConcurrency) * max(1, replicas)
-        self.tokenizer = tokenizer
-        state = LaunchState { [tokenizer] in
-            let servers = try await withThrowingTaskGroup(of: (Int, ManagedServer).self) { group in
-                for i in 0..<max(1, replicas) { group.addTask { (i, try await start(i)) } }
-                var started: [(Int, ManagedServer)] = []
-                do {
-                    for try await s in group { started.append(s) }
-                } catch {
-                    // One replica failed: stop the ones that came up.
-                    for (_, s) in started { s.stop() }
-                    throw error
-                }
-                return started.sorted { $0.0 < $1.0 }.map(\.1)
-            }
-            let endpoints = servers.map { server -> ChatEndpoint in
-                var e = endpoint
-                e.baseURL = server.baseURL
-                return e
-            }
-            return (servers, try ServerEngine(endpoints: endpoints, modelKey: modelKey, tokenizer: tokenizer))
-        }
-    }
-
-    actor LaunchState {
-        let launch: @Sendable () async throws -> ([ManagedServer], ServerEngine)
-        var running: ([ManagedServer], ServerEngine)?
-        init(launch: @escaping @Sendable () async throws -> ([ManagedServer], ServerEngine)) { self.launch = launch }
-
-        /// The engine, starting the servers on first use and again when one has died.
-        func engine() async throws -> ServerEngine {
-            if let running, running.0.allSatisfy(\.isRunning) { return running.1 }
-            running?.0.forEach { $0.stop() }
-            running = nil
-            running = try await launch()
-            return running!.1
-        }
-        func stop() { running?.0.forEach { $0.stop() }; running = nil }
-    }
-
-    public func complete(_ requests: [CompletionRequest]) async throws -> [Completion] {
-        try await state.engine().complete(requests)
-    }
-
-    public func assistantNLL(_ conversations: [[ChatMessage]]) async throws -> [AssistantNLL]? {
-        try await state.engine().assistantNLL(conversations)
-    }
-
-    public func countTokens(_ text: String) throws -> Int? { tokenizer?.encode(text, parseSpecial: false).count }
-
-    public func stop() async { await state.stop() }
 }

@@ -93,16 +93,45 @@ public final class ChatClient: Sendable {
         return values.prefix(count).map { ($0 as? NSNumber)?.doubleValue }
     }
 
-    /// POSTs `body` to `url` with the endpoint's limits: retries on 429, 5xx, network errors
-    /// and unreadable replies, with exponential backoff or the server's Retry-After.
+    /// The model names the server lists (`GET /v1/models`): its base model and the LoRA
+    /// adapters it has loaded.
+    public func servedModels() async throws -> [String] {
+        try await send(.GET, url: endpoint.apiURL("models"), body: nil) { data in
+            guard let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any], let list = obj["data"] as? [[String: Any]] else {
+                throw ParseError(description: "no data[] list of models: \(String(decoding: data.prefix(200), as: UTF8.self))")
+            }
+            return list.compactMap { $0["id"] as? String }
+        }
+    }
+
+    /// Loads the LoRA adapter at `path` (a PEFT folder the server can read) under `name`, the
+    /// way vLLM loads adapters at run time: `POST /v1/load_lora_adapter` with `lora_name` and
+    /// `lora_path`. A server without that route rejects it (HTTP 404).
+    public func loadAdapter(name: String, path: String) async throws {
+        let body = try JSONSerialization.data(withJSONObject: ["lora_name": name, "lora_path": path], options: [.sortedKeys])
+        try await send(.POST, url: endpoint.apiURL("load_lora_adapter"), body: body) { _ in () }
+    }
+
+    /// Unloads the adapter `name` (`POST /v1/unload_lora_adapter`).
+    public func unloadAdapter(name: String) async throws {
+        let body = try JSONSerialization.data(withJSONObject: ["lora_name": name], options: [.sortedKeys])
+        try await send(.POST, url: endpoint.apiURL("unload_lora_adapter"), body: body) { _ in () }
+    }
+
     private func post<Reply>(url: String, body: Data, parse: @escaping (Data) throws -> Reply) async throws -> Reply {
+        try await send(.POST, url: url, body: body, parse: parse)
+    }
+
+    /// Sends a request to `url` with the endpoint's limits: retries on 429, 5xx, network errors
+    /// and unreadable replies, with exponential backoff or the server's Retry-After.
+    private func send<Reply>(_ method: HTTPMethod, url: String, body: Data?, parse: @escaping (Data) throws -> Reply) async throws -> Reply {
         guard URL(string: url)?.host != nil else { throw ChatClientError.badURL(url) }
         var attempt = 0
         while true {
             attempt += 1
             await gate.acquire()
             let outcome: Outcome<Reply>
-            do { outcome = try await send(url: url, body: body, parse: parse) } catch {
+            do { outcome = try await sendOnce(method, url: url, body: body, parse: parse) } catch {
                 await gate.release()
                 throw error
             }
@@ -120,12 +149,14 @@ public final class ChatClient: Sendable {
 
     private enum Outcome<Reply> { case reply(Reply), retry(ChatClientError, Double?) }
 
-    private func send<Reply>(url: String, body: Data, parse: (Data) throws -> Reply) async throws -> Outcome<Reply> {
+    private func sendOnce<Reply>(_ method: HTTPMethod, url: String, body: Data?, parse: (Data) throws -> Reply) async throws -> Outcome<Reply> {
         var request = HTTPClientRequest(url: url)
-        request.method = .POST
-        request.headers.add(name: "Content-Type", value: "application/json")
+        request.method = method
         if let key = endpoint.apiKey { request.headers.add(name: "Authorization", value: "Bearer \(key)") }
-        request.body = .bytes(ByteBuffer(data: body))
+        if let body {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(data: body))
+        }
         let response: HTTPClientResponse
         let bytes: ByteBuffer
         do {

@@ -46,8 +46,11 @@ public struct ChatEndpoint: Codable, Sendable, Equatable {
     }
 
     /// The legacy (text) completions URL beside the chat-completions one.
-    public var legacyCompletionsURL: String {
-        String(completionsURL.dropLast("/chat/completions".count)) + "/completions"
+    public var legacyCompletionsURL: String { apiURL("completions") }
+
+    /// The URL of another route of the same API (`models`, `completions`, ...).
+    public func apiURL(_ route: String) -> String {
+        String(completionsURL.dropLast("/chat/completions".count)) + "/" + route
     }
 
     /// The chat-completions URL, whether or not the base URL ends in `/v1` or a slash.

@@ -72,8 +72,8 @@ public final class Pipeline: @unchecked Sendable {
 
     /// This saro executable, for the `{saro}` placeholder of the engine's server commands.
     public let executable: String?
-    /// Servers started for the running stage; stopped when it ends.
-    private var started: [StartedServerEngine] = []
+    /// Servers set up for the running stage; released when it ends.
+    private var started: [StageServerEngine] = []
     private let startedLock = NSLock()
 
     public init(recipe: Recipe, out: String?, executable: String? = nil, events: @escaping @Sendable (PipelineEvent) -> Void) {
@@ -105,8 +105,9 @@ public final class Pipeline: @unchecked Sendable {
 
     var baseModel: String { recipe.initModel == nil ? recipe.model : path("models/base") }
 
-    /// The engine a generating stage runs `model` on: saro's own, or a server started from the
-    /// recipe's command on first use and stopped when the stage ends.
+    /// The engine a generating stage runs `model` on: saro's own; the servers the recipe names
+    /// when `model` is the base (an adapter loaded into them for the stage); or a server
+    /// started from the recipe's command on first use. Servers are released when the stage ends.
     func engine(_ model: String, adapter: String?, batchSize: Int, stage: String) throws -> InferenceEngine {
         let e = recipe.engine
         guard let start = e.start, let startAdapter = e.startAdapter else { return try EmbeddedEngine.open(model, adapter: adapter, batchSize: batchSize) }
@@ -114,22 +115,40 @@ public final class Pipeline: @unchecked Sendable {
         let key = EmbeddedEngine.modelKey(url, adapter: adapter)
         let tokenizer = try PretrainedModel.loadTokenizer(url.path)
         let name = "saro-\(stage)"
-        let values = ["model": url.path, "name": name, "saro": executable ?? "saro"].merging(adapter.map { ["adapter": $0] } ?? [:]) { a, _ in a }
-        let template = adapter == nil ? start : startAdapter
-        let endpoint = ChatEndpoint(baseURL: "", model: name, apiKeyEnv: nil, maxConcurrency: e.maxConcurrency, timeoutSeconds: e.timeout, maxRetries: e.maxRetries)
         let events = self.events
-        let replicas = e.replicas
-        let logs = (0..<replicas).map { path(replicas == 1 ? "logs/server-\(stage).log" : "logs/server-\(stage)-\($0).log") }
-        let engine = StartedServerEngine(modelKey: key, endpoint: endpoint, tokenizer: tokenizer, replicas: replicas) { replica in
-            let server: ManagedServer
-            do {
-                server = try await ManagedServer.start(template: template, values: values.merging(["replica": "\(replica)"]) { a, _ in a },
-                                                       logPath: logs[replica], startupTimeout: e.startupTimeout)
-            } catch {
-                throw RecipeError.stage(name: stage, reason: "\(error)")
+        let engine: StageServerEngine
+        if let urls = e.urls, model == baseModel {
+            let served = e.servedModel ?? recipe.model
+            let endpoint = ChatEndpoint(baseURL: "", model: adapter == nil ? served : name, apiKeyEnv: e.apiKeyEnv, maxConcurrency: e.maxConcurrency,
+                                        timeoutSeconds: e.timeout, maxRetries: e.maxRetries)
+            let lora = adapter.map { (name: name, path: URL(fileURLWithPath: $0).standardizedFileURL.path) }
+            engine = StageServerEngine(modelKey: key, endpoint: endpoint, tokenizer: tokenizer, replicas: urls.count) { i in
+                var target = endpoint
+                target.baseURL = urls[i]
+                let server: AttachedServer
+                do { server = try await AttachedServer.attach(endpoint: target, base: served, adapter: lora) } catch {
+                    throw RecipeError.stage(name: stage, reason: "\(error)")
+                }
+                events(.note("\(stage): server at \(urls[i])" + (lora.map { " with adapter \($0.name) loaded from \($0.path)" } ?? "")))
+                return server
             }
-            events(.note("\(stage): server at \(server.baseURL) (\(server.command))"))
-            return server
+        } else {
+            let values = ["model": url.path, "name": name, "saro": executable ?? "saro"].merging(adapter.map { ["adapter": $0] } ?? [:]) { a, _ in a }
+            let template = adapter == nil ? start : startAdapter
+            let endpoint = ChatEndpoint(baseURL: "", model: name, apiKeyEnv: nil, maxConcurrency: e.maxConcurrency, timeoutSeconds: e.timeout, maxRetries: e.maxRetries)
+            let replicas = e.replicas
+            let logs = (0..<replicas).map { path(replicas == 1 ? "logs/server-\(stage).log" : "logs/server-\(stage)-\($0).log") }
+            engine = StageServerEngine(modelKey: key, endpoint: endpoint, tokenizer: tokenizer, replicas: replicas) { replica in
+                let server: ManagedServer
+                do {
+                    server = try await ManagedServer.start(template: template, values: values.merging(["replica": "\(replica)"]) { a, _ in a },
+                                                           logPath: logs[replica], startupTimeout: e.startupTimeout)
+                } catch {
+                    throw RecipeError.stage(name: stage, reason: "\(error)")
+                }
+                events(.note("\(stage): server at \(server.baseURL) (\(server.command))"))
+                return server
+            }
         }
         startedLock.withLock { started.append(engine) }
         return engine
@@ -159,7 +178,7 @@ public final class Pipeline: @unchecked Sendable {
     }
 
     func stopServers() async {
-        let engines = startedLock.withLock { () -> [StartedServerEngine] in defer { started = [] }; return started }
+        let engines = startedLock.withLock { () -> [StageServerEngine] in defer { started = [] }; return started }
         for e in engines { await e.stop() }
     }
 

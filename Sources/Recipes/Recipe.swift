@@ -62,11 +62,24 @@ public struct Recipe: Sendable {
     /// Server-backed evaluations score reference answers through the server's prompt
     /// log-probs (not measured where it has none) and skip the embedding analysis (servers
     /// show no hidden states).
+    ///
+    /// `urls` names servers the user already runs with the base model (vLLM, SGLang, `saro
+    /// serve`): the stages on the base model use them (benign answers; Base, Safety-SFT and
+    /// Safety-DPO evaluation), and a stage on an adapter of the base loads it into them at run
+    /// time under its own name, as vLLM does with `--enable-lora` and
+    /// `VLLM_ALLOW_RUNTIME_LORA_UPDATING=True`, then unloads it. The models the run makes (RW,
+    /// and SaRO on it) still need `start`/`start_adapter`.
     public struct Engine: Codable, Sendable, Equatable, ConfigKeyed {
         /// The command for a model alone; nil: the embedded engine.
         public var start: String?
         /// The command for a model with a LoRA adapter.
         public var startAdapter: String?
+        /// Base URLs (up to /v1) of servers already running the base model; requests spread over them.
+        public var urls: [String]?
+        /// The base model's name on those servers (default: the recipe's `model`, as vLLM names it).
+        public var servedModel: String?
+        /// The environment variable holding those servers' API key (vLLM's --api-key).
+        public var apiKeyEnv: String?
         /// Servers to start per stage (`{replica}` is each one's index, from 0: for example
         /// `CUDA_VISIBLE_DEVICES={replica} vllm serve ...`); requests are spread over them.
         public var replicas = 1
@@ -77,11 +90,11 @@ public struct Recipe: Sendable {
         public var maxRetries = 2
         public var startupTimeout: Double = 600
         enum CodingKeys: String, CodingKey, CaseIterable {
-            case start, startAdapter = "start_adapter", replicas, maxConcurrency = "max_concurrency", timeout, maxRetries = "max_retries"
-            case startupTimeout = "startup_timeout"
+            case start, startAdapter = "start_adapter", urls, servedModel = "served_model", apiKeyEnv = "api_key_env"
+            case replicas, maxConcurrency = "max_concurrency", timeout, maxRetries = "max_retries", startupTimeout = "startup_timeout"
         }
         public static var keys: [String] { CodingKeys.allCases.map(\.rawValue) }
-        public var isEmbedded: Bool { start == nil }
+        public var isEmbedded: Bool { start == nil && urls == nil }
     }
 
     /// Which engine trains: saro's own trainer (the default) or TRL with Accelerate, for every
@@ -188,7 +201,7 @@ public struct Recipe: Sendable {
             rw: rw, srpo: srpo, srs: map["srs"]?.bool ?? false,
             baselines: try section("baselines", Baselines()),
             evaluation: try section("eval", Evaluation()),
-            engine: try checkEngine(try section("engine", Engine()), path: path, line: map["engine"]?.mark?.line ?? 0),
+            engine: try checkEngine(try section("engine", Engine()), randomBase: map["init"] != nil, path: path, line: map["engine"]?.mark?.line ?? 0),
             trainer: try checkTrainer(try section("trainer", Trainer()), path: path, line: map["trainer"]?.mark?.line ?? 0),
             resolvedText: text)
     }

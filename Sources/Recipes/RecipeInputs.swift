@@ -57,11 +57,25 @@ extension Recipe {
         return t
     }
 
-    /// Both commands or neither (every run evaluates adapters), and limits that make sense.
-    static func checkEngine(_ e: Engine, path: String, line: Int) throws -> Engine {
+    /// Both commands or neither (every run evaluates adapters), servers already running only
+    /// beside them (the run makes the RW model, which they do not have) and only for a base
+    /// model they can hold (not one the run draws at random), and limits that make sense.
+    static func checkEngine(_ e: Engine, randomBase: Bool, path: String, line: Int) throws -> Engine {
         func fail(_ reason: String) -> RecipeError { .invalid(path: path, line: line, reason: "engine: \(reason)") }
         if (e.start == nil) != (e.startAdapter == nil) {
             throw fail("give both start (a model alone) and start_adapter (a model with a LoRA adapter: the run evaluates adapters), or neither for the embedded engine")
+        }
+        if let urls = e.urls {
+            if urls.isEmpty { throw fail("urls lists no server (leave it out for none)") }
+            for u in urls where URL(string: u)?.host == nil || !(u.hasPrefix("http://") || u.hasPrefix("https://")) {
+                throw fail("urls: '\(u)' is not an http(s) base URL (for example http://gpu-node:8000/v1)")
+            }
+            if e.start == nil {
+                throw fail("urls serve the base model and its adapters; the RW model (and SaRO on it) is made by the run, so give start and start_adapter as well: saro starts a server for those")
+            }
+            if randomBase { throw fail("urls: the base model is drawn at random by the run (init:), so no running server holds it: leave urls out") }
+        } else if e.servedModel != nil || e.apiKeyEnv != nil {
+            throw fail("served_model and api_key_env describe the servers in urls: give urls with them")
         }
         if let a = e.startAdapter, !a.contains("{adapter}") { throw fail("start_adapter must pass {adapter} to the server") }
         for c in [e.start, e.startAdapter].compactMap({ $0 }) where !c.contains("{port}") || !c.contains("{model}") {

@@ -136,6 +136,14 @@ public enum OpenAI {
         public var object = "model"
         public var created: Int
         public var owned_by = "saro"
+        /// The base model a LoRA adapter runs on (vLLM lists loaded adapters this way); nil for the base.
+        public var parent: String?
+    }
+
+    /// `POST /v1/load_lora_adapter` and `/v1/unload_lora_adapter` (vLLM's run-time LoRA routes).
+    public struct LoRAAdapterRequest: Codable, Sendable {
+        public var lora_name: String
+        public var lora_path: String?
     }
 
     public struct ModelList: Codable, Sendable {

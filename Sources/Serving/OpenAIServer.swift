@@ -9,6 +9,10 @@ import Tokenizers
 /// An OpenAI-compatible HTTP server for a saro model (Hummingbird):
 /// POST /v1/chat/completions, POST /v1/completions (both with server-sent-event streaming),
 /// GET /v1/models, GET /health. Requests are generated in batches by a `BatchScheduler`.
+///
+/// With an adapter loader, LoRA adapters are loaded and unloaded at run time the way vLLM does
+/// (`POST /v1/load_lora_adapter` with `lora_name` and `lora_path`, `POST /v1/unload_lora_adapter`);
+/// requests name an adapter as their model, and each adapter has a scheduler of its own.
 public final class OpenAIServer: @unchecked Sendable {
     public struct Options: Sendable {
         public var host = "127.0.0.1"
@@ -30,14 +34,27 @@ public final class OpenAIServer: @unchecked Sendable {
     let tokenizer: Tokenizer
     let template: ChatTemplate
     let contextLength: Int
+    /// The base model's scheduler.
     public let scheduler: BatchScheduler
+    let adapterLoader: (@Sendable (String) throws -> LlamaModel)?
+    /// Adapters loaded at run time, by name: their folder and scheduler.
+    private var adapters: [String: (path: String, scheduler: BatchScheduler)] = [:]
+    private let adaptersLock = NSLock()
 
-    public init(model: LlamaModel, tokenizer: Tokenizer, template: ChatTemplate, options: Options) {
+    /// - Parameter adapterLoader: makes the model with the LoRA adapter folder it is given
+    ///   applied; nil: no run-time adapter routes (as vLLM without VLLM_ALLOW_RUNTIME_LORA_UPDATING).
+    public init(model: LlamaModel, tokenizer: Tokenizer, template: ChatTemplate, options: Options,
+                adapterLoader: (@Sendable (String) throws -> LlamaModel)? = nil) {
         self.options = options
         self.tokenizer = tokenizer
         self.template = template
+        self.adapterLoader = adapterLoader
         contextLength = model.config.maxPositionEmbeddings
-        scheduler = BatchScheduler(generator: Generator(model: model, tokenizer: tokenizer), maxBatch: options.maxBatch, maxQueue: options.maxQueue)
+        scheduler = Self.makeScheduler(model, tokenizer: tokenizer, options: options)
+    }
+
+    static func makeScheduler(_ model: LlamaModel, tokenizer: Tokenizer, options: Options) -> BatchScheduler {
+        BatchScheduler(generator: Generator(model: model, tokenizer: tokenizer), maxBatch: options.maxBatch, maxQueue: options.maxQueue)
     }
 
     /// The Hummingbird application; `onRunning(port)` reports the bound port (useful with port 0).
@@ -48,10 +65,17 @@ public final class OpenAIServer: @unchecked Sendable {
         let v1 = router.group("v1")
         if let key = options.apiKey { v1.add(middleware: BearerAuthMiddleware(key: key)) }
         v1.get("models") { [self] _, _ in
-            try json(OpenAI.ModelList(data: [OpenAI.Model(id: options.modelID, created: Int(Date().timeIntervalSince1970))]))
+            let created = Int(Date().timeIntervalSince1970)
+            let loaded = adaptersLock.withLock { adapters.keys.sorted() }
+            return try json(OpenAI.ModelList(data: [OpenAI.Model(id: options.modelID, created: created)]
+                                                + loaded.map { OpenAI.Model(id: $0, created: created, parent: options.modelID) }))
         }
         v1.post("chat/completions") { [self] request, _ in try await chat(request) }
         v1.post("completions") { [self] request, _ in try await completion(request) }
+        if adapterLoader != nil {
+            v1.post("load_lora_adapter") { [self] request, _ in try await loadAdapter(request) }
+            v1.post("unload_lora_adapter") { [self] request, _ in try await unloadAdapter(request) }
+        }
         let http1 = HTTP1Channel.Configuration(idleTimeout: TimeAmount.milliseconds(Int64(options.readTimeoutSeconds * 1000)))
         return Application(router: router, server: .http1(configuration: http1),
                            configuration: .init(address: .hostname(options.host, port: options.port), serverName: "saro"),
@@ -63,6 +87,7 @@ public final class OpenAIServer: @unchecked Sendable {
     public func run(onRunning: @escaping @Sendable (Int) -> Void = { _ in }) async throws {
         try await application(onRunning: onRunning).runService()
         scheduler.shutdown()
+        for adapter in adaptersLock.withLock({ adapters.values.map(\.scheduler) }) { adapter.shutdown() }
     }
 
     // MARK: handlers
@@ -98,9 +123,57 @@ public final class OpenAIServer: @unchecked Sendable {
         return nil
     }
 
-    func checkModel(_ name: String?) throws {
-        if let name, name != options.modelID {
-            throw OpenAI.APIError(status: 404, message: "model '\(name)' does not exist; this server serves '\(options.modelID)'", type: "invalid_request_error", param: "model", code: "model_not_found")
+    /// The scheduler of the model a request names: the base (also when it names none) or a loaded adapter.
+    func scheduler(for name: String?) throws -> BatchScheduler {
+        guard let name, name != options.modelID else { return scheduler }
+        if let adapter = adaptersLock.withLock({ adapters[name] }) { return adapter.scheduler }
+        let loaded = adaptersLock.withLock { adapters.keys.sorted() }
+        throw OpenAI.APIError(status: 404, message: "model '\(name)' does not exist; this server serves '\(options.modelID)'" + loaded.map { ", '\($0)'" }.joined(),
+                              type: "invalid_request_error", param: "model", code: "model_not_found")
+    }
+
+    /// Loads `lora_path` under `lora_name`. The folder is read before the name is taken, so a
+    /// bad adapter leaves the server as it was.
+    func loadAdapter(_ request: Request) async throws -> Response {
+        let body = try await decode(OpenAI.LoRAAdapterRequest.self, request)
+        guard let path = body.lora_path, !path.isEmpty else { throw OpenAI.APIError.invalid("lora_path is required", param: "lora_path") }
+        guard !body.lora_name.isEmpty, body.lora_name != options.modelID else {
+            throw OpenAI.APIError.invalid("lora_name must be a name other than the base model's ('\(options.modelID)')", param: "lora_name")
+        }
+        if adaptersLock.withLock({ adapters[body.lora_name] != nil }) {
+            throw OpenAI.APIError.invalid("an adapter named '\(body.lora_name)' is loaded already: unload it first", param: "lora_name")
+        }
+        let model: LlamaModel
+        do { model = try adapterLoader!(path) } catch {
+            throw OpenAI.APIError.invalid("cannot load the adapter at \(path): \(error)", param: "lora_path")
+        }
+        let scheduler = Self.makeScheduler(model, tokenizer: tokenizer, options: options)
+        let taken = adaptersLock.withLock { () -> Bool in
+            if adapters[body.lora_name] != nil { return false }
+            adapters[body.lora_name] = (path, scheduler)
+            return true
+        }
+        guard taken else {
+            await Self.drain(scheduler)
+            throw OpenAI.APIError.invalid("an adapter named '\(body.lora_name)' is loaded already: unload it first", param: "lora_name")
+        }
+        return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "Success: LoRA adapter '\(body.lora_name)' added successfully.")))
+    }
+
+    /// Unloads `lora_name` once the requests it is running have finished.
+    func unloadAdapter(_ request: Request) async throws -> Response {
+        let body = try await decode(OpenAI.LoRAAdapterRequest.self, request)
+        guard let removed = adaptersLock.withLock({ adapters.removeValue(forKey: body.lora_name) }) else {
+            throw OpenAI.APIError(status: 404, message: "no adapter named '\(body.lora_name)' is loaded", type: "not_found_error", param: "lora_name")
+        }
+        await Self.drain(removed.scheduler)
+        return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "Success: LoRA adapter '\(body.lora_name)' removed successfully.")))
+    }
+
+    /// Stops a scheduler after its queued and running requests, off the server's threads.
+    static func drain(_ scheduler: BatchScheduler) async {
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            DispatchQueue.global().async { scheduler.shutdown(); c.resume() }
         }
     }
 
@@ -121,7 +194,8 @@ public final class OpenAIServer: @unchecked Sendable {
 
     func chat(_ request: Request) async throws -> Response {
         let body = try await decode(OpenAI.ChatRequest.self, request)
-        try checkModel(body.model)
+        let model = try scheduler(for: body.model)
+        let modelName = body.model ?? options.modelID
         guard !body.messages.isEmpty else { throw OpenAI.APIError.invalid("messages must not be empty", param: "messages") }
         let prompt: [Int]
         do { prompt = try template.render(body.messages, tokenizer: tokenizer, addGenerationPrompt: true).ids } catch {
@@ -133,22 +207,23 @@ public final class OpenAIServer: @unchecked Sendable {
         let id = "chatcmpl-" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
         let created = Int(Date().timeIntervalSince1970)
         if body.stream == true {
-            return try stream(prompt: prompt, options: opts) { index, delta, finish, first in
-                OpenAI.ChatChunk(id: id, created: created, model: self.options.modelID,
+            return try stream(prompt: prompt, options: opts, on: model) { index, delta, finish, first in
+                OpenAI.ChatChunk(id: id, created: created, model: modelName,
                                  choices: [.init(index: index, delta: .init(role: first ? "assistant" : nil, content: delta), finish_reason: finish)])
             }
         }
-        let results = try await generateAll(prompt: prompt, options: opts)
+        let results = try await generateAll(prompt: prompt, options: opts, on: model)
         let completion = results.map(\.tokens.count).reduce(0, +)
         return try json(OpenAI.ChatResponse(
-            id: id, created: created, model: options.modelID,
+            id: id, created: created, model: modelName,
             choices: results.enumerated().map { .init(index: $0.offset, message: .assistant($0.element.text), finish_reason: $0.element.finishReason.rawValue) },
             usage: .init(prompt_tokens: prompt.count, completion_tokens: completion, total_tokens: prompt.count + completion)))
     }
 
     func completion(_ request: Request) async throws -> Response {
         let body = try await decode(OpenAI.CompletionRequest.self, request)
-        try checkModel(body.model)
+        let model = try scheduler(for: body.model)
+        let modelName = body.model ?? options.modelID
         let prompt: [Int]
         switch body.prompt {
         case .text(let text): prompt = tokenizer.encode(text, addSpecialTokens: true)
@@ -171,28 +246,28 @@ public final class OpenAIServer: @unchecked Sendable {
             if body.echo == true || body.logprobs != nil {
                 throw OpenAI.APIError.invalid("echo and logprobs are not supported with stream", param: "stream")
             }
-            return try stream(prompt: prompt, options: opts) { index, delta, finish, _ in
-                OpenAI.CompletionResponse(id: id, created: created, model: self.options.modelID, choices: [.init(index: index, text: delta ?? "", finish_reason: finish)])
+            return try stream(prompt: prompt, options: opts, on: model) { index, delta, finish, _ in
+                OpenAI.CompletionResponse(id: id, created: created, model: modelName, choices: [.init(index: index, text: delta ?? "", finish_reason: finish)])
             }
         }
-        let results = try await generateAll(prompt: prompt, options: opts)
+        let results = try await generateAll(prompt: prompt, options: opts, on: model)
         let echo = body.echo == true
         var out: [OpenAI.CompletionChoice] = []
         for (i, r) in results.enumerated() {
             let shown = echo ? prompt + r.tokens : r.tokens
             var choice = OpenAI.CompletionChoice(index: i, text: (echo ? tokenizer.decode(prompt) : "") + r.text, finish_reason: r.finishReason.rawValue)
-            if body.logprobs != nil { choice.logprobs = try await logprobs(of: shown, after: echo ? [] : prompt) }
+            if body.logprobs != nil { choice.logprobs = try await logprobs(of: shown, after: echo ? [] : prompt, on: model) }
             out.append(choice)
         }
         let completion = results.map(\.tokens.count).reduce(0, +)
         return try json(OpenAI.CompletionResponse(
-            id: id, created: created, model: options.modelID, choices: out,
+            id: id, created: created, model: modelName, choices: out,
             usage: .init(prompt_tokens: prompt.count, completion_tokens: completion, total_tokens: prompt.count + completion)))
     }
 
     /// The log-probability of each of `tokens` given `context` and the tokens before it: one
     /// scoring pass on the scheduler's thread. A first token with no context has none.
-    func logprobs(of tokens: [Int], after context: [Int]) async throws -> OpenAI.Logprobs {
+    func logprobs(of tokens: [Int], after context: [Int], on scheduler: BatchScheduler) async throws -> OpenAI.Logprobs {
         let all = context + tokens
         let scored: [Double]
         do { scored = try await scheduler.perform { $0.model.tokenLogProbs(all) } } catch { throw apiError(error) }
@@ -212,7 +287,7 @@ public final class OpenAIServer: @unchecked Sendable {
         return n
     }
 
-    func submit(_ job: BatchScheduler.Job) throws {
+    func submit(_ job: BatchScheduler.Job, to scheduler: BatchScheduler) throws {
         do { try scheduler.submit(job) } catch { throw apiError(error) }
     }
 
@@ -220,13 +295,13 @@ public final class OpenAIServer: @unchecked Sendable {
     /// scheduler that is stopping 503.
     func apiError(_ error: Error) -> OpenAI.APIError {
         if case BatchScheduler.SubmitError.queueFull? = error as? BatchScheduler.SubmitError {
-            return OpenAI.APIError(status: 429, message: "the server's queue is full (\(scheduler.maxQueue) requests); retry later", type: "rate_limit_error")
+            return OpenAI.APIError(status: 429, message: "the server's queue is full (\(options.maxQueue) requests); retry later", type: "rate_limit_error")
         }
         return OpenAI.APIError(status: 503, message: "the server is shutting down", type: "server_error")
     }
 
     /// Generates every choice and waits for all of them.
-    func generateAll(prompt: [Int], options opts: [GenerationOptions]) async throws -> [GenerationResult] {
+    func generateAll(prompt: [Int], options opts: [GenerationOptions], on scheduler: BatchScheduler) async throws -> [GenerationResult] {
         let cancellations = opts.map { _ in BatchScheduler.Cancellation() }
         return try await withTaskCancellationHandler {
             try await withThrowingTaskGroup(of: (Int, GenerationResult).self) { group in
@@ -236,7 +311,7 @@ public final class OpenAIServer: @unchecked Sendable {
                         try await withCheckedThrowingContinuation { (c: CheckedContinuation<(Int, GenerationResult), Error>) in
                             var j = job
                             j.onFinish = { c.resume(returning: (i, $0)) }
-                            do { try self.submit(j) } catch { c.resume(throwing: error) }
+                            do { try self.submit(j, to: scheduler) } catch { c.resume(throwing: error) }
                         }
                     }
                 }
@@ -253,7 +328,7 @@ public final class OpenAIServer: @unchecked Sendable {
 
     /// A server-sent-event response: one JSON chunk per text delta and a final chunk with the
     /// finish reason per choice, then `data: [DONE]`. A client that disconnects cancels its rows.
-    func stream<Chunk: Encodable & Sendable>(prompt: [Int], options opts: [GenerationOptions],
+    func stream<Chunk: Encodable & Sendable>(prompt: [Int], options opts: [GenerationOptions], on scheduler: BatchScheduler,
                                              chunk: @escaping @Sendable (Int, String?, String?, Bool) -> Chunk) throws -> Response {
         let (events, continuation) = AsyncStream<StreamEvent>.makeStream()
         let cancellations = opts.map { _ in BatchScheduler.Cancellation() }
@@ -264,7 +339,7 @@ public final class OpenAIServer: @unchecked Sendable {
                                           onFinish: { result in
                                               continuation.yield(.finished(i, result))
                                               if remaining.decrement() == 0 { continuation.finish() }
-                                          }))
+                                          }), to: scheduler)
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.withoutEscapingSlashes]

@@ -1,4 +1,6 @@
 import Foundation
+import Models
+import Recipes
 import Testing
 
 /// `saro run recipes/tiny-server.yaml`: every generating stage on a server the run starts
@@ -59,5 +61,100 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: out.appendingPathComponent("report.html").path))
         let again = try CLITests.saro(["run", recipe, "--out", out.path, "--dry-run"])
         #expect(!again.out.contains("to do") && !again.out.contains("changed"), "\(again.out)")
+    }
+
+    /// `saro serve` as a server the user started (with run-time adapters, as vLLM with
+    /// VLLM_ALLOW_RUNTIME_LORA_UPDATING=True), its output in `log`; returns it and its base URL.
+    static func startUsersServer(model: String, log: URL) throws -> (Process, String) {
+        let p = Process()
+        p.executableURL = CLITests.binary
+        p.arguments = ["serve", "--model", model, "--port", "0", "--served-model-name", "tiny-base", "--enable-runtime-lora", "--max-batch", "8"]
+        FileManager.default.createFile(atPath: log.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: log)
+        p.standardOutput = handle
+        p.standardError = handle
+        try p.run()
+        let deadline = Date().addingTimeInterval(120)
+        while Date() < deadline {
+            let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+            if let m = text.firstMatch(of: #/serving 'tiny-base' on (http://127\.0\.0\.1:\d+)/#) { return (p, String(m.output.1) + "/v1") }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        CLITests.killAndReap(p)
+        throw CLIError("the user's server did not come up: \((try? String(contentsOf: log, encoding: .utf8)) ?? "")")
+    }
+
+    struct CLIError: Error, CustomStringConvertible { let description: String; init(_ d: String) { description = d } }
+
+    /// engine.urls: the stages on the base model (benign answers, Base and Safety-SFT
+    /// evaluation) go to a server that was running before the run, Safety-SFT's adapter loaded
+    /// into it for its stage and unloaded after; the models the run makes go to servers it starts.
+    @Test func runUsesServersAlreadyRunningForTheBaseModel() throws {
+        let out = TrainResumeTests.work("recipe-tiny-attached")
+        let repo = TrainResumeTests.repo
+        let gpt2 = repo.appendingPathComponent("Tests/ModelsTests/Golden/tokenizers/gpt2").path
+        let tokenizer = try PretrainedModel.loadTokenizer(gpt2)
+        let config = LlamaConfig(vocabSize: tokenizer.vocabularySize, hiddenSize: 32, intermediateSize: 64, numHiddenLayers: 2,
+                                 numAttentionHeads: 4, numKeyValueHeads: 2, maxPositionEmbeddings: 1024, tieWordEmbeddings: true)
+        let base = out.appendingPathComponent("user-models/tiny-base")
+        try ModelWriter.save(config: config, weights: LlamaModel.initialWeights(config: config, seed: 1, std: 0.1), tokenizer: tokenizer, to: base)
+        let (server, url) = try Self.startUsersServer(model: base.path, log: out.appendingPathComponent("user-server.log"))
+        defer { CLITests.killAndReap(server) }
+
+        var recipe = try String(contentsOf: repo.appendingPathComponent("recipes/tiny-server.yaml"), encoding: .utf8)
+        recipe = recipe.replacing(#/\nmodel: .*\ninit: .*\n/#, with: "\nmodel: \(base.path)\n")
+            .replacingOccurrences(of: "baselines: {safety_sft: false, safety_dpo: false}", with: "baselines: {safety_sft: true, safety_dpo: false}")
+            .replacingOccurrences(of: "embeddings: true, embedding_count: 4", with: "embeddings: false")
+            .replacingOccurrences(of: "engine:\n", with: "engine:\n  urls: [\(url)]\n  served_model: tiny-base\n")
+        #expect(recipe.contains("urls: [") && !recipe.contains("init:") && recipe.contains("safety_sft: true"))
+        let file = out.appendingPathComponent("tiny-attached.yaml")
+        try recipe.write(to: file, atomically: true, encoding: .utf8)
+
+        let run = try CLITests.saro(["run", file.path, "--out", out.appendingPathComponent("run").path, "--quiet"], cwd: repo)
+        #expect(run.status == 0, "\(run.err.suffix(3000))")
+        let dir = out.appendingPathComponent("run")
+        let log = try String(contentsOf: dir.appendingPathComponent("run.log"), encoding: .utf8)
+        #expect(log.contains("data-ritd: server at \(url)") && log.contains("eval-base: server at \(url)"), "\(log.suffix(3000))")
+        #expect(log.contains("eval-safety-sft: server at \(url) with adapter saro-eval-safety-sft loaded from \(dir.path)/checkpoints/safety-sft"), "\(log.suffix(3000))")
+        // Those stages started nothing; the run-made models had their own servers.
+        for stage in ["data-ritd", "eval-base", "eval-safety-sft"] {
+            #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("logs/server-\(stage).log").path), "\(stage)")
+        }
+        for stage in ["data-opcot", "eval-rw", "eval-saro"] {
+            let text = (try? String(contentsOf: dir.appendingPathComponent("logs/server-\(stage).log"), encoding: .utf8)) ?? ""
+            #expect(text.contains("serving 'saro-\(stage)'"), "\(stage): \(text)")
+        }
+        for label in ["base", "safety-sft", "rw", "saro"] {
+            let results = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("eval/\(label)/results.json"))) as! [String: Any]
+            let benchmarks = results["benchmarks"] as! [String: [String: Double]]
+            #expect(benchmarks["harmbench"]?["count"] ?? 0 > 0 && benchmarks["nll-gsm8k"]?["mean_nll"].map { $0.isFinite && $0 > 0 } == true, "\(label): \(benchmarks)")
+        }
+        // The adapter is unloaded: the user's server lists its base model alone again.
+        let models = try Data(contentsOf: URL(string: url + "/models")!)
+        let ids = ((try JSONSerialization.jsonObject(with: models) as! [String: Any])["data"] as! [[String: Any]]).compactMap { $0["id"] as? String }
+        #expect(ids == ["tiny-base"], "\(ids)")
+        #expect(server.isRunning, "saro never stops a server it did not start")
+    }
+
+    /// What engine.urls needs beside it, named with the recipe's file and line.
+    @Test func engineSectionErrors() throws {
+        let tiny = try String(contentsOf: TrainResumeTests.repo.appendingPathComponent("recipes/tiny.yaml"), encoding: .utf8)
+        let start = "start: \"{saro} serve --model {model} --port {port}\", start_adapter: \"{saro} serve --model {model} --adapter {adapter} --port {port}\""
+        let withoutInit = tiny.replacing(#/\ninit: .*\n/#, with: "\n")
+        let cases: [(String, String, String)] = [
+            (withoutInit, "engine: {urls: [http://gpu:8000/v1]}", "give start and start_adapter as well"),
+            (tiny, "engine: {urls: [http://gpu:8000/v1], \(start)}", "drawn at random by the run (init:)"),
+            (withoutInit, "engine: {urls: [gpu:8000], \(start)}", "'gpu:8000' is not an http(s) base URL"),
+            (withoutInit, "engine: {urls: [], \(start)}", "urls lists no server"),
+            (withoutInit, "engine: {served_model: llama, \(start)}", "give urls with them"),
+            (withoutInit, "engine: {start: \"vllm serve {model} --port {port}\"}", "give both start"),
+        ]
+        for (base, engine, message) in cases {
+            #expect { try Recipe.parse(base + "\n" + engine + "\n", path: "r.yaml") } throws: { error in
+                "\(error)".hasPrefix("r.yaml:") && "\(error)".contains(message)
+            }
+        }
+        let ok = try Recipe.parse(withoutInit + "\nengine: {urls: [http://gpu:8000/v1, http://gpu2:8000/v1], served_model: llama, api_key_env: VLLM_KEY, \(start)}\n", path: "r.yaml")
+        #expect(ok.engine.urls == ["http://gpu:8000/v1", "http://gpu2:8000/v1"] && ok.engine.servedModel == "llama" && ok.engine.apiKeyEnv == "VLLM_KEY" && !ok.engine.isEmbedded)
     }
 }

@@ -5,6 +5,7 @@ import OpenAIClient
 import ScriptedOpenAIServer
 import Serving
 import Support
+import Tensor
 import Testing
 import Tokenizers
 
@@ -74,5 +75,72 @@ import Tokenizers
             let engine = try ServerEngine(endpoints: [Self.endpoint(base)], modelKey: "m", tokenizer: tokenizer)
             #expect(try await engine.assistantNLL([[.user("a"), .assistant("b")]]) == nil)
         }
+    }
+
+    /// A LoRA adapter with random (non-zero) B matrices for the tiny model, saved as a PEFT folder.
+    static func randomAdapter(for model: LlamaModel, in dir: URL) throws -> LoRAAdapters {
+        let adapters = try LoRAAdapters(config: LoRAConfig(rank: 4, alpha: 8, dropout: 0), model: model, seed: 3)
+        var rng = SplitMix64(seed: 11)
+        for (_, p) in adapters.parameters.sorted(by: { $0.key < $1.key }) {
+            p.value.copyElements(from: Tensor.uniform(p.value.shape, low: -0.5, high: 0.5, rng: &rng))
+        }
+        try adapters.save(to: dir, baseModel: "tiny")
+        return adapters
+    }
+
+    /// A server the user runs: saro checks it serves the base, loads a stage's adapter under the
+    /// stage's name the way vLLM does at run time, gets the embedded engine's answers for base
+    /// plus adapter, and unloads it when the stage ends.
+    @Test func attachedServerLoadsAndUnloadsAStagesAdapter() async throws {
+        let (model, tokenizer) = try ServerTests.tinyModel()
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("saro-attached-\(getpid())")
+        try? FileManager.default.removeItem(at: dir)
+        let adapters = try Self.randomAdapter(for: model, in: dir)
+        let (baseModel, _) = try ServerTests.tinyModel()
+        let embedded = EmbeddedEngine(model: baseModel, tokenizer: tokenizer, template: ChatTemplate(format: .chatml), fingerprint: "tiny")
+        embedded.batchSize = 1
+        let baseAnswers = try await embedded.complete(Self.requests)
+        baseModel.lora = adapters
+        let adapted = try await embedded.complete(Self.requests)
+        #expect(adapted.map(\.text) != baseAnswers.map(\.text), "the adapter changes the answers")
+
+        let server = try ServerTests.tinyServer(adapterLoader: { path in
+            let (m, _) = try ServerTests.tinyModel()
+            let a = try LoRAAdapters(config: try LoRAAdapters.readConfig(URL(fileURLWithPath: path)), model: m, seed: 0)
+            try a.load(from: URL(fileURLWithPath: path))
+            m.lora = a
+            return m
+        })
+        try await ServerTests.withRunningServer(server) { base in
+            let v1 = base.appendingPathComponent("v1").absoluteString
+            let client = ChatClient(endpoint: Self.endpoint(URL(string: v1)!))
+            let attached = try await AttachedServer.attach(endpoint: Self.endpoint(URL(string: v1)!), base: "tiny", adapter: (name: "saro-eval", path: dir.path))
+            #expect(try await client.servedModels() == ["tiny", "saro-eval"])
+            let engine = try ServerEngine(endpoints: [Self.endpoint(URL(string: v1)!, model: "saro-eval")], modelKey: "tiny+adapter", tokenizer: tokenizer)
+            #expect(try await engine.complete(Self.requests).map(\.text) == adapted.map(\.text))
+            // A killed run left it loaded: attaching again replaces it.
+            let again = try await AttachedServer.attach(endpoint: Self.endpoint(URL(string: v1)!), base: "tiny", adapter: (name: "saro-eval", path: dir.path))
+            await again.stop()
+            await attached.stop()
+            #expect(try await client.servedModels() == ["tiny"])
+            #expect(try await ServerEngine(endpoints: [Self.endpoint(URL(string: v1)!)], modelKey: "tiny").complete(Self.requests).map(\.text) == baseAnswers.map(\.text))
+
+            await #expect { try await AttachedServer.attach(endpoint: Self.endpoint(URL(string: v1)!), base: "llama", adapter: nil) } throws: { error in
+                "\(error)".contains("serves 'tiny', not 'llama'")
+            }
+            await #expect { try await AttachedServer.attach(endpoint: Self.endpoint(URL(string: v1)!), base: "tiny", adapter: (name: "x", path: "/nonexistent")) } throws: { error in
+                "\(error)".contains("did not load the adapter /nonexistent") && "\(error)".contains("adapter_config.json")
+            }
+        }
+        // A server without run-time adapters, and no server at all.
+        try await ServerTests.withRunningServer(try ServerTests.tinyServer()) { base in
+            await #expect { try await AttachedServer.attach(endpoint: Self.endpoint(base.appendingPathComponent("v1")), base: "tiny", adapter: (name: "x", path: dir.path)) } throws: { error in
+                "\(error)".contains("HTTP 404") && "\(error)".contains("VLLM_ALLOW_RUNTIME_LORA_UPDATING")
+            }
+        }
+        await #expect { try await AttachedServer.attach(endpoint: Self.endpoint(URL(string: "http://127.0.0.1:9/v1")!), base: "tiny", adapter: nil) } throws: { error in
+            "\(error)".contains("no server answers at http://127.0.0.1:9/v1")
+        }
+        try? FileManager.default.removeItem(at: dir)
     }
 }

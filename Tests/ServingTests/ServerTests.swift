@@ -25,14 +25,14 @@ import Glibc
         return (try LlamaModel(config: config, weights: LlamaModel.initialWeights(config: config, seed: 9, std: 0.2)), tokenizer)
     }
 
-    static func tinyServer(_ configure: (inout OpenAIServer.Options) -> Void = { _ in }) throws -> OpenAIServer {
+    static func tinyServer(adapterLoader: (@Sendable (String) throws -> LlamaModel)? = nil, _ configure: (inout OpenAIServer.Options) -> Void = { _ in }) throws -> OpenAIServer {
         let (model, tokenizer) = try tinyModel()
         var options = OpenAIServer.Options()
         options.port = 0
         options.modelID = "tiny"
         options.defaultMaxTokens = 16
         configure(&options)
-        return OpenAIServer(model: model, tokenizer: tokenizer, template: ChatTemplate(format: .chatml), options: options)
+        return OpenAIServer(model: model, tokenizer: tokenizer, template: ChatTemplate(format: .chatml), options: options, adapterLoader: adapterLoader)
     }
 
     /// Runs `body` against the server listening on a free port, then stops it.

@@ -26,16 +26,27 @@ struct ModelOptions: ParsableArguments {
 }
 
 extension ModelOptions {
-    /// An OpenAI server for this model (and adapter), with `configure` setting its options.
-    func makeServer(chatTemplate: String?, configure: (inout OpenAIServer.Options) -> Void) throws -> OpenAIServer {
+    /// An OpenAI server for this model (and adapter), with `configure` setting its options;
+    /// `runtimeAdapters` lets clients load LoRA adapters on the base model as vLLM's do.
+    func makeServer(chatTemplate: String?, runtimeAdapters: Bool = false, configure: (inout OpenAIServer.Options) -> Void) throws -> OpenAIServer {
         let loaded = try load()
         let model = try makeModel(loaded)
         var options = OpenAIServer.Options()
         options.modelID = URL(fileURLWithPath: self.model).lastPathComponent
         configure(&options)
-        return OpenAIServer(model: model, tokenizer: loaded.tokenizer,
-                            template: try ChatTemplate.resolve(name: chatTemplate, tokenizer: loaded.tokenizer), options: options)
+        let base = SendableModel(loaded)
+        var loader: (@Sendable (String) throws -> LlamaModel)?
+        if runtimeAdapters { loader = { path in try base.make(adapter: path) } }
+        let template = try ChatTemplate.resolve(name: chatTemplate, tokenizer: loaded.tokenizer)
+        return OpenAIServer(model: model, tokenizer: loaded.tokenizer, template: template, options: options, adapterLoader: loader)
     }
+}
+
+/// The loaded base model, read (never changed) by the loader of run-time adapters.
+private struct SendableModel: @unchecked Sendable {
+    let loaded: PretrainedModel
+    init(_ loaded: PretrainedModel) { self.loaded = loaded }
+    func make(adapter: String) throws -> LlamaModel { try loaded.makeModel(adapter: adapter) }
 }
 
 /// Options of commands that render chat conversations.

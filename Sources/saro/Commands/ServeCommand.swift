@@ -15,6 +15,11 @@ struct ServeCommand: AsyncParsableCommand {
             Binds to loopback unless --host says otherwise; with --api-key every /v1 request \
             needs "Authorization: Bearer KEY". SIGINT or SIGTERM stops accepting and lets running \
             requests finish.
+
+            With --enable-runtime-lora, LoRA adapters on the model are loaded and unloaded while \
+            it serves, through vLLM's routes: POST /v1/load_lora_adapter {"lora_name", \
+            "lora_path"} and POST /v1/unload_lora_adapter {"lora_name"}; a request names the \
+            adapter as its model. A recipe's engine.urls uses them.
             """)
 
     @OptionGroup var modelOptions: ModelOptions
@@ -28,6 +33,8 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Requests generated together.") var maxBatch = 16
     @Option(help: "Requests allowed to wait.") var maxQueue = 64
     @Option(help: "max_tokens when a request gives none.") var defaultMaxTokens = 256
+    @Flag(help: "Allow loading LoRA adapters at run time (POST /v1/load_lora_adapter, as vLLM with VLLM_ALLOW_RUNTIME_LORA_UPDATING=True).")
+    var enableRuntimeLora = false
 
     func validate() throws {
         if maxBatch < 1 { throw ValidationError("--max-batch must be at least 1") }
@@ -55,7 +62,7 @@ struct ServeCommand: AsyncParsableCommand {
         if key == nil && !["127.0.0.1", "localhost", "::1"].contains(host) {
             FileHandle.standardError.write(Data("saro: warning: serving on \(host) without an API key: anyone who can reach this address can use the model (set --api-key-file or SARO_API_KEY)\n".utf8))
         }
-        let server = try modelOptions.makeServer(chatTemplate: chat.chatTemplate) { options in
+        let server = try modelOptions.makeServer(chatTemplate: chat.chatTemplate, runtimeAdapters: enableRuntimeLora) { options in
             options.host = host
             options.port = port
             options.apiKey = key
