@@ -74,11 +74,20 @@ public final class BLAS: @unchecked Sendable {
         return try body()
     }
 
-    /// The process-wide BLAS (`RuntimeSettings`' choice), loaded on first use. A failure to load
-    /// is fatal with a message that says what to install; `load()` returns the error instead.
-    public static let shared: BLAS = {
-        do { return try load() } catch { fatalError("\(error)") }
-    }()
+    /// The process-wide BLAS (`RuntimeSettings`' choice), loaded on first use. The kernels
+    /// cannot throw, so a program calls `prepareShared()` before its first product: a library
+    /// that fails to load is then an error it reports, and `shared` is only ever the loaded one.
+    public static var shared: BLAS {
+        switch sharedLoad {
+        case .success(let blas): return blas
+        case .failure(let error): fatalError("BLAS.shared used after prepareShared() failed or without it: \(error)")
+        }
+    }
+
+    /// Loads the shared BLAS now, or says why it cannot (which libraries were tried, what to install).
+    public static func prepareShared() throws { _ = try sharedLoad.get() }
+
+    private static let sharedLoad: Result<BLAS, Error> = Result { try load() }
 
     /// Loads the BLAS of `backend` (default oneDNN, then OpenBLAS) or the file `library`.
     ///

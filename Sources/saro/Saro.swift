@@ -23,6 +23,10 @@ struct Saro: AsyncParsableCommand {
         RuntimeSettings.configure(settings)
         do {
             var command = try parseAsRoot()
+            // Every command that computes needs BLAS: a library that does not load is this
+            // error, before any work, rather than a trap inside the first product. Help (which
+            // the parser returns as its own internal command type) needs none.
+            if "\(type(of: command))" != "HelpCommand" { try BLAS.prepareShared() }
             if var asyncCommand = command as? AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {

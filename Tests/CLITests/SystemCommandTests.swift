@@ -57,6 +57,18 @@ import Testing
         Self.expectRightProducts(info, coreType)
     }
 
+    /// A BLAS library that does not load is an error naming what was tried and what to
+    /// install, before any work (it was a trap inside the first product); help still prints.
+    @Test func aMissingBLASIsAClearErrorNotATrap() throws {
+        var env = ProcessInfo.processInfo.environment
+        env["SARO_BLAS_LIB"] = "/nonexistent/libopenblas.so"
+        let r = try CLITests.saro(["generate", "hello", "--max-tokens", "1"], environment: env)
+        #expect(r.status == 1 && !r.signalled, "status \(r.status): \(r.err)")
+        #expect(r.err.contains("no BLAS library could be loaded (tried /nonexistent/libopenblas.so") && r.err.contains("apt-get install"), "\(r.err)")
+        let help = try CLITests.saro(["generate", "--help"], environment: env)
+        #expect(help.status == 0 && help.out.contains("OVERVIEW"), "\(help.err)")
+    }
+
     /// The command line reads SARO_* once and hands the libraries its settings; a value it
     /// cannot use is named in a warning and the default kept.
     @Test func settingsComeFromTheEnvironmentOfTheCommandLine() throws {
