@@ -14,7 +14,8 @@ import TRLBridge
 public enum PipelineEvent: Sendable {
     case stageStarted(name: String, index: Int, count: Int)
     case stageSkipped(name: String)
-    case stageFinished(name: String, seconds: Double)
+    /// `peakMB`: this process's peak resident memory during the stage.
+    case stageFinished(name: String, seconds: Double, peakMB: Double)
     case build(ProgressEvent)
     case training(step: Int, total: Int, loss: Double)
     case note(String)
@@ -361,6 +362,7 @@ public final class Pipeline: @unchecked Sendable {
         report.title = "SaRO run: \(recipe.name)"
         let records = try StageRecords.load(path("stages.json"))
         let total = records.stages.values.map(\.seconds).reduce(0, +)
+        report.stages = try stages().compactMap { s in records.stages[s.name].map { Report.StageCost(name: s.name, seconds: $0.seconds, peakMB: $0.peakResidentMB) } }
         report.note = "Model \(recipe.model)\(recipe.initModel != nil ? " (random initialization)" : ""); \(ProcessInfo.processInfo.activeProcessorCount) cores; " +
             String(format: "stage time so far %.0f min; ", total / 60) + "generated \(ISO8601DateFormatter().string(from: Date()))."
         try report.write(htmlPath: path("report.html"))
@@ -428,15 +430,18 @@ public final class Pipeline: @unchecked Sendable {
             }
             events(.stageStarted(name: s.name, index: i + 1, count: all.count))
             let start = Date()
+            ResidentMemory.resetPeak()
             do { try await s.run() } catch {
                 await stopServers()
                 throw error
             }
             await stopServers()
             let seconds = Date().timeIntervalSince(start)
-            records.stages[s.name] = .init(fingerprint: fingerprint(s), finished: ISO8601DateFormatter().string(from: Date()), seconds: seconds, outputs: s.outputs)
+            let peak = ResidentMemory.peakMegabytes()
+            records.stages[s.name] = .init(fingerprint: fingerprint(s), finished: ISO8601DateFormatter().string(from: Date()), seconds: seconds,
+                                           outputs: s.outputs, peakResidentMB: peak)
             try records.save(path("stages.json"))
-            events(.stageFinished(name: s.name, seconds: seconds))
+            events(.stageFinished(name: s.name, seconds: seconds, peakMB: peak))
         }
     }
 }

@@ -16,7 +16,7 @@ final class RunLog: @unchecked Sendable {
         switch event {
         case .stageStarted(let name, let index, let count): line = "[\(index)/\(count)] \(name) started"
         case .stageSkipped(let name): line = "\(name) skipped: done, inputs unchanged"
-        case .stageFinished(let name, let seconds): line = String(format: "%@ finished in %.1f s", name, seconds)
+        case .stageFinished(let name, let seconds, let peak): line = String(format: "%@ finished in %.1f s, peak resident memory %.0f MB", name, seconds, peak)
         case .note(let text): line = text
         case .build, .training: return
         }

@@ -11,6 +11,10 @@ public struct StageRecords: Codable, Sendable {
         public var finished: String
         public var seconds: Double
         public var outputs: [String]
+        /// This process's peak resident memory during the stage, MiB (servers and TRL run in
+        /// processes of their own and are not counted); nil in records from before it was kept.
+        public var peakResidentMB: Double?
+        enum CodingKeys: String, CodingKey { case fingerprint, finished, seconds, outputs, peakResidentMB = "peak_resident_mb" }
     }
     public var stages: [String: Entry] = [:]
 

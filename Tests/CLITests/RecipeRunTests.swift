@@ -5,7 +5,7 @@ import Testing
 /// stages that were done, every stage leaves its outputs, and the report has every section.
 @Suite(.tags(.process)) struct RecipeRunTests {
     struct Records: Decodable {
-        struct Entry: Decodable { var fingerprint: String; var finished: String; var outputs: [String] }
+        struct Entry: Decodable { var fingerprint: String; var finished: String; var outputs: [String]; var peak_resident_mb: Double? }
         var stages: [String: Entry]
     }
 
@@ -50,7 +50,14 @@ import Testing
         }
         for (name, entry) in after.stages {
             for o in entry.outputs { #expect(FileManager.default.fileExists(atPath: o), "\(name): \(o)") }
+            // Each stage's own peak: above the few MB of an empty process, below the machine.
+            #expect((entry.peak_resident_mb ?? 0) > 20 && (entry.peak_resident_mb ?? .infinity) < 24_576, "\(name): \(String(describing: entry.peak_resident_mb))")
         }
+        #expect(err.contains("saro: report finished in") && err.contains("peak memory"), "\(err.suffix(2000))")
+        let runLog = try String(contentsOf: out.appendingPathComponent("run.log"), encoding: .utf8)
+        #expect(runLog.contains(#/train-rw finished in [0-9.]+ s, peak resident memory [0-9]+ MB/#), "\(runLog.suffix(2000))")
+        let summary = try String(contentsOf: out.appendingPathComponent("report.md"), encoding: .utf8)
+        #expect(summary.contains("## Stages") && summary.contains("| train-rw | ") && summary.contains("| eval-saro | "), "\(summary)")
         let page = try String(contentsOf: out.appendingPathComponent("report.html"), encoding: .utf8)
         for label in ["Base", "Safety-SFT", "Safety-DPO", "RW", "SaRO", "SaRO+SRS"] { #expect(page.contains("<td>\(label)</td>"), "\(label)") }
         for id in ["results", "uncertainty", "jailbreak-asr-by-template-family", "xstest-refusal-by-prompt-type", "embedding-space", "training-curves", "reflection-statistics"] {

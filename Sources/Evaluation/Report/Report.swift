@@ -32,6 +32,17 @@ public struct Report {
     public var note: String?
     /// The label of the model the others are compared against on the same prompts.
     public var focus: String?
+    /// What each stage of the run behind the report cost, in run order (a report of a run
+    /// shows them in a section of their own; `saro report` over result folders has none).
+    public var stages: [StageCost] = []
+
+    public struct StageCost: Sendable, Equatable {
+        public var name: String
+        public var seconds: Double
+        /// Peak resident memory of the process that ran the stage, MiB; nil when not recorded.
+        public var peakMB: Double?
+        public init(name: String, seconds: Double, peakMB: Double?) { self.name = name; self.seconds = seconds; self.peakMB = peakMB }
+    }
 
     /// Models appear in the order given; `focus` (default: the last model) is the one the
     /// paired comparison sets against each of the others.
@@ -83,6 +94,7 @@ public struct Report {
             s += "\n## Reflection statistics\n\n| Model | all | harmful | jailbreak | benign |\n|---|---:|---:|---:|---:|\n"
             for (label, r) in refl { s += "| \(Self.markdownText(label)) | " + ["all", "harmful", "jailbreak", "benign"].map { Self.format(r[$0], "rate") }.joined(separator: " | ") + " |\n" }
         }
+        if !stages.isEmpty { s += "\n## Stages\n\n" + Self.markdownTable(stageRows()) + "\n" + Self.stagesNote + "\n" }
         let emb = models.compactMap(\.embedding)
         if !emb.isEmpty {
             s += "\n## Embedding space\n\n| Model | layer | probe accuracy | harmful-benign | jailbreak-benign | harmful-jailbreak |\n|---|---:|---:|---:|---:|---:|\n"
@@ -108,6 +120,7 @@ public struct Report {
         body += section("Embedding space", embeddingPlots())
         body += section("Training curves", curveCharts())
         body += section("Reflection statistics", reflectionTable())
+        if !stages.isEmpty { body += section("Stages", Self.htmlTable(stageRows()) + "<p>\(SVG.escape(Self.stagesNote))</p>") }
         return """
             <!DOCTYPE html>
             <html lang="en"><head><meta charset="utf-8"><title>\(SVG.escape(title))</title>
@@ -259,6 +272,17 @@ public struct Report {
         for (label, r) in rows { s += "<tr><td>\(SVG.escape(label))</td>" + ["all", "harmful", "jailbreak", "benign"].map { "<td>\(Self.format(r[$0], "rate"))</td>" }.joined() + "</tr>" }
         return s + "</table><p>Share of responses with a reflection or self-correction phrase (\(ReflectionStats.phrases.prefix(4).joined(separator: ", ")), \"wait\", ...).</p>"
     }
+
+    /// Stage, minutes and peak memory, with the run's total and largest peak last.
+    func stageRows() -> [[String]] {
+        func mb(_ v: Double?) -> String { v.map { String(format: "%.0f", $0) } ?? "–" }
+        var rows = [["Stage", "minutes", "peak resident MB"]]
+        for c in stages { rows.append([c.name, String(format: "%.1f", c.seconds / 60), mb(c.peakMB)]) }
+        rows.append(["all", String(format: "%.1f", stages.map(\.seconds).reduce(0, +) / 60), mb(stages.compactMap(\.peakMB).max())])
+        return rows
+    }
+
+    static let stagesNote = "Wall time of each stage as it last ran, and the peak resident memory of saro's process during it (servers and TRL run in processes of their own and are not counted)."
 
     /// Writes the HTML page and, beside it, the Markdown summary (same name, .md).
     public func write(htmlPath: String) throws {

@@ -35,9 +35,9 @@ struct RunCommand: AsyncParsableCommand {
                 progress.finish(); trainBar.finish()
                 FileHandle.standardError.write(Data("saro: [\(i)/\(n)] \(name)\n".utf8))
             case .stageSkipped(let name): FileHandle.standardError.write(Data("saro: \(name): done, inputs unchanged (skipped)\n".utf8))
-            case .stageFinished(let name, let s):
+            case .stageFinished(let name, let s, let peak):
                 progress.finish(); trainBar.finish()
-                FileHandle.standardError.write(Data("saro: \(name) finished in \(ProgressBar.clock(s))\n".utf8))
+                FileHandle.standardError.write(Data("saro: \(name) finished in \(ProgressBar.clock(s)), peak memory \(Int(peak.rounded())) MB\n".utf8))
             case .build(let b): progress.handle(b)
             case .training(let step, let total, let loss): trainBar.update(step: step, total: total, loss: loss)
             case .note(let text): if !quiet { FileHandle.standardError.write(Data("saro: \(text)\n".utf8)) }
