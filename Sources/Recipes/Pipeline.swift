@@ -106,23 +106,24 @@ public final class Pipeline: @unchecked Sendable {
 
     var baseModel: String { recipe.initModel == nil ? recipe.model : path("models/base") }
 
-    /// The engine a generating stage runs `model` on: saro's own; the servers the recipe names
-    /// when `model` is the base (an adapter loaded into them for the stage); or a server
-    /// started from the recipe's command on first use. Servers are released when the stage ends.
+    /// The engine a generating stage runs `model` on: saro's own; the servers the recipe names,
+    /// which hold the base model (the stage's adapter loaded into them); or a server started
+    /// from the recipe's command on first use. Servers are released when the stage ends.
     func engine(_ model: String, adapter: String?, batchSize: Int, stage: String) throws -> InferenceEngine {
         let e = recipe.engine
-        guard let start = e.start, let startAdapter = e.startAdapter else { return try EmbeddedEngine.open(model, adapter: adapter, batchSize: batchSize) }
+        if e.isEmbedded { return try EmbeddedEngine.open(model, adapter: adapter, batchSize: batchSize) }
         let url = try ModelStore.resolve(model)
         let key = EmbeddedEngine.modelKey(url, adapter: adapter)
         let tokenizer = try PretrainedModel.loadTokenizer(url.path)
         let name = "saro-\(stage)"
         let events = self.events
         let engine: StageServerEngine
-        if let urls = e.urls, model == baseModel {
+        if let urls = e.urls {
             let served = e.servedModel ?? recipe.model
-            let endpoint = ChatEndpoint(baseURL: "", model: adapter == nil ? served : name, apiKeyEnv: e.apiKeyEnv, maxConcurrency: e.maxConcurrency,
+            let onBase = try adapterOnBase(model, adapter: adapter)
+            let endpoint = ChatEndpoint(baseURL: "", model: onBase == nil ? served : name, apiKeyEnv: e.apiKeyEnv, maxConcurrency: e.maxConcurrency,
                                         timeoutSeconds: e.timeout, maxRetries: e.maxRetries)
-            let lora = adapter.map { (name: name, path: URL(fileURLWithPath: $0).standardizedFileURL.path) }
+            let lora = onBase.map { (name: name, path: URL(fileURLWithPath: $0).standardizedFileURL.path) }
             engine = StageServerEngine(modelKey: key, endpoint: endpoint, tokenizer: tokenizer, replicas: urls.count) { i in
                 var target = endpoint
                 target.baseURL = urls[i]
@@ -134,6 +135,7 @@ public final class Pipeline: @unchecked Sendable {
                 return server
             }
         } else {
+            guard let start = e.start, let startAdapter = e.startAdapter else { throw RecipeError.stage(name: stage, reason: "engine: no start command") }
             let values = ["model": url.path, "name": name, "saro": executable ?? "saro"].merging(adapter.map { ["adapter": $0] } ?? [:]) { a, _ in a }
             let template = adapter == nil ? start : startAdapter
             let endpoint = ChatEndpoint(baseURL: "", model: name, apiKeyEnv: nil, maxConcurrency: e.maxConcurrency, timeoutSeconds: e.timeout, maxRetries: e.maxRetries)
@@ -153,6 +155,26 @@ public final class Pipeline: @unchecked Sendable {
         }
         startedLock.withLock { started.append(engine) }
         return engine
+    }
+
+    /// The one adapter that turns the base model into `model` with `adapter` (nil: the base
+    /// alone), for servers that hold only the base. The RW model is the base with RW's adapter
+    /// (saro merges it into a model of its own, which such servers do not have), so the RW
+    /// model alone is the base with `checkpoints/rw`, and an adapter trained on it (SaRO,
+    /// SaRO+SRS) is stacked with RW's into one adapter, written to `models/<name>-with-rw`.
+    func adapterOnBase(_ model: String, adapter: String?) throws -> String? {
+        if model == baseModel { return adapter }
+        guard model == path("models/rw") else { throw RecipeError.stage(name: "engine", reason: "\(model) is not the base model or the RW model: the servers in engine.urls cannot serve it") }
+        let rw = path("checkpoints/rw")
+        guard let adapter else { return rw }
+        let folder = path("models/\(URL(fileURLWithPath: adapter).lastPathComponent)-with-rw")
+        let partial = folder + ".partial"
+        try? FileManager.default.removeItem(atPath: partial)
+        let stacked = try LoRAAdapters.stacked(try LoRAAdapters.read(from: URL(fileURLWithPath: rw)), try LoRAAdapters.read(from: URL(fileURLWithPath: adapter)))
+        try stacked.save(to: URL(fileURLWithPath: partial), baseModel: recipe.engine.servedModel ?? recipe.model)
+        try? FileManager.default.removeItem(atPath: folder)
+        try FileManager.default.moveItem(atPath: partial, toPath: folder)
+        return folder
     }
 
     /// How TRL stages launch: the recipe's Python, or the environment scripts/setup-trl.sh makes.

@@ -63,12 +63,12 @@ public struct Recipe: Sendable {
     /// log-probs (not measured where it has none) and skip the embedding analysis (servers
     /// show no hidden states).
     ///
-    /// `urls` names servers the user already runs with the base model (vLLM, SGLang, `saro
-    /// serve`): the stages on the base model use them (benign answers; Base, Safety-SFT and
-    /// Safety-DPO evaluation), and a stage on an adapter of the base loads it into them at run
-    /// time under its own name, as vLLM does with `--enable-lora` and
-    /// `VLLM_ALLOW_RUNTIME_LORA_UPDATING=True`, then unloads it. The models the run makes (RW,
-    /// and SaRO on it) still need `start`/`start_adapter`.
+    /// `urls` (instead of the commands) names servers the user already runs with the base model
+    /// (vLLM, SGLang, `saro serve`). Every model of the run is the base with one adapter: a
+    /// stage loads its adapter into them at run time under its own name, as vLLM does with
+    /// `--enable-lora` and `VLLM_ALLOW_RUNTIME_LORA_UPDATING=True`, and unloads it when it ends.
+    /// The RW model is the base with RW's adapter, and SaRO the base with RW's and SRPO's
+    /// adapters stacked into one.
     public struct Engine: Codable, Sendable, Equatable, ConfigKeyed {
         /// The command for a model alone; nil: the embedded engine.
         public var start: String?

@@ -57,9 +57,9 @@ extension Recipe {
         return t
     }
 
-    /// Both commands or neither (every run evaluates adapters), servers already running only
-    /// beside them (the run makes the RW model, which they do not have) and only for a base
-    /// model they can hold (not one the run draws at random), and limits that make sense.
+    /// Both commands or neither (every run evaluates adapters); servers already running or
+    /// started ones, not both, and running ones only for a base model they can hold (not one
+    /// the run draws at random); limits that make sense.
     static func checkEngine(_ e: Engine, randomBase: Bool, path: String, line: Int) throws -> Engine {
         func fail(_ reason: String) -> RecipeError { .invalid(path: path, line: line, reason: "engine: \(reason)") }
         if (e.start == nil) != (e.startAdapter == nil) {
@@ -70,8 +70,8 @@ extension Recipe {
             for u in urls where URL(string: u)?.host == nil || !(u.hasPrefix("http://") || u.hasPrefix("https://")) {
                 throw fail("urls: '\(u)' is not an http(s) base URL (for example http://gpu-node:8000/v1)")
             }
-            if e.start == nil {
-                throw fail("urls serve the base model and its adapters; the RW model (and SaRO on it) is made by the run, so give start and start_adapter as well: saro starts a server for those")
+            if e.start != nil {
+                throw fail("give urls (servers already running the base model; they serve every model of the run as an adapter on it) or start and start_adapter (servers saro starts), not both")
             }
             if randomBase { throw fail("urls: the base model is drawn at random by the run (init:), so no running server holds it: leave urls out") }
         } else if e.servedModel != nil || e.apiKeyEnv != nil {

@@ -86,9 +86,9 @@ import Testing
 
     struct CLIError: Error, CustomStringConvertible { let description: String; init(_ d: String) { description = d } }
 
-    /// engine.urls: the stages on the base model (benign answers, Base and Safety-SFT
-    /// evaluation) go to a server that was running before the run, Safety-SFT's adapter loaded
-    /// into it for its stage and unloaded after; the models the run makes go to servers it starts.
+    /// engine.urls: every model of the run is served by a server that was running before the
+    /// run, with the base model: each stage loads its adapter into it (RW's for the RW model,
+    /// RW's and SRPO's stacked for SaRO) and unloads it after; the run starts no server.
     @Test func runUsesServersAlreadyRunningForTheBaseModel() throws {
         let out = TrainResumeTests.work("recipe-tiny-attached")
         let repo = TrainResumeTests.repo
@@ -103,10 +103,10 @@ import Testing
 
         var recipe = try String(contentsOf: repo.appendingPathComponent("recipes/tiny-server.yaml"), encoding: .utf8)
         recipe = recipe.replacing(#/\nmodel: .*\ninit: .*\n/#, with: "\nmodel: \(base.path)\n")
+            .replacing(#/\n  start: .*\n  start_adapter: .*\n/#, with: "\n  urls: [\(url)]\n  served_model: tiny-base\n")
             .replacingOccurrences(of: "baselines: {safety_sft: false, safety_dpo: false}", with: "baselines: {safety_sft: true, safety_dpo: false}")
             .replacingOccurrences(of: "embeddings: true, embedding_count: 4", with: "embeddings: false")
-            .replacingOccurrences(of: "engine:\n", with: "engine:\n  urls: [\(url)]\n  served_model: tiny-base\n")
-        #expect(recipe.contains("urls: [") && !recipe.contains("init:") && recipe.contains("safety_sft: true"))
+        #expect(recipe.contains("urls: [") && !recipe.contains("init:") && !recipe.contains("start_adapter") && recipe.contains("safety_sft: true"), "\(recipe)")
         let file = out.appendingPathComponent("tiny-attached.yaml")
         try recipe.write(to: file, atomically: true, encoding: .utf8)
 
@@ -115,20 +115,29 @@ import Testing
         let dir = out.appendingPathComponent("run")
         let log = try String(contentsOf: dir.appendingPathComponent("run.log"), encoding: .utf8)
         #expect(log.contains("data-ritd: server at \(url)") && log.contains("eval-base: server at \(url)"), "\(log.suffix(3000))")
-        #expect(log.contains("eval-safety-sft: server at \(url) with adapter saro-eval-safety-sft loaded from \(dir.path)/checkpoints/safety-sft"), "\(log.suffix(3000))")
-        // Those stages started nothing; the run-made models had their own servers.
-        for stage in ["data-ritd", "eval-base", "eval-safety-sft"] {
-            #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("logs/server-\(stage).log").path), "\(stage)")
+        for (stage, adapter) in [("eval-safety-sft", "checkpoints/safety-sft"), ("data-opcot", "checkpoints/rw"), ("eval-rw", "checkpoints/rw"),
+                                 ("eval-saro", "models/saro-with-rw")] {
+            #expect(log.contains("\(stage): server at \(url) with adapter saro-\(stage) loaded from \(dir.path)/\(adapter)"), "\(stage): \(log.suffix(3000))")
         }
-        for stage in ["data-opcot", "eval-rw", "eval-saro"] {
-            let text = (try? String(contentsOf: dir.appendingPathComponent("logs/server-\(stage).log"), encoding: .utf8)) ?? ""
-            #expect(text.contains("serving 'saro-\(stage)'"), "\(stage): \(text)")
-        }
+        // The run started no server of its own.
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("logs").path)) ?? []).filter { $0.hasPrefix("server-") }.isEmpty)
         for label in ["base", "safety-sft", "rw", "saro"] {
             let results = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("eval/\(label)/results.json"))) as! [String: Any]
             let benchmarks = results["benchmarks"] as! [String: [String: Double]]
             #expect(benchmarks["harmbench"]?["count"] ?? 0 > 0 && benchmarks["nll-gsm8k"]?["mean_nll"].map { $0.isFinite && $0 > 0 } == true, "\(label): \(benchmarks)")
         }
+        // SaRO through the stacked adapter on the base scores the reference answers as saro's
+        // own engine does on the merged RW model with SaRO's adapter.
+        let alone = out.appendingPathComponent("eval-saro-embedded")
+        let embedded = try CLITests.saro(["eval", "--model", dir.appendingPathComponent("models/rw").path, "--adapter", dir.appendingPathComponent("checkpoints/saro").path,
+                                          "--suite", "quick", "--config", file.path, "--label", "SaRO", "--out", alone.path, "--quiet"], cwd: repo)
+        #expect(embedded.status == 0, "\(embedded.err.suffix(2000))")
+        func nll(_ dir: URL) throws -> Double? {
+            let r = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("results.json"))) as! [String: Any]
+            return (r["benchmarks"] as! [String: [String: Double]])["nll-gsm8k"]?["mean_nll"]
+        }
+        let served = try #require(try nll(dir.appendingPathComponent("eval/saro"))), own = try #require(try nll(alone))
+        #expect(abs(served - own) <= 1e-4 * own, "served \(served) vs embedded \(own)")
         // The adapter is unloaded: the user's server lists its base model alone again.
         let models = try Data(contentsOf: URL(string: url + "/models")!)
         let ids = ((try JSONSerialization.jsonObject(with: models) as! [String: Any])["data"] as! [[String: Any]]).compactMap { $0["id"] as? String }
@@ -142,10 +151,10 @@ import Testing
         let start = "start: \"{saro} serve --model {model} --port {port}\", start_adapter: \"{saro} serve --model {model} --adapter {adapter} --port {port}\""
         let withoutInit = tiny.replacing(#/\ninit: .*\n/#, with: "\n")
         let cases: [(String, String, String)] = [
-            (withoutInit, "engine: {urls: [http://gpu:8000/v1]}", "give start and start_adapter as well"),
-            (tiny, "engine: {urls: [http://gpu:8000/v1], \(start)}", "drawn at random by the run (init:)"),
-            (withoutInit, "engine: {urls: [gpu:8000], \(start)}", "'gpu:8000' is not an http(s) base URL"),
-            (withoutInit, "engine: {urls: [], \(start)}", "urls lists no server"),
+            (withoutInit, "engine: {urls: [http://gpu:8000/v1], \(start)}", "not both"),
+            (tiny, "engine: {urls: [http://gpu:8000/v1]}", "drawn at random by the run (init:)"),
+            (withoutInit, "engine: {urls: [gpu:8000]}", "'gpu:8000' is not an http(s) base URL"),
+            (withoutInit, "engine: {urls: []}", "urls lists no server"),
             (withoutInit, "engine: {served_model: llama, \(start)}", "give urls with them"),
             (withoutInit, "engine: {start: \"vllm serve {model} --port {port}\"}", "give both start"),
         ]
@@ -154,7 +163,7 @@ import Testing
                 "\(error)".hasPrefix("r.yaml:") && "\(error)".contains(message)
             }
         }
-        let ok = try Recipe.parse(withoutInit + "\nengine: {urls: [http://gpu:8000/v1, http://gpu2:8000/v1], served_model: llama, api_key_env: VLLM_KEY, \(start)}\n", path: "r.yaml")
+        let ok = try Recipe.parse(withoutInit + "\nengine: {urls: [http://gpu:8000/v1, http://gpu2:8000/v1], served_model: llama, api_key_env: VLLM_KEY}\n", path: "r.yaml")
         #expect(ok.engine.urls == ["http://gpu:8000/v1", "http://gpu2:8000/v1"] && ok.engine.servedModel == "llama" && ok.engine.apiKeyEnv == "VLLM_KEY" && !ok.engine.isEmbedded)
     }
 }
