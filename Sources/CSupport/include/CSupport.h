@@ -41,4 +41,14 @@ void saro_attention_scores(const float *q, const float *k, long stride, long n, 
 /// out[0..<d] = sum over j < n of w[j] * v[j * stride ...]: attention's weighted sum of values.
 void saro_attention_weighted_sum(const float *w, long n, const float *v, long stride, long d, float *out);
 
+/// One part of a pool job: `part` in 0..<parts.
+typedef void (*saro_pool_task)(void *context, long part);
+
+/// Runs task(context, 0 ..< parts) on the calling thread and `threads - 1` pool workers (made
+/// on the first call) and returns 1 once every part is done. Workers spin for `spin_ns` after
+/// each job, then sleep. Called from inside a part, it runs the parts in order on that thread.
+/// Returns 0 without running anything when the pool cannot take the job (one thread, one part,
+/// or another thread's job is running): the caller then runs it another way.
+int saro_pool_run(int threads, long spin_ns, int parts, saro_pool_task task, void *context);
+
 #endif

@@ -1,3 +1,4 @@
+import CSupport
 import Dispatch
 #if canImport(Glibc)
 import Glibc
@@ -24,6 +25,41 @@ public enum Parallel {
             let lo = p * chunk, hi = min(count, lo + chunk)
             if lo < hi { body(lo..<hi) }
         }
+    }
+
+    /// `forRanges` for the many short loops of decoding (matrix-vector products of a few
+    /// microseconds): the parts run on a pool of workers that spin between jobs for a short
+    /// while (`saro_pool_run`), so a product does not pay a thread wake-up. When the pool is
+    /// taken by another thread's job, the loop runs as `forRanges` does.
+    public static func forRangesLowLatency(_ count: Int, minPerThread: Int = 1, _ body: (Range<Int>) -> Void) {
+        if count <= 0 { return }
+        if insideLane { body(0..<count); return }
+        let parts = min(threads, max(1, count / max(1, minPerThread)))
+        if parts <= 1 { body(0..<count); return }
+        if poolSpinNanoseconds == 0 { forRanges(count, minPerThread: minPerThread, body); return }
+        let chunk = (count + parts - 1) / parts
+        let ran = withoutActuallyEscaping(body) { body -> Int32 in
+            var job = PoolJob(chunk: chunk, count: count, body: body)
+            return withUnsafeMutablePointer(to: &job) { pointer in
+                saro_pool_run(Int32(threads), poolSpinNanoseconds, Int32(parts), { context, part in
+                    let job = context!.assumingMemoryBound(to: PoolJob.self).pointee
+                    let lo = Int(part) * job.chunk, hi = min(job.count, lo + job.chunk)
+                    if lo < hi { job.body(lo..<hi) }
+                }, pointer)
+            }
+        }
+        if ran == 0 { forRanges(count, minPerThread: minPerThread, body) }
+    }
+
+    /// How long pool workers spin after a job before they sleep (`RuntimeSettings`; default
+    /// 200 µs): longer than the gaps between the products of one decoded token, short enough
+    /// that an idle pool gives its core back.
+    static let poolSpinNanoseconds = RuntimeSettings.current.spinMicroseconds * 1000
+
+    struct PoolJob {
+        let chunk: Int
+        let count: Int
+        let body: (Range<Int>) -> Void
     }
 
     /// Set on the threads of `lanes`: each lane already has a core, so the kernels it calls

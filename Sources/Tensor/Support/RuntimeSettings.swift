@@ -18,11 +18,14 @@ public struct RuntimeSettings: Sendable, Equatable {
     /// Bytes of freed large tensor buffers kept for reuse (0: none), so training steps and
     /// decoding do not return memory to the system and fault it in again on every step.
     public var bufferPoolBytes = 4 << 30
+    /// Microseconds the decoding loops' workers spin between jobs before they sleep (0: no
+    /// spinning pool; those loops then wake threads per loop like every other).
+    public var spinMicroseconds = 200
 
     public init() {}
 
     /// SARO_THREADS, SARO_BLAS (dnnl or openblas), SARO_BLAS_LIB, SARO_FEW_ROWS, SARO_GEMM_PROFILE=1,
-    /// SARO_BUFFER_POOL_MB.
+    /// SARO_BUFFER_POOL_MB, SARO_SPIN_US.
     /// An unusable value is reported in `problems` and the default kept.
     public static func fromEnvironment(_ env: [String: String]) -> (settings: RuntimeSettings, problems: [String]) {
         var s = RuntimeSettings(), problems: [String] = []
@@ -39,6 +42,9 @@ public struct RuntimeSettings: Sendable, Equatable {
         s.gemmProfile = env["SARO_GEMM_PROFILE"] == "1"
         if let v = env["SARO_BUFFER_POOL_MB"] {
             if let n = Int(v), n >= 0, n <= 1 << 20 { s.bufferPoolBytes = n << 20 } else { problems.append("SARO_BUFFER_POOL_MB=\(v) is not a whole number of MiB in 0...1048576") }
+        }
+        if let v = env["SARO_SPIN_US"] {
+            if let n = Int(v), (0...100_000).contains(n) { s.spinMicroseconds = n } else { problems.append("SARO_SPIN_US=\(v) is not a whole number of microseconds in 0...100000") }
         }
         return (s, problems)
     }
