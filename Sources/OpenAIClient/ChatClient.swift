@@ -64,7 +64,7 @@ public final class ChatClient: Sendable {
     }
 
     public func complete(_ messages: [ChatMessage], parameters: ChatParameters = ChatParameters()) async throws -> ChatReply {
-        try await post(url: endpoint.completionsURL, body: try requestBody(messages, parameters), parse: Self.parse)
+        try await send(.POST, url: endpoint.completionsURL, body: try requestBody(messages, parameters), parse: Self.parse)
     }
 
     /// The log-probability of each token of `tokenIDs` given the ones before it (nil for the
@@ -76,7 +76,7 @@ public final class ChatClient: Sendable {
             "model": endpoint.model, "prompt": tokenIDs, "echo": true, "logprobs": 0, "max_tokens": 1, "temperature": 0,
         ] as [String: Any], options: [.sortedKeys])
         do {
-            return try await post(url: endpoint.legacyCompletionsURL, body: body) { data in
+            return try await send(.POST, url: endpoint.legacyCompletionsURL, body: body) { data in
                 try Self.parseEchoedLogprobs(data, count: tokenIDs.count)
             }
         } catch ChatClientError.rejected { return nil }
@@ -116,10 +116,6 @@ public final class ChatClient: Sendable {
     public func unloadAdapter(name: String) async throws {
         let body = try JSONSerialization.data(withJSONObject: ["lora_name": name], options: [.sortedKeys])
         try await send(.POST, url: endpoint.apiURL("unload_lora_adapter"), body: body) { _ in () }
-    }
-
-    private func post<Reply>(url: String, body: Data, parse: @escaping (Data) throws -> Reply) async throws -> Reply {
-        try await send(.POST, url: url, body: body, parse: parse)
     }
 
     /// Sends a request to `url` with the endpoint's limits: retries on 429, 5xx, network errors

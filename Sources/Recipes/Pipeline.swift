@@ -117,12 +117,15 @@ public final class Pipeline: @unchecked Sendable {
         let tokenizer = try PretrainedModel.loadTokenizer(url.path)
         let name = "saro-\(stage)"
         let events = self.events
+        // The recipe's client limits; the base URL is each server's.
+        func endpoint(model: String, apiKeyEnv: String?) -> ChatEndpoint {
+            ChatEndpoint(baseURL: "", model: model, apiKeyEnv: apiKeyEnv, maxConcurrency: e.maxConcurrency, timeoutSeconds: e.timeout, maxRetries: e.maxRetries)
+        }
         let engine: StageServerEngine
         if let urls = e.urls {
             let served = e.servedModel ?? recipe.model
             let onBase = try adapterOnBase(model, adapter: adapter)
-            let endpoint = ChatEndpoint(baseURL: "", model: onBase == nil ? served : name, apiKeyEnv: e.apiKeyEnv, maxConcurrency: e.maxConcurrency,
-                                        timeoutSeconds: e.timeout, maxRetries: e.maxRetries)
+            let endpoint = endpoint(model: onBase == nil ? served : name, apiKeyEnv: e.apiKeyEnv)
             let lora = onBase.map { (name: name, path: URL(fileURLWithPath: $0).standardizedFileURL.path) }
             engine = StageServerEngine(modelKey: key, endpoint: endpoint, tokenizer: tokenizer, replicas: urls.count) { i in
                 var target = endpoint
@@ -138,7 +141,7 @@ public final class Pipeline: @unchecked Sendable {
             guard let start = e.start, let startAdapter = e.startAdapter else { throw RecipeError.stage(name: stage, reason: "engine: no start command") }
             let values = ["model": url.path, "name": name, "saro": executable ?? "saro"].merging(adapter.map { ["adapter": $0] } ?? [:]) { a, _ in a }
             let template = adapter == nil ? start : startAdapter
-            let endpoint = ChatEndpoint(baseURL: "", model: name, apiKeyEnv: nil, maxConcurrency: e.maxConcurrency, timeoutSeconds: e.timeout, maxRetries: e.maxRetries)
+            let endpoint = endpoint(model: name, apiKeyEnv: nil)
             let replicas = e.replicas
             let logs = (0..<replicas).map { path(replicas == 1 ? "logs/server-\(stage).log" : "logs/server-\(stage)-\($0).log") }
             engine = StageServerEngine(modelKey: key, endpoint: endpoint, tokenizer: tokenizer, replicas: replicas) { replica in

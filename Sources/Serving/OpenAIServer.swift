@@ -37,8 +37,8 @@ public final class OpenAIServer: @unchecked Sendable {
     /// The base model's scheduler.
     public let scheduler: BatchScheduler
     let adapterLoader: (@Sendable (String) throws -> LlamaModel)?
-    /// Adapters loaded at run time, by name: their folder and scheduler.
-    private var adapters: [String: (path: String, scheduler: BatchScheduler)] = [:]
+    /// Adapters loaded at run time: each one's scheduler, by name.
+    private var adapters: [String: BatchScheduler] = [:]
     private let adaptersLock = NSLock()
 
     /// - Parameter adapterLoader: makes the model with the LoRA adapter folder it is given
@@ -66,7 +66,7 @@ public final class OpenAIServer: @unchecked Sendable {
         if let key = options.apiKey { v1.add(middleware: BearerAuthMiddleware(key: key)) }
         v1.get("models") { [self] _, _ in
             let created = Int(Date().timeIntervalSince1970)
-            let loaded = adaptersLock.withLock { adapters.keys.sorted() }
+            let loaded = loadedAdapters()
             return try json(OpenAI.ModelList(data: [OpenAI.Model(id: options.modelID, created: created)]
                                                 + loaded.map { OpenAI.Model(id: $0, created: created, parent: options.modelID) }))
         }
@@ -87,7 +87,7 @@ public final class OpenAIServer: @unchecked Sendable {
     public func run(onRunning: @escaping @Sendable (Int) -> Void = { _ in }) async throws {
         try await application(onRunning: onRunning).runService()
         scheduler.shutdown()
-        for adapter in adaptersLock.withLock({ adapters.values.map(\.scheduler) }) { adapter.shutdown() }
+        for adapter in adaptersLock.withLock({ Array(adapters.values) }) { adapter.shutdown() }
     }
 
     // MARK: handlers
@@ -126,36 +126,37 @@ public final class OpenAIServer: @unchecked Sendable {
     /// The scheduler of the model a request names: the base (also when it names none) or a loaded adapter.
     func scheduler(for name: String?) throws -> BatchScheduler {
         guard let name, name != options.modelID else { return scheduler }
-        if let adapter = adaptersLock.withLock({ adapters[name] }) { return adapter.scheduler }
-        let loaded = adaptersLock.withLock { adapters.keys.sorted() }
-        throw OpenAI.APIError(status: 404, message: "model '\(name)' does not exist; this server serves '\(options.modelID)'" + loaded.map { ", '\($0)'" }.joined(),
+        if let adapter = adaptersLock.withLock({ adapters[name] }) { return adapter }
+        throw OpenAI.APIError(status: 404, message: "model '\(name)' does not exist; this server serves '\(options.modelID)'" + loadedAdapters().map { ", '\($0)'" }.joined(),
                               type: "invalid_request_error", param: "model", code: "model_not_found")
     }
 
+    func loadedAdapters() -> [String] { adaptersLock.withLock { adapters.keys.sorted() } }
+
     /// Loads `lora_path` under `lora_name`. The folder is read before the name is taken, so a
-    /// bad adapter leaves the server as it was.
+    /// bad adapter leaves the server as it was; the name is checked before the (slow) read and
+    /// taken after it, when another request may have taken it meanwhile.
     func loadAdapter(_ request: Request) async throws -> Response {
         let body = try await decode(OpenAI.LoRAAdapterRequest.self, request)
         guard let path = body.lora_path, !path.isEmpty else { throw OpenAI.APIError.invalid("lora_path is required", param: "lora_path") }
         guard !body.lora_name.isEmpty, body.lora_name != options.modelID else {
             throw OpenAI.APIError.invalid("lora_name must be a name other than the base model's ('\(options.modelID)')", param: "lora_name")
         }
-        if adaptersLock.withLock({ adapters[body.lora_name] != nil }) {
-            throw OpenAI.APIError.invalid("an adapter named '\(body.lora_name)' is loaded already: unload it first", param: "lora_name")
-        }
+        let taken = OpenAI.APIError.invalid("an adapter named '\(body.lora_name)' is loaded already: unload it first", param: "lora_name")
+        if adaptersLock.withLock({ adapters[body.lora_name] != nil }) { throw taken }
         let model: LlamaModel
         do { model = try adapterLoader!(path) } catch {
             throw OpenAI.APIError.invalid("cannot load the adapter at \(path): \(error)", param: "lora_path")
         }
         let scheduler = Self.makeScheduler(model, tokenizer: tokenizer, options: options)
-        let taken = adaptersLock.withLock { () -> Bool in
-            if adapters[body.lora_name] != nil { return false }
-            adapters[body.lora_name] = (path, scheduler)
+        let added = adaptersLock.withLock { () -> Bool in
+            guard adapters[body.lora_name] == nil else { return false }
+            adapters[body.lora_name] = scheduler
             return true
         }
-        guard taken else {
+        guard added else {
             await Self.drain(scheduler)
-            throw OpenAI.APIError.invalid("an adapter named '\(body.lora_name)' is loaded already: unload it first", param: "lora_name")
+            throw taken
         }
         return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "Success: LoRA adapter '\(body.lora_name)' added successfully.")))
     }
@@ -166,7 +167,7 @@ public final class OpenAIServer: @unchecked Sendable {
         guard let removed = adaptersLock.withLock({ adapters.removeValue(forKey: body.lora_name) }) else {
             throw OpenAI.APIError(status: 404, message: "no adapter named '\(body.lora_name)' is loaded", type: "not_found_error", param: "lora_name")
         }
-        await Self.drain(removed.scheduler)
+        await Self.drain(removed)
         return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "Success: LoRA adapter '\(body.lora_name)' removed successfully.")))
     }
 

@@ -121,8 +121,7 @@ public struct TRLStage {
     /// (as with saro's trainer) rather than mixed into this one.
     public func run(resume: Bool = true, log: @escaping (String) -> Void = { _ in }, onEvent: @escaping (TrainingEvent) -> Void = { _ in }) async throws {
         guard FileManager.default.isExecutableFile(atPath: launcher.python) else { throw TRLError.noPython(launcher.python) }
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: work.path)) ?? []
-        if !resume, let newest = names.compactMap({ $0.hasPrefix("checkpoint-") ? Int($0.dropFirst("checkpoint-".count)) : nil }).max() {
+        if !resume, let newest = Trainer.checkpointSteps(in: work).max() {
             throw TrainingError.existingRun("\(work.path) holds another run's checkpoint-\(newest): pass --resume to continue it, or choose an empty --out")
         }
         let prepared = try prepare()

@@ -165,9 +165,13 @@ public final class Trainer {
     }
 
     func checkpoints() -> [Int] {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: outputDirectory.path)) ?? []
+        Self.checkpointSteps(in: outputDirectory).filter { FileManager.default.fileExists(atPath: checkpointURL($0).appendingPathComponent("trainer_state.json").path) }
+    }
+
+    /// The steps of the `checkpoint-N` folders in `directory` (saro's and transformers' name for them).
+    public static func checkpointSteps(in directory: URL) -> [Int] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
         return names.compactMap { n in n.hasPrefix("checkpoint-") ? Int(n.dropFirst("checkpoint-".count)) : nil }
-            .filter { FileManager.default.fileExists(atPath: checkpointURL($0).appendingPathComponent("trainer_state.json").path) }
     }
 
     /// Loads the newest checkpoint's weights, optimizer and random state; returns its step

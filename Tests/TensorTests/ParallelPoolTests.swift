@@ -20,7 +20,7 @@ import Testing
         for count in [1, 2, 63, 64, 65, 128, 1000, 49_152] {
             for _ in 0..<50 {
                 let hits = Hits(count)
-                Parallel.forRangesLowLatency(count, minPerThread: 64) { hits.hit($0) }
+                Parallel.forRanges(count, minPerThread: 64, lowLatency: true) { hits.hit($0) }
                 #expect(hits.allOnce, "count \(count)")
             }
         }
@@ -29,8 +29,8 @@ import Testing
     @Test func nestedJobsRunInsideTheirPart() {
         let outer = 256, inner = 300
         let hits = Hits(outer * inner)
-        Parallel.forRangesLowLatency(outer, minPerThread: 64) { rows in
-            for r in rows { Parallel.forRangesLowLatency(inner, minPerThread: 64) { cols in hits.hit((r * inner + cols.lowerBound)..<(r * inner + cols.upperBound)) } }
+        Parallel.forRanges(outer, minPerThread: 64, lowLatency: true) { rows in
+            for r in rows { Parallel.forRanges(inner, minPerThread: 64, lowLatency: true) { cols in hits.hit((r * inner + cols.lowerBound)..<(r * inner + cols.upperBound)) } }
         }
         #expect(hits.allOnce)
     }
@@ -41,7 +41,7 @@ import Testing
         DispatchQueue.concurrentPerform(iterations: callers) { c in
             for _ in 0..<200 {
                 let hits = Hits(count)
-                Parallel.forRangesLowLatency(count, minPerThread: 64) { hits.hit($0) }
+                Parallel.forRanges(count, minPerThread: 64, lowLatency: true) { hits.hit($0) }
                 if !hits.allOnce { failures.counts[c] += 1 }
             }
         }

@@ -108,7 +108,7 @@ public enum Attention {
                               o: UnsafeMutablePointer<Float>, lse: UnsafeMutablePointer<Float>,
                               shape s: AttentionShape, keyStart: [Int]?) {
         let T = s.queryLength, S = s.keyLength, D = s.headDim
-        Parallel.forRangesLowLatency(s.batch * s.queryHeads, minPerThread: 4) { pairs in for pair in pairs {
+        Parallel.forEach(s.batch * s.queryHeads, minPerThread: 4, lowLatency: true) { pair in
             let b = pair / s.queryHeads, h = pair % s.queryHeads
             let start = keyStart?[b] ?? 0
             let qo = s.qOffset(b, h), kvo = s.kvOffset(b, h)
@@ -133,7 +133,7 @@ public enum Attention {
                     saro_attention_weighted_sum(scores, n, v + kv, s.kvRowStride, D, out)
                 }
             }
-        } }
+        }
     }
 
     /// Gradients of forward. dq is written (or accumulated when accumulateDq); dk and dv are

@@ -78,7 +78,7 @@ public enum FewRowsMatmul {
         let n = xc.count / cols
         let y = Tensor(uninitialized: Array(x.shape.dropLast()) + [outputs])
         let xp = xc.data, yp = y.data
-        Parallel.forRangesLowLatency(outputs, minPerThread: 64) { r in
+        Parallel.forRanges(outputs, minPerThread: 64, lowLatency: true) { r in
             let status = saro_quant_matmul(typeId, weights, rowBytes, cols, xp, cols, n, yp, outputs, r.lowerBound, r.upperBound)
             precondition(status == 0, "no few-rows kernel for ggml type \(typeId)")
         }

@@ -14,41 +14,39 @@ public enum Parallel {
 
     /// Calls body(range) over disjoint ranges covering 0..<count. `minPerThread` is the
     /// smallest count worth a thread of its own (in items).
+    ///
+    /// `lowLatency` is for the many short loops of decoding (matrix-vector products of a few
+    /// microseconds): their parts run on a pool of workers that spin between jobs for a short
+    /// while (`saro_pool_run`), so a loop does not pay a thread wake-up. When the pool is
+    /// taken by another thread's job (or `SARO_SPIN_US` is 0), the loop runs as any other.
     @inlinable
-    public static func forRanges(_ count: Int, minPerThread: Int = 1, _ body: (Range<Int>) -> Void) {
+    public static func forRanges(_ count: Int, minPerThread: Int = 1, lowLatency: Bool = false, _ body: (Range<Int>) -> Void) {
         if count <= 0 { return }
         if insideLane { body(0..<count); return }
         let parts = min(threads, max(1, count / max(1, minPerThread)))
         if parts <= 1 { body(0..<count); return }
         let chunk = (count + parts - 1) / parts
+        if lowLatency && runOnPool(count: count, parts: parts, chunk: chunk, body) { return }
         DispatchQueue.concurrentPerform(iterations: parts) { p in
             let lo = p * chunk, hi = min(count, lo + chunk)
             if lo < hi { body(lo..<hi) }
         }
     }
 
-    /// `forRanges` for the many short loops of decoding (matrix-vector products of a few
-    /// microseconds): the parts run on a pool of workers that spin between jobs for a short
-    /// while (`saro_pool_run`), so a product does not pay a thread wake-up. When the pool is
-    /// taken by another thread's job, the loop runs as `forRanges` does.
-    public static func forRangesLowLatency(_ count: Int, minPerThread: Int = 1, _ body: (Range<Int>) -> Void) {
-        if count <= 0 { return }
-        if insideLane { body(0..<count); return }
-        let parts = min(threads, max(1, count / max(1, minPerThread)))
-        if parts <= 1 { body(0..<count); return }
-        if poolSpinNanoseconds == 0 { forRanges(count, minPerThread: minPerThread, body); return }
-        let chunk = (count + parts - 1) / parts
-        let ran = withoutActuallyEscaping(body) { body -> Int32 in
+    /// Runs the parts on the spinning pool; false when it did not take them.
+    @usableFromInline
+    static func runOnPool(count: Int, parts: Int, chunk: Int, _ body: (Range<Int>) -> Void) -> Bool {
+        guard poolSpinNanoseconds > 0 else { return false }
+        return withoutActuallyEscaping(body) { body -> Bool in
             var job = PoolJob(chunk: chunk, count: count, body: body)
             return withUnsafeMutablePointer(to: &job) { pointer in
                 saro_pool_run(Int32(threads), poolSpinNanoseconds, Int32(parts), { context, part in
                     let job = context!.assumingMemoryBound(to: PoolJob.self).pointee
                     let lo = Int(part) * job.chunk, hi = min(job.count, lo + job.chunk)
                     if lo < hi { job.body(lo..<hi) }
-                }, pointer)
+                }, pointer) != 0
             }
         }
-        if ran == 0 { forRanges(count, minPerThread: minPerThread, body) }
     }
 
     /// How long pool workers spin after a job before they sleep (`RuntimeSettings`; default
@@ -99,7 +97,7 @@ public enum Parallel {
 
     /// Calls body(i) for every i in 0..<count, spread over the cores.
     @inlinable
-    public static func forEach(_ count: Int, minPerThread: Int = 1, _ body: (Int) -> Void) {
-        forRanges(count, minPerThread: minPerThread) { r in for i in r { body(i) } }
+    public static func forEach(_ count: Int, minPerThread: Int = 1, lowLatency: Bool = false, _ body: (Int) -> Void) {
+        forRanges(count, minPerThread: minPerThread, lowLatency: lowLatency) { r in for i in r { body(i) } }
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Models
+import Recipes
 import Support
 import TRLBridge
 import Training
@@ -78,7 +79,7 @@ struct TrainOptions: ParsableArguments {
     @Option(help: "Weight of an NLL term on the chosen response (TRL's rpo_alpha).") var rpoAlpha: Double?
     @Flag(help: "Continue from the newest checkpoint in --out.") var resume = false
     @Option(help: ArgumentHelp("saro (its own trainer) or trl: TRL's SFTTrainer/DPOTrainer with PEFT under `accelerate launch`, on the data saro renders, in --python's environment (scripts/setup-trl.sh makes one).", valueName: "engine"))
-    var engine = "saro"
+    var engine = Recipe.Trainer.Kind.saro
     @Option(help: "With --engine trl: the Python with torch, transformers, peft, trl and accelerate (default: the environment setup-trl.sh makes in saro's cache).")
     var python: String?
     @Option(help: "With --engine trl: an Accelerate config file (DeepSpeed, FSDP, several GPUs); default: one process here.")
@@ -137,10 +138,9 @@ struct TrainOptions: ParsableArguments {
         guard let out = paths["out"] else { throw ValidationError("--out is required (or out: in --config)") }
         let modelName = paths["model"] ?? ModelStore.defaultModel
         let stderr = FileHandle.standardError
-        guard ["saro", "trl"].contains(engine) else { throw ValidationError("--engine is saro or trl, got '\(engine)'") }
-        if engine == "saro", python != nil || accelerateConfig != nil { throw ValidationError("--python and --accelerate-config need --engine trl") }
+        if engine == .saro, python != nil || accelerateConfig != nil { throw ValidationError("--python and --accelerate-config need --engine trl") }
         let bar = ProgressBar(label: "train \(kind.rawValue)", quiet: quiet)
-        if engine == "trl" {
+        if engine == .trl {
             let stage = TRLStage(kind: kind, model: modelName, data: data, evalData: paths["eval_data"], chatTemplate: paths["chat_template"],
                                  options: options, outputDirectory: URL(fileURLWithPath: out), launcher: TRLLauncher(python: python, accelerateConfig: accelerateConfig))
             try await stage.run(resume: resume, log: { stderr.write(Data("saro: \($0)\n".utf8)) }) { show($0, bar: bar) }
@@ -179,3 +179,6 @@ struct TrainOptions: ParsableArguments {
         }
     }
 }
+
+/// `--engine saro|trl`: the recipe's `trainer.engine` values.
+extension Recipe.Trainer.Kind: ExpressibleByArgument {}
