@@ -166,7 +166,7 @@ let package = Package(
         ),
         .testTarget(
             name: "CLITests",
-            dependencies: ["saro", "Recipes", "ScriptedOpenAIServer", "Jobs", "Tensor", "Models", "Judges", "Training"],
+            dependencies: ["saro", "Recipes", "ScriptedOpenAIServer", "Jobs", "Tensor", "Models", "Judges", "Training", "Tokenizers"],
             swiftSettings: simdFlags
         ),
         // A scripted OpenAI-compatible server that tests use as teacher and judge endpoint.

@@ -1,11 +1,11 @@
 import Foundation
 import Tensor
 
-/// A Llama-family model's `config.json`, with Hugging Face's keys. Covers Llama 2/3, Mistral,
-/// Qwen2 and SmolLM2 (all the same decoder with small differences: Qwen2 has q/k/v biases,
-/// Llama 3 scales its rotary frequencies, some tie the output head to the embeddings).
+/// A decoder's `config.json`, with Hugging Face's keys: the fields Llama 2/3, Mistral, Qwen2,
+/// SmolLM2 and Phi-3 share. `model_type` picks the architecture (`Architectures`), which
+/// decides the layer's parameters and forward pass.
 public struct LlamaConfig: Codable, Sendable, Equatable {
-    public static let supportedModelTypes: Set<String> = ["llama", "mistral", "qwen2"]
+    public static var supportedModelTypes: [String] { Architectures.modelTypes }
 
     public var modelType: String
     public var vocabSize: Int
@@ -20,8 +20,8 @@ public struct LlamaConfig: Codable, Sendable, Equatable {
     public var ropeScaling: RopeScaling?
     public var maxPositionEmbeddings: Int
     public var tieWordEmbeddings: Bool
-    /// `attention_bias`: biases on the attention projections. Llama and Mistral put them on
-    /// q, k, v and o; Qwen2 always has q, k and v biases and none on o.
+    /// `attention_bias`: biases on the attention projections (Llama and Mistral: q, k, v and
+    /// o; Qwen2 has q, k and v biases whatever this says).
     public var attentionBias: Bool
     /// `mlp_bias`: biases on gate, up and down projections (Llama).
     public var mlpBias: Bool
@@ -69,9 +69,14 @@ public struct LlamaConfig: Codable, Sendable, Equatable {
         case ropeScaling = "rope_scaling", ropeParameters = "rope_parameters"
         case maxPositionEmbeddings = "max_position_embeddings", tieWordEmbeddings = "tie_word_embeddings"
         case attentionBias = "attention_bias", mlpBias = "mlp_bias", hiddenAct = "hidden_act"
+        case partialRotaryFactor = "partial_rotary_factor"
     }
 
-    struct RopeParameters: Decodable { var ropeTheta: Double?; enum CodingKeys: String, CodingKey { case ropeTheta = "rope_theta" } }
+    struct RopeParameters: Decodable {
+        var ropeTheta: Double?
+        var partialRotaryFactor: Double?
+        enum CodingKeys: String, CodingKey { case ropeTheta = "rope_theta", partialRotaryFactor = "partial_rotary_factor" }
+    }
 
     public init(modelType: String = "llama", vocabSize: Int, hiddenSize: Int, intermediateSize: Int, numHiddenLayers: Int,
                 numAttentionHeads: Int, numKeyValueHeads: Int? = nil, headDim: Int? = nil, rmsNormEps: Double = 1e-5,
@@ -82,7 +87,7 @@ public struct LlamaConfig: Codable, Sendable, Equatable {
         self.numAttentionHeads = numAttentionHeads; self.numKeyValueHeads = numKeyValueHeads ?? numAttentionHeads
         self.headDim = headDim ?? (numAttentionHeads > 0 ? hiddenSize / numAttentionHeads : 0); self.rmsNormEps = rmsNormEps
         self.ropeTheta = ropeTheta; self.ropeScaling = ropeScaling; self.maxPositionEmbeddings = maxPositionEmbeddings
-        self.tieWordEmbeddings = tieWordEmbeddings; self.attentionBias = attentionBias ?? (modelType == "qwen2")
+        self.tieWordEmbeddings = tieWordEmbeddings; self.attentionBias = attentionBias ?? false
         self.mlpBias = mlpBias; self.hiddenAct = hiddenAct
     }
 
@@ -91,7 +96,7 @@ public struct LlamaConfig: Codable, Sendable, Equatable {
         modelType = try c.decode(String.self, forKey: .modelType)
         guard Self.supportedModelTypes.contains(modelType) else {
             throw DecodingError.dataCorruptedError(forKey: .modelType, in: c,
-                debugDescription: "model_type '\(modelType)' is not supported (supported: \(Self.supportedModelTypes.sorted().joined(separator: ", ")))")
+                debugDescription: "model_type '\(modelType)' is not supported (supported: \(Self.supportedModelTypes.joined(separator: ", ")))")
         }
         vocabSize = try c.decode(Int.self, forKey: .vocabSize)
         hiddenSize = try c.decode(Int.self, forKey: .hiddenSize)
@@ -107,11 +112,17 @@ public struct LlamaConfig: Codable, Sendable, Equatable {
         if ropeScaling?.ropeType == "default" { ropeScaling = nil }  // plain RoPE: nothing to scale
         maxPositionEmbeddings = try c.decodeIfPresent(Int.self, forKey: .maxPositionEmbeddings) ?? 2048
         tieWordEmbeddings = try c.decodeIfPresent(Bool.self, forKey: .tieWordEmbeddings) ?? false
-        attentionBias = modelType == "qwen2" ? true : try c.decodeIfPresent(Bool.self, forKey: .attentionBias) ?? false
+        attentionBias = try c.decodeIfPresent(Bool.self, forKey: .attentionBias) ?? false
         mlpBias = try c.decodeIfPresent(Bool.self, forKey: .mlpBias) ?? false
         hiddenAct = try c.decodeIfPresent(String.self, forKey: .hiddenAct) ?? "silu"
         guard hiddenAct == "silu" else {
             throw DecodingError.dataCorruptedError(forKey: .hiddenAct, in: c, debugDescription: "hidden_act '\(hiddenAct)' is not supported (only silu)")
+        }
+        // Rotary embeddings over part of each head (Phi-3's and Phi-2's partial_rotary_factor)
+        // are not implemented: refused rather than computed wrongly.
+        let partial = try c.decodeIfPresent(Double.self, forKey: .partialRotaryFactor) ?? params?.partialRotaryFactor ?? 1
+        guard partial == 1 else {
+            throw DecodingError.dataCorruptedError(forKey: .partialRotaryFactor, in: c, debugDescription: "partial_rotary_factor \(partial) is not supported (only 1.0: rotary embeddings over the whole head)")
         }
         try validate()
         if let s = ropeScaling, !["default", "llama3"].contains(s.ropeType) {
@@ -132,10 +143,9 @@ public struct LlamaConfig: Codable, Sendable, Equatable {
         try c.encode(hiddenAct, forKey: .hiddenAct)
     }
 
-    /// Bias on q, k and v projections.
-    public var hasQKVBias: Bool { attentionBias }
-    /// Bias on the attention output projection (Llama-style attention_bias, not Qwen2).
-    public var hasOutputBias: Bool { attentionBias && modelType != "qwen2" }
+    /// The architecture `model_type` names. Decoding refuses model types no architecture
+    /// reads; a configuration built in code with another falls back to the Llama layer.
+    public var architecture: any DecoderArchitecture { Architectures.named(modelType) ?? LlamaFamily() }
 
     /// Rotary inverse frequencies for this model (with Llama 3 scaling when configured).
     public var ropeInverseFrequencies: [Float] {

@@ -16,9 +16,9 @@ public enum ModelError: Error, CustomStringConvertible {
     }
 }
 
-/// The Llama-family decoder (transformers' LlamaForCausalLM): embeddings, N blocks of
-/// RMSNorm -> grouped-query attention with RoPE -> residual, RMSNorm -> SwiGLU MLP -> residual,
-/// a final RMSNorm and the output head. Parameters are variables named as in Hugging Face
+/// A decoder-only transformer: embeddings, N decoder layers as the configuration's
+/// architecture (`DecoderArchitecture`: Llama, Mistral, Qwen2, Phi-3) defines them, a final
+/// RMSNorm and the output head. Parameters are variables named as in Hugging Face
 /// checkpoints, so loading, saving and adapters all speak the same names.
 public final class LlamaModel {
     public let config: LlamaConfig
@@ -57,47 +57,52 @@ public final class LlamaModel {
         inverseFrequencies = config.ropeInverseFrequencies
     }
 
-    /// The parameter names and shapes a checkpoint of this configuration holds.
+    /// The parameter names and shapes a checkpoint of this configuration holds: the shared
+    /// embeddings, final norm and (untied) head, then each layer's as its architecture names them.
     public static func expectedShapes(_ c: LlamaConfig) -> [(String, [Int])] {
-        let q = c.numAttentionHeads * c.headDim, kv = c.numKeyValueHeads * c.headDim
-        var out: [(String, [Int])] = [("model.embed_tokens.weight", [c.vocabSize, c.hiddenSize]), ("model.norm.weight", [c.hiddenSize])]
-        if !c.tieWordEmbeddings { out.append(("lm_head.weight", [c.vocabSize, c.hiddenSize])) }
-        for i in 0..<c.numHiddenLayers {
-            let p = "model.layers.\(i)."
-            out += [
-                (p + "input_layernorm.weight", [c.hiddenSize]),
-                (p + "self_attn.q_proj.weight", [q, c.hiddenSize]),
-                (p + "self_attn.k_proj.weight", [kv, c.hiddenSize]),
-                (p + "self_attn.v_proj.weight", [kv, c.hiddenSize]),
-                (p + "self_attn.o_proj.weight", [c.hiddenSize, q]),
-                (p + "post_attention_layernorm.weight", [c.hiddenSize]),
-                (p + "mlp.gate_proj.weight", [c.intermediateSize, c.hiddenSize]),
-                (p + "mlp.up_proj.weight", [c.intermediateSize, c.hiddenSize]),
-                (p + "mlp.down_proj.weight", [c.hiddenSize, c.intermediateSize]),
-            ]
-            if c.hasQKVBias {
-                out += [(p + "self_attn.q_proj.bias", [q]), (p + "self_attn.k_proj.bias", [kv]), (p + "self_attn.v_proj.bias", [kv])]
-            }
-            if c.hasOutputBias { out.append((p + "self_attn.o_proj.bias", [c.hiddenSize])) }
-            if c.mlpBias {
-                out += [(p + "mlp.gate_proj.bias", [c.intermediateSize]), (p + "mlp.up_proj.bias", [c.intermediateSize]),
-                        (p + "mlp.down_proj.bias", [c.hiddenSize])]
-            }
-        }
+        let model = WeightScope.root["model"]
+        var out: [(String, [Int])] = [(model["embed_tokens"].weight, [c.vocabSize, c.hiddenSize]), (model["norm"].weight, [c.hiddenSize])]
+        if !c.tieWordEmbeddings { out.append((WeightScope.root["lm_head"].weight, [c.vocabSize, c.hiddenSize])) }
+        for i in 0..<c.numHiddenLayers { out += c.architecture.layerParameterShapes(c, scope: Architectures.layer(i)) }
         return out
     }
 
+    /// A parameter the initializer checked is there (every name `expectedShapes` lists).
     func param(_ name: String) -> Variable { parameters[name]! }
 
-    /// A projection `prefix.weight` with its bias `prefix.bias` when the model has one, plus
-    /// its LoRA adapter's contribution when it has one.
-    func project(_ x: Variable, _ prefix: String) -> Variable {
-        let bias = parameters[prefix + ".bias"]
-        if let y = fewRowsLinear(x, weightName: prefix + ".weight", bias: bias) {
-            return lora?.delta(x, path: prefix).map { y + $0 } ?? y
+    /// The projection `module` (its weight, its bias when the model has one), plus its LoRA
+    /// adapter's contribution when it has one.
+    func project(_ x: Variable, _ module: WeightScope) -> Variable {
+        let bias = parameters[module.bias]
+        if let y = fewRowsLinear(x, weightName: module.weight, bias: bias) {
+            return lora?.delta(x, path: module.path).map { y + $0 } ?? y
         }
-        if let adapted = lora?.apply(x, path: prefix, weight: param(prefix + ".weight"), bias: bias) { return adapted }
-        return Ops.linear(x, weight: param(prefix + ".weight"), bias: bias)
+        if let adapted = lora?.apply(x, path: module.path, weight: param(module.weight), bias: bias) { return adapted }
+        return Ops.linear(x, weight: param(module.weight), bias: bias)
+    }
+
+    /// RMSNorm with the module's weight.
+    func norm(_ x: Variable, _ module: WeightScope) -> Variable {
+        Ops.rmsNorm(x, weight: param(module.weight), eps: Float(config.rmsNormEps))
+    }
+
+    /// Causal grouped-query self-attention of layer `layer` over projected q [B, T, heads * headDim]
+    /// and k, v [B, T, kvHeads * headDim]: RoPE on q and k, the keys and values appended to the
+    /// cache when there is one, and the heads' outputs concatenated, [B, T, heads * headDim].
+    func selfAttention(q: Variable, k: Variable, v: Variable, layer: Int, rope: RopeAngles, cache: KVCache?) -> Variable {
+        let c = config
+        let (batch, time) = (q.value.shape[0], q.value.shape[1])
+        let qr = Ops.rope(q.reshaped([batch, time, c.numAttentionHeads, c.headDim]), cos: rope.cos, sin: rope.sin)
+        let kr = Ops.rope(k.reshaped([batch, time, c.numKeyValueHeads, c.headDim]), cos: rope.cos, sin: rope.sin)
+        let vr = v.reshaped([batch, time, c.numKeyValueHeads, c.headDim])
+        let attn: Variable
+        if let cache {
+            let (keys, values) = cache.append(layer: layer, keys: kr.value, values: vr.value)
+            attn = Ops.attention(q: qr, k: Variable(keys), v: Variable(values), keyStart: cache.padding)
+        } else {
+            attn = Ops.attention(q: qr, k: kr, v: vr)
+        }
+        return attn.reshaped([batch, time, c.numAttentionHeads * c.headDim])
     }
 
     /// x W^T (+ b) through the few-rows kernel, or nil when it does not apply: it takes
@@ -133,43 +138,24 @@ public final class LlamaModel {
         precondition(cache == nil || cache!.batch == batch, "cache batch \(cache!.batch) for batch \(batch)")
         let c = config
         let positions = cache?.positions(time: time) ?? (0..<batch).flatMap { _ in (0..<time).map { Int32($0) } }
-        let (cos, sin) = Rope.angles(positions: positions, inverseFrequencies: inverseFrequencies)
-        let eps = Float(c.rmsNormEps)
-        var h = Ops.embedding(param("model.embed_tokens.weight"), ids: ids).reshaped([batch, time, c.hiddenSize])
-        for i in 0..<c.numHiddenLayers { h = decoderLayer(i, h, cos: cos, sin: sin, cache: cache) }
+        let rope = ropeAngles(positions)
+        var h = Ops.embedding(param(Self.embeddings), ids: ids).reshaped([batch, time, c.hiddenSize])
+        for i in 0..<c.numHiddenLayers { h = c.architecture.decoderLayer(self, layer: i, h, rope: rope, cache: cache) }
         cache?.advance(time)
         if lastOnly && time > 1 {
             precondition(!GradMode.isEnabled, "lastOnly is for decoding without gradients")
             let last = h.value.slice(1, (time - 1)..<time).contiguous()
             h = Variable(last)
         }
-        h = Ops.rmsNorm(h, weight: param("model.norm.weight"), eps: eps)
-        return linear(h, weightName: c.tieWordEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight")
+        h = norm(h, WeightScope.root["model"]["norm"])
+        return linear(h, weightName: c.tieWordEmbeddings ? Self.embeddings : WeightScope.root["lm_head"].weight)
     }
 
-    /// One decoder layer: pre-norm attention and SwiGLU MLP, each added to the residual stream.
-    func decoderLayer(_ i: Int, _ hIn: Variable, cos: Tensor, sin: Tensor, cache: KVCache?) -> Variable {
-        let c = config
-        let (batch, time) = (hIn.value.shape[0], hIn.value.shape[1])
-        let eps = Float(c.rmsNormEps)
-        var h = hIn
-        let p = "model.layers.\(i)."
-        let x = Ops.rmsNorm(h, weight: param(p + "input_layernorm.weight"), eps: eps)
-        let q = project(x, p + "self_attn.q_proj"), k = project(x, p + "self_attn.k_proj"), v = project(x, p + "self_attn.v_proj")
-        let qr = Ops.rope(q.reshaped([batch, time, c.numAttentionHeads, c.headDim]), cos: cos, sin: sin)
-        let kr = Ops.rope(k.reshaped([batch, time, c.numKeyValueHeads, c.headDim]), cos: cos, sin: sin)
-        let vr = v.reshaped([batch, time, c.numKeyValueHeads, c.headDim])
-        let attn: Variable
-        if let cache {
-            let (keys, values) = cache.append(layer: i, keys: kr.value, values: vr.value)
-            attn = Ops.attention(q: qr, k: Variable(keys), v: Variable(values), keyStart: cache.padding)
-        } else {
-            attn = Ops.attention(q: qr, k: kr, v: vr)
-        }
-        h = h + project(attn.reshaped([batch, time, c.numAttentionHeads * c.headDim]), p + "self_attn.o_proj")
-        let y = Ops.rmsNorm(h, weight: param(p + "post_attention_layernorm.weight"), eps: eps)
-        let act = Ops.swiglu(gate: project(y, p + "mlp.gate_proj"), up: project(y, p + "mlp.up_proj"))
-        return h + project(act, p + "mlp.down_proj")
+    static let embeddings = WeightScope.root["model"]["embed_tokens"].weight
+
+    func ropeAngles(_ positions: [Int32]) -> RopeAngles {
+        let (cos, sin) = Rope.angles(positions: positions, inverseFrequencies: inverseFrequencies)
+        return RopeAngles(cos: cos, sin: sin)
     }
 
     /// The residual stream after `layer` decoder layers for one sequence, [time, hidden]
@@ -178,10 +164,9 @@ public final class LlamaModel {
     public func hiddenStates(ids: [Int32], layer: Int) -> Tensor {
         precondition((0...config.numHiddenLayers).contains(layer), "layer \(layer) outside 0...\(config.numHiddenLayers)")
         return GradMode.withNoGrad {
-            let positions = (0..<ids.count).map { Int32($0) }
-            let (cos, sin) = Rope.angles(positions: positions, inverseFrequencies: inverseFrequencies)
-            var h = Ops.embedding(param("model.embed_tokens.weight"), ids: ids).reshaped([1, ids.count, config.hiddenSize])
-            for i in 0..<layer { h = decoderLayer(i, h, cos: cos, sin: sin, cache: nil) }
+            let rope = ropeAngles((0..<ids.count).map { Int32($0) })
+            var h = Ops.embedding(param(Self.embeddings), ids: ids).reshaped([1, ids.count, config.hiddenSize])
+            for i in 0..<layer { h = config.architecture.decoderLayer(self, layer: i, h, rope: rope, cache: nil) }
             return h.value.reshaped([ids.count, config.hiddenSize]).contiguous()
         }
     }

@@ -10,10 +10,27 @@ public struct LoRAConfig: Codable, Sendable, Equatable {
     public var rank: Int
     public var alpha: Double
     public var dropout: Double
-    /// Module names as PEFT spells them: q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj.
+    /// Module names as PEFT spells them (Llama: q_proj, k_proj, v_proj, o_proj, gate_proj,
+    /// up_proj, down_proj), or "all-linear" (PEFT's word for every projection of the model).
     public var targetModules: [String]
 
     public static let allLinear = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+
+    /// The target modules as `architecture` names its projections: "all-linear" is all of
+    /// them; a module that is part of a fused one (Phi-3's q_proj in qkv_proj) is that one.
+    public func resolvedTargets(_ architecture: any DecoderArchitecture) throws -> [String] {
+        var out: [String] = []
+        for name in targetModules {
+            let modules = name == "all-linear" ? architecture.linearModules : [architecture.fusedModules[name] ?? name]
+            for m in modules where !out.contains(m) {
+                guard architecture.linearModules.contains(m) else {
+                    throw ModelError.unknownModule("LoRA target module '\(name)' is not a projection of this model (\(architecture.linearModules.joined(separator: ", ")), or all-linear)")
+                }
+                out.append(m)
+            }
+        }
+        return out
+    }
 
     public init(rank: Int = 16, alpha: Double = 32, dropout: Double = 0.05, targetModules: [String] = LoRAConfig.allLinear) {
         self.rank = rank; self.alpha = alpha; self.dropout = dropout; self.targetModules = targetModules
@@ -31,14 +48,13 @@ public final class LoRAAdapters {
     /// Dropout masks; part of a checkpoint so a resumed run draws the same ones.
     public var rng: SplitMix64
 
-    /// New adapters for every targeted projection of `model`.
+    /// New adapters for every targeted projection of `model`; `config`'s target modules are
+    /// kept as the model's architecture names them (what PEFT's adapter_config.json needs).
     public init(config: LoRAConfig, model: LlamaModel, seed: UInt64) throws {
+        var config = config
+        config.targetModules = try config.resolvedTargets(model.config.architecture)
         self.config = config
         rng = SplitMix64(seed: seed ^ 0x4C6F_5241)
-        let unknown = Set(config.targetModules).subtracting(LoRAConfig.allLinear)
-        guard unknown.isEmpty else {
-            throw ModelError.unknownModule("LoRA target modules \(unknown.sorted()) are not projections of this model (\(LoRAConfig.allLinear.joined(separator: ", ")))")
-        }
         var initRNG = SplitMix64(seed: seed)
         for (name, shape) in LlamaModel.expectedShapes(model.config) where name.hasSuffix(".weight") && shape.count == 2 {
             let path = String(name.dropLast(".weight".count))
@@ -126,7 +142,7 @@ public final class LoRAAdapters {
             throw ModelStoreError.invalid(path: url.path, reason: "not a LoRA adapter config (peft_type LORA with r)")
         }
         let targets: [String]
-        if let list = obj["target_modules"] as? [String] { targets = list } else if obj["target_modules"] as? String == "all-linear" { targets = LoRAConfig.allLinear } else {
+        if let list = obj["target_modules"] as? [String] { targets = list } else if obj["target_modules"] as? String == "all-linear" { targets = ["all-linear"] } else {
             throw ModelStoreError.invalid(path: url.path, reason: "target_modules must be a list of module names")
         }
         return LoRAConfig(rank: r, alpha: (obj["lora_alpha"] as? NSNumber)?.doubleValue ?? Double(r), dropout: (obj["lora_dropout"] as? NSNumber)?.doubleValue ?? 0, targetModules: targets)

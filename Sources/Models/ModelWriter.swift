@@ -7,13 +7,7 @@ import Tokenizers
 /// model.safetensors, tokenizer.json and tokenizer_config.json, generation_config.json.
 /// transformers' `from_pretrained` loads the folder.
 public enum ModelWriter {
-    public static func architecture(_ c: LlamaConfig) -> String {
-        switch c.modelType {
-        case "qwen2": return "Qwen2ForCausalLM"
-        case "mistral": return "MistralForCausalLM"
-        default: return "LlamaForCausalLM"
-        }
-    }
+    public static func architecture(_ c: LlamaConfig) -> String { c.architecture.huggingFaceClass(modelType: c.modelType) }
 
     /// config.json as transformers writes it: our keys plus architectures and dtype.
     public static func configJSON(_ c: LlamaConfig, dtype: SafeTensorsFile.DType, tokenizer: Tokenizer?) throws -> Data {
@@ -23,9 +17,11 @@ public enum ModelWriter {
         if let t = tokenizer {
             if let b = t.bosTokenId { obj["bos_token_id"] = b }
             if let e = t.eosTokenId { obj["eos_token_id"] = e }
-            if let p = t.padTokenId { obj["pad_token_id"] = p }
+            // Written also when there is none: some architectures' defaults (Phi-3's 32000)
+            // would otherwise name a token outside a smaller vocabulary.
+            obj["pad_token_id"] = t.padTokenId.map { $0 as Any } ?? NSNull()
         }
-        if c.modelType == "qwen2" { obj["use_sliding_window"] = false }
+        for (key, value) in c.architecture.extraConfigKeys(c) { obj[key] = value }
         return try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys, .prettyPrinted])
     }
 

@@ -39,9 +39,10 @@ public enum TRLConfig {
         return args
     }
 
-    /// PEFT LoraConfig arguments, or nil for full fine-tuning.
-    public static func lora(_ o: TrainingOptions) -> [String: Any]? {
+    /// PEFT LoraConfig arguments, or nil for full fine-tuning. `targets`: the target modules
+    /// as the model names them (`TRLStage.loraTargets`).
+    public static func lora(_ o: TrainingOptions, targets: [String]) -> [String: Any]? {
         guard !o.full else { return nil }
-        return ["r": o.loraRank, "lora_alpha": o.loraAlpha, "lora_dropout": o.loraDropout, "target_modules": o.loraTargets]
+        return ["r": o.loraRank, "lora_alpha": o.loraAlpha, "lora_dropout": o.loraDropout, "target_modules": targets]
     }
 }

@@ -81,6 +81,20 @@ public struct TRLStage {
         var eval: [String]
         var plan: StepPlan
         var padToken: Int
+        /// LoRA's target modules as the model's architecture names them.
+        var loraTargets: [String]
+    }
+
+    /// The recipe's LoRA targets in the model's own module names (Phi-3's fused qkv_proj for
+    /// q_proj, k_proj and v_proj), when saro knows its `model_type`; TRL trains architectures
+    /// saro's engine does not run, and their targets go to PEFT as written.
+    static func loraTargets(_ options: TrainingOptions, modelFolder: URL) throws -> [String] {
+        struct ModelType: Decodable { var model_type: String? }
+        let data = try Data(contentsOf: modelFolder.appendingPathComponent("config.json"))
+        guard let type = (try? JSONDecoder().decode(ModelType.self, from: data))?.model_type, let architecture = Architectures.named(type) else {
+            return options.loraTargets
+        }
+        return try options.lora.resolvedTargets(architecture)
     }
 
     /// Reads and renders the data as saro's trainer does; one JSON line per row.
@@ -94,6 +108,7 @@ public struct TRLStage {
         let tokenizer = try PretrainedModel.loadTokenizer(url.path)
         let reader = DatasetReader(tokenizer: tokenizer, template: try ChatTemplate.resolve(name: chatTemplate, tokenizer: tokenizer), maxLength: options.maxLength)
         let pad = tokenizer.padTokenId ?? tokenizer.eosTokenId ?? 0
+        let targets = try Self.loraTargets(options, modelFolder: url)
         func line(_ object: [String: Any]) throws -> String {
             String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)
         }
@@ -107,12 +122,12 @@ public struct TRLStage {
             let (train, held, _) = try DatasetReader.split(reader.readSFT, data: data, evalData: evalData, options: options)
             let row = { (e: SFTExample) in try line(["input_ids": e.ids, "labels": zip(e.ids, e.mask).map { $1 ? $0 : -100 }]) }
             let (rows, plan) = try ordered(train, lengths: train.map(\.tokens), row: row)
-            return Prepared(model: url, train: rows, eval: try held.map(row), plan: plan, padToken: pad)
+            return Prepared(model: url, train: rows, eval: try held.map(row), plan: plan, padToken: pad, loraTargets: targets)
         case .dpo:
             let (train, held, _) = try DatasetReader.split(reader.readPreferences, data: data, evalData: evalData, options: options)
             let row = { (e: PreferenceExample) in try line(["prompt_ids": e.prompt, "chosen_ids": e.chosen, "rejected_ids": e.rejected]) }
             let (rows, plan) = try ordered(train, lengths: train.map(\.tokens), row: row)
-            return Prepared(model: url, train: rows, eval: try held.map(row), plan: plan, padToken: pad)
+            return Prepared(model: url, train: rows, eval: try held.map(row), plan: plan, padToken: pad, loraTargets: targets)
         }
     }
 
@@ -139,7 +154,7 @@ public struct TRLStage {
         let stage: [String: Any] = [
             "kind": kind.rawValue, "model": prepared.model.path, "train_file": trainFile, "eval_file": evalFile ?? NSNull(),
             "output_dir": work.path, "final_dir": outputDirectory.path, "events_file": events, "pad_token_id": prepared.padToken,
-            "lora": TRLConfig.lora(options) ?? NSNull(), "args": TRLConfig.arguments(options, kind: kind),
+            "lora": TRLConfig.lora(options, targets: prepared.loraTargets) ?? NSNull(), "args": TRLConfig.arguments(options, kind: kind),
         ]
         let stageFile = work.appendingPathComponent("stage.json").path
         try AtomicFile.write(try JSONSerialization.data(withJSONObject: stage, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]), to: stageFile)

@@ -1,5 +1,7 @@
 import Foundation
 import Testing
+import Models
+import Tokenizers
 
 /// `saro run recipes/tiny-trl.yaml`: RW and SRPO trained by TRL under `accelerate launch` on
 /// this CPU (in the environment scripts/setup-trl.sh makes, which scripts/test.sh sets up),
@@ -101,6 +103,29 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: dpoOut.appendingPathComponent("adapter_model.safetensors").path))
         let again = try CLITests.saro(dpoArgs)
         #expect(again.status != 0 && again.err.contains("--resume"), "\(again.err.suffix(500))")
+    }
+
+    /// A Phi-3 Hugging Face folder (written by saro, random weights) trains under TRL + PEFT:
+    /// transformers reads saro's config.json as Phi3ForCausalLM, the default LoRA targets reach
+    /// PEFT as Phi-3's fused modules, and saro generates with the adapter TRL saved.
+    @Test func aPhi3FolderTrainsUnderTRLAndSaroGeneratesWithItsAdapter() throws {
+        let out = TrainResumeTests.work("trl-phi3")
+        let tokenizer = try Tokenizer(tokenizerJSON: TrainResumeTests.repo.appendingPathComponent("Tests/ModelsTests/Golden/tokenizers/gpt2/tokenizer.json"))
+        let config = LlamaConfig(modelType: "phi3", vocabSize: tokenizer.vocabularySize, hiddenSize: 32, intermediateSize: 64, numHiddenLayers: 2,
+                                 numAttentionHeads: 4, numKeyValueHeads: 2, maxPositionEmbeddings: 512)
+        let model = out.appendingPathComponent("phi3")
+        try ModelWriter.save(config: config, weights: LlamaModel.initialWeights(config: config, seed: 5, std: 0.1), tokenizer: tokenizer, to: model)
+        let rows = (0..<8).map { i in #"{"messages": [{"role": "user", "content": "Count to \#(i)."}, {"role": "assistant", "content": "<think>\nEasy.\n</think>\n\#(i)"}]}"# }
+        let data = out.appendingPathComponent("sft.jsonl")
+        try (rows.joined(separator: "\n") + "\n").write(to: data, atomically: true, encoding: .utf8)
+        let adapter = out.appendingPathComponent("trl-sft")
+        let train = try CLITests.saro(["train", "sft", "--engine", "trl", "--model", model.path, "--data", data.path, "--max-steps", "2", "--batch-size", "2",
+                                       "--max-length", "128", "--logging-steps", "1", "--out", adapter.path])
+        #expect(train.status == 0, "\(train.err.suffix(2000))")
+        let peft = try JSONSerialization.jsonObject(with: Data(contentsOf: adapter.appendingPathComponent("adapter_config.json"))) as? [String: Any]
+        #expect(Set(peft?["target_modules"] as? [String] ?? []) == ["qkv_proj", "o_proj", "gate_up_proj", "down_proj"], "\(peft ?? [:])")
+        let generated = try CLITests.saro(["generate", "--model", model.path, "--adapter", adapter.path, "--greedy", "--max-tokens", "4", "Count to 3."])
+        #expect(generated.status == 0 && !generated.out.isEmpty, "\(generated.err.suffix(1000))")
     }
 
     /// The GPU recipe's plan prints on this machine: no model folder, no GPUs, no Python.

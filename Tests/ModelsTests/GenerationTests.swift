@@ -20,7 +20,7 @@ import Testing
         return worst
     }
 
-    @Test(arguments: ["gqa_llama3", "tied_bias", "qwen2"])
+    @Test(arguments: ["gqa_llama3", "tied_bias", "qwen2", "phi3"])
     func cachedDecodingEqualsFullForward(name: String) throws {
         let model = try Self.tinyModel(name)
         let v = model.config.vocabSize

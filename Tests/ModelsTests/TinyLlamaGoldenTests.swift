@@ -3,7 +3,7 @@ import Testing
 @testable import Models
 @testable import Tensor
 
-/// A tiny two-layer Llama's logits, loss and every parameter gradient against PyTorch +
+/// Tiny two-layer Llama, Qwen2 and Phi-3 models: logits, loss and every parameter gradient against PyTorch +
 /// transformers (float64). The golden files and the script that made them:
 /// scripts/golden/make_tiny_llama_golden.py.
 @Suite struct TinyLlamaGoldenTests {
@@ -20,7 +20,7 @@ import Testing
         return zip(x, y).map { abs($0 - $1) }.max()! / scale
     }
 
-    @Test(arguments: ["gqa_llama3", "tied_bias", "qwen2"])
+    @Test(arguments: ["gqa_llama3", "tied_bias", "qwen2", "phi3"])
     func lossLogitsAndGradientsMatchTransformers(caseName: String) throws {
         let file = try Self.golden(caseName)
         let config = try JSONDecoder().decode(LlamaConfig.self, from: Data(file.metadata["config"]!.utf8))
@@ -88,7 +88,10 @@ import Testing
         let qwen = try JSONDecoder().decode(LlamaConfig.self, from: Data("""
             {"model_type": "qwen2", "vocab_size": 10, "hidden_size": 8, "intermediate_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2}
             """.utf8))
-        #expect(qwen.attentionBias)
+        // Qwen2's q, k and v projections have biases without attention_bias; its o has none.
+        let names = LlamaModel.expectedShapes(qwen).map(\.0)
+        #expect(names.contains("model.layers.0.self_attn.q_proj.bias") && names.contains("model.layers.0.self_attn.v_proj.bias"))
+        #expect(!names.contains("model.layers.0.self_attn.o_proj.bias"))
         let llama3 = try JSONDecoder().decode(LlamaConfig.self, from: Data("""
             {"model_type": "llama", "vocab_size": 10, "hidden_size": 8, "intermediate_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2,
              "rope_theta": 500000.0, "rope_scaling": {"factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
@@ -108,6 +111,27 @@ import Testing
                 {"model_type": "llama", "vocab_size": 10, "hidden_size": 8, "intermediate_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2,
                  "rope_scaling": {"type": "yarn", "factor": 4.0}}
                 """.utf8))
+        }
+        // Phi-3.5-mini's partial rotary embeddings are not implemented: refused, not ignored.
+        do {
+            _ = try JSONDecoder().decode(LlamaConfig.self, from: Data("""
+                {"model_type": "phi3", "vocab_size": 10, "hidden_size": 8, "intermediate_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2,
+                 "partial_rotary_factor": 0.5}
+                """.utf8))
+            Issue.record("partial_rotary_factor 0.5 was accepted")
+        } catch { #expect("\(error)".contains("partial_rotary_factor 0.5")) }
+    }
+
+    /// Phi-3's LoRA targets: its fused modules, also when a recipe names Llama's parts of them
+    /// or all-linear; a module it does not have is an error naming the ones it has.
+    @Test func loraTargetsResolveToEachArchitecturesProjections() throws {
+        let phi3 = try #require(Architectures.named("phi3")), llama = try #require(Architectures.named("llama"))
+        #expect(try LoRAConfig(targetModules: LoRAConfig.allLinear).resolvedTargets(phi3) == ["qkv_proj", "o_proj", "gate_up_proj", "down_proj"])
+        #expect(try LoRAConfig(targetModules: ["q_proj", "v_proj"]).resolvedTargets(phi3) == ["qkv_proj"])
+        #expect(try LoRAConfig(targetModules: ["all-linear"]).resolvedTargets(llama) == LoRAConfig.allLinear)
+        #expect(try LoRAConfig(targetModules: ["q_proj", "v_proj"]).resolvedTargets(llama) == ["q_proj", "v_proj"])
+        do { _ = try LoRAConfig(targetModules: ["qkv_proj"]).resolvedTargets(llama); Issue.record("qkv_proj accepted for Llama") } catch {
+            #expect("\(error)".contains("'qkv_proj'") && "\(error)".contains("gate_proj"))
         }
     }
 }

@@ -66,6 +66,33 @@ import Testing
         #expect(evals[1]["eval_loss"]! < evals[0]["eval_loss"]! + 1e-9)
     }
 
+    /// A Phi-3 Hugging Face folder trains through the same session as a Llama: the default
+    /// (Llama-named) LoRA targets become its fused modules, the adapter's config names those
+    /// (as PEFT needs to load it on Phi3ForCausalLM), and the saved adapter reloads onto the
+    /// base to give the trained model's logits.
+    @Test func aPhi3FolderTrainsAndItsAdapterReloads() throws {
+        let folder = try Fixtures.makeTinyModelFolder(seed: 3, modelType: "phi3")
+        var o = Self.options(batch: 4, accum: 1, steps: 8)
+        o.lr = 3e-3
+        let out = Fixtures.temporaryDirectory("phi3-sft")
+        let loaded = try PretrainedModel.load(url: folder)
+        #expect(loaded.weights["model.layers.0.self_attn.qkv_proj.weight"] != nil && loaded.weights["model.layers.0.mlp.gate_up_proj.weight"] != nil)
+        let s = try TrainingSession(kind: .sft, model: loaded, modelName: folder.path, data: try Fixtures.sftData(), options: o, outputDirectory: out)
+        var losses: [Double] = []
+        try s.trainer.run { if case .step(_, _, let loss, _) = $0 { losses.append(loss) } }
+        #expect(losses.count == 8 && losses.last! < losses.first!, "losses \(losses)")
+        let config = try LoRAAdapters.readConfig(out)
+        #expect(config.targetModules == ["qkv_proj", "o_proj", "gate_up_proj", "down_proj"])
+
+        let ids: [Int32] = [5, 9, 30, 2, 11, 7]
+        let trained = GradMode.withNoGrad { s.trainer.model.forward(ids: ids, batch: 1, time: ids.count) }.value.scalars
+        let reloaded = try loaded.makeModel(adapter: out.path)
+        let again = GradMode.withNoGrad { reloaded.forward(ids: ids, batch: 1, time: ids.count) }.value.scalars
+        let base = GradMode.withNoGrad { try! loaded.makeModel().forward(ids: ids, batch: 1, time: ids.count) }.value.scalars
+        #expect(zip(trained, again).map { abs($0 - $1) }.max()! < 1e-4)
+        #expect(zip(trained, base).map { abs($0 - $1) }.max()! > 1e-3, "the adapter changes the model")
+    }
+
     @Test func nonFiniteStepIsSkippedAndLogged() throws {
         // A learning rate large enough to blow up the weights: later losses become non-finite,
         // those steps are skipped (no update) and logged rather than corrupting the run.

@@ -33,11 +33,11 @@ enum Fixtures {
     static func tinyModelFolder() throws -> URL { try tinyModel.get() }
     static let tinyModel: Result<URL, Error> = Result { try makeTinyModelFolder(seed: 1) }
 
-    static func makeTinyModelFolder(seed: UInt64) throws -> URL {
+    static func makeTinyModelFolder(seed: UInt64, modelType: String = "llama") throws -> URL {
         let tok = try tokenizer()
-        let config = LlamaConfig(vocabSize: tok.vocabularySize, hiddenSize: 32, intermediateSize: 64, numHiddenLayers: 2,
+        let config = LlamaConfig(modelType: modelType, vocabSize: tok.vocabularySize, hiddenSize: 32, intermediateSize: 64, numHiddenLayers: 2,
                                  numAttentionHeads: 4, numKeyValueHeads: 2, maxPositionEmbeddings: 512, tieWordEmbeddings: true)
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("saro-tiny-model-\(getpid())-\(seed)")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("saro-tiny-\(modelType)-\(getpid())-\(seed)")
         try ModelWriter.save(config: config, weights: LlamaModel.initialWeights(config: config, seed: seed, std: 0.1), tokenizer: tok, to: dir)
         return dir
     }

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Golden values for saro's tensor engine: tiny two-layer Llama-family models' logits, loss
-and gradients, computed by PyTorch + transformers (LlamaForCausalLM and Qwen2ForCausalLM,
-eager attention, float64).
+and gradients, computed by PyTorch + transformers (LlamaForCausalLM, Qwen2ForCausalLM and
+Phi3ForCausalLM, eager attention, float64).
 
 Writes Tests/ModelsTests/Golden/tiny_llama_<case>.safetensors holding:
   every parameter under its Hugging Face name (F32), input_ids and labels (I64),
@@ -16,7 +16,7 @@ import os
 
 import torch
 from safetensors.torch import save_file
-from transformers import LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
+from transformers import LlamaConfig, LlamaForCausalLM, Phi3Config, Phi3ForCausalLM, Qwen2Config, Qwen2ForCausalLM
 
 OUT = os.path.join("Tests", "ModelsTests", "Golden")
 
@@ -44,9 +44,16 @@ CASES = {
         num_attention_heads=4, num_key_value_heads=2, rms_norm_eps=1e-6, max_position_embeddings=64,
         tie_word_embeddings=False, rope_theta=1000000.0,
     ),
+    # Phi-3: q, k and v in one fused qkv_proj, gate and up in one gate_up_proj.
+    "phi3": dict(
+        arch="phi3", vocab_size=56, hidden_size=32, intermediate_size=44, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, rms_norm_eps=1e-5, max_position_embeddings=64,
+        original_max_position_embeddings=64, tie_word_embeddings=False, rope_theta=10000.0,
+        pad_token_id=0, bos_token_id=1, eos_token_id=2,
+    ),
 }
 
-ARCHS = {"llama": (LlamaConfig, LlamaForCausalLM), "qwen2": (Qwen2Config, Qwen2ForCausalLM)}
+ARCHS = {"llama": (LlamaConfig, LlamaForCausalLM), "qwen2": (Qwen2Config, Qwen2ForCausalLM), "phi3": (Phi3Config, Phi3ForCausalLM)}
 
 
 def make(name, kwargs, seed):

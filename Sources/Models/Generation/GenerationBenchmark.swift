@@ -77,8 +77,8 @@ public enum GenerationBenchmark {
     public static func weightBytesPerToken(_ model: LlamaModel) -> Int {
         var total = 0
         for (name, p) in model.parameters {
-            let asHead = name == "model.embed_tokens.weight" && model.config.tieWordEmbeddings
-            if name == "model.embed_tokens.weight" && !asHead { total += model.config.hiddenSize * 4; continue }
+            let asHead = name == LlamaModel.embeddings && model.config.tieWordEmbeddings
+            if name == LlamaModel.embeddings && !asHead { total += model.config.hiddenSize * 4; continue }
             if let q = model.quantized[name] { total += q.bytes.count } else { total += p.value.count * 4 }
         }
         return total

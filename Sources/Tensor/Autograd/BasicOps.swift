@@ -88,4 +88,20 @@ extension Variable {
             self.accumulateGrad(gi, owned: true)
         }
     }
+
+    /// Columns `range` of the last dimension, [..., n] -> [..., range.count] (a fused
+    /// projection's parts: Phi-3's q, k and v out of qkv_proj). Backward adds the gradient into
+    /// those columns of the input's gradient, leaving the others as they are.
+    public func columns(_ range: Range<Int>) -> Variable {
+        let n = shape.last ?? 0
+        let out = value.slice(-1, range).contiguous()
+        let width = range.count, start = range.lowerBound
+        return Variable(result: out, parents: [self]) { [unowned self] g in
+            let gc = g.contiguous()
+            let grad = self.zeroedGradBuffer()
+            for r in 0..<(gc.count / max(width, 1)) {
+                Elementwise.axpySerial(1, gc.data + r * width, grad.data + r * n + start, n: width)
+            }
+        }
+    }
 }
