@@ -53,6 +53,9 @@ void saro_configure_allocator(void) {
     mallopt(M_MMAP_THRESHOLD, 32 << 20);
     mallopt(M_TRIM_THRESHOLD, 1 << 30);
 }
+
+void saro_release_free_memory(void) { malloc_trim(0); }
 #else
 void saro_configure_allocator(void) {}
+void saro_release_free_memory(void) {}
 #endif

@@ -32,6 +32,10 @@ public final class LlamaModel {
     let inverseFrequencies: [Float]
     /// LoRA adapters applied on top of the (then frozen) projections.
     public var lora: LoRAAdapters?
+    /// Keep only each decoder layer's input during a training forward pass and compute the
+    /// layer again in the backward pass (transformers' gradient checkpointing): activation
+    /// memory falls from every layer's to one layer's, for a second forward pass.
+    public var gradientCheckpointing = false
     /// Rows up to which the few-rows kernel (quantized or float32 weights) beats BLAS.
     static let fewRowsLimit = RuntimeSettings.current.fewRowsLimit
 
@@ -133,25 +137,62 @@ public final class LlamaModel {
     /// tokens continue the cached sequences: their keys and values are appended, attention
     /// covers all cached positions, and the cache advances by `time`. `lastOnly` computes the
     /// output head for each sequence's last position only (decoding needs nothing else).
-    public func forward(ids: [Int32], batch: Int, time: Int, cache: KVCache? = nil, lastOnly: Bool = false) -> Variable {
+    ///
+    /// `outputRows` (positions b * time + t, without a cache) computes the final norm and the
+    /// head for those positions only and returns their logits [outputRows.count, V]: a loss
+    /// reads only the positions it trains on, and the head over the whole vocabulary is the
+    /// largest activation of a training step (transformers' `logits_to_keep` does the same for
+    /// the last positions).
+    public func forward(ids: [Int32], batch: Int, time: Int, cache: KVCache? = nil, lastOnly: Bool = false, outputRows: [Int]? = nil) -> Variable {
         precondition(ids.count == batch * time, "\(ids.count) ids for batch \(batch) x time \(time)")
         precondition(cache == nil || cache!.batch == batch, "cache batch \(cache!.batch) for batch \(batch)")
         let c = config
         let positions = cache?.positions(time: time) ?? (0..<batch).flatMap { _ in (0..<time).map { Int32($0) } }
         let rope = ropeAngles(positions)
         var h = Ops.embedding(param(Self.embeddings), ids: ids).reshaped([batch, time, c.hiddenSize])
-        for i in 0..<c.numHiddenLayers { h = c.architecture.decoderLayer(self, layer: i, h, rope: rope, cache: cache) }
+        let checkpointed = gradientCheckpointing && GradMode.isEnabled && cache == nil
+        for i in 0..<c.numHiddenLayers {
+            h = checkpointed ? checkpointedLayer(i, h, rope: rope) : c.architecture.decoderLayer(self, layer: i, h, rope: rope, cache: cache)
+        }
         cache?.advance(time)
         if lastOnly && time > 1 {
             precondition(!GradMode.isEnabled, "lastOnly is for decoding without gradients")
             let last = h.value.slice(1, (time - 1)..<time).contiguous()
             h = Variable(last)
         }
+        if let outputRows {
+            precondition(cache == nil && !lastOnly, "outputRows is for scoring whole sequences")
+            h = h.reshaped([batch * time, c.hiddenSize]).rows(outputRows)
+        }
         h = norm(h, WeightScope.root["model"]["norm"])
         return linear(h, weightName: c.tieWordEmbeddings ? Self.embeddings : WeightScope.root["lm_head"].weight)
     }
 
     static let embeddings = WeightScope.root["model"]["embed_tokens"].weight
+
+    /// Decoder layer `i` keeping only its input: the graph of its forward pass is dropped once
+    /// its output is computed, and rebuilt in the backward pass, which then runs through it.
+    /// The adapters' dropout generator is rewound for the second pass so it draws the same
+    /// masks, and left where the first pass left it, so training gives the same numbers with or
+    /// without checkpointing.
+    func checkpointedLayer(_ i: Int, _ x: Variable, rope: RopeAngles) -> Variable {
+        let architecture = config.architecture
+        let rngBefore = lora?.rng
+        // Recorded as in training (dropout draws only when recording), then let go.
+        let output = architecture.decoderLayer(self, layer: i, Variable(x.value), rope: rope, cache: nil).value
+        let prefix = Architectures.layer(i).path + "."
+        let trainable = parameters.filter { $0.key.hasPrefix(prefix) && $0.value.requiresGrad }.map(\.value)
+            + (lora?.modules.filter { $0.key.hasPrefix(prefix) }.flatMap { [$0.value.a, $0.value.b] } ?? [])
+        return Variable(result: output, parents: [x] + trainable) { [unowned self, unowned x] g in
+            let rngAfter = self.lora?.rng
+            if let rngBefore { self.lora?.rng = rngBefore }
+            let input = Variable(x.value, requiresGrad: true)
+            let again = GradMode.withGrad { architecture.decoderLayer(self, layer: i, input, rope: rope, cache: nil) }
+            if let rngAfter { self.lora?.rng = rngAfter }
+            again.backward(seed: g)
+            if x.requiresGrad, let gi = input.grad { x.accumulateGrad(gi, owned: true) }
+        }
+    }
 
     func ropeAngles(_ positions: [Int32]) -> RopeAngles {
         let (cos, sin) = Rope.angles(positions: positions, inverseFrequencies: inverseFrequencies)

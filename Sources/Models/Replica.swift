@@ -15,6 +15,7 @@ extension LlamaModel {
             return t
         }
         let copy = LlamaModel(config: config, parameters: parameters.mapValues(twin), quantized: quantized)
+        copy.gradientCheckpointing = gradientCheckpointing
         if let lora {
             copy.lora = LoRAAdapters(config: lora.config, modules: lora.modules.mapValues { (a: twin($0.a), b: twin($0.b)) },
                                      rng: SplitMix64(seed: dropoutSeed), enabled: lora.enabled)

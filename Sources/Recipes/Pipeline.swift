@@ -7,6 +7,7 @@ import Inference
 import Models
 import OpenAIClient
 import SaRO
+import Tensor
 import Training
 import TRLBridge
 
@@ -455,6 +456,7 @@ public final class Pipeline: @unchecked Sendable {
             }
             events(.stageStarted(name: s.name, index: i + 1, count: all.count))
             let start = Date()
+            FreedMemory.release()
             ResidentMemory.resetPeak()
             do { try await s.run() } catch {
                 await stopServers()

@@ -27,6 +27,7 @@ public enum TRLConfig {
             "eval_steps": o.evalSteps,
         ]
         if o.saveTotalLimit == 0 { args["save_total_limit"] = NSNull() }
+        if o.gradientCheckpointing == true { args["gradient_checkpointing"] = true }
         if kind == .dpo {
             args["beta"] = o.beta
             // TRL 1.x writes the RPO term (rpo_alpha) as an extra "sft" loss with its weight.

@@ -21,7 +21,9 @@ public final class TensorStorage: @unchecked Sendable {
             pointer = reused
         } else {
             var raw: UnsafeMutableRawPointer? = nil
-            let bytes = max(1, count) * MemoryLayout<Float>.stride
+            // A pooled size is allocated at its size class, so the buffer can serve any
+            // request of that class once it is given back.
+            let bytes = max(1, BufferPool.capacity(count)) * MemoryLayout<Float>.stride
             guard posix_memalign(&raw, 64, bytes) == 0, let raw else {
                 fatalError("out of memory allocating \(bytes) bytes for a tensor")
             }
@@ -35,33 +37,78 @@ public final class TensorStorage: @unchecked Sendable {
     }
 }
 
-/// Large tensor buffers, kept after use and handed out again for the same size. Training and
-/// decoding allocate the same big activations every step; reusing them saves the page faults
-/// and zeroing of fresh memory (glibc maps blocks over 32 MiB anew each time). Bounded in bytes.
+/// Large tensor buffers, kept after use and handed out again. Training and decoding allocate
+/// the same big activations every step; reusing them saves the page faults and zeroing of
+/// fresh memory (glibc maps blocks over 32 MiB anew each time). Sizes are rounded up to size
+/// classes (eight per doubling: at most 12.5% unused), so steps whose sequences differ in
+/// length still reuse each other's buffers; when the pool is full, the buffers given back
+/// longest ago are freed to make room, so what it holds follows what the work needs now
+/// rather than sizes from a stage that is over. Bounded in bytes.
 final class BufferPool: @unchecked Sendable {
-    static let shared = BufferPool()
+    static let shared = BufferPool(capacityBytes: RuntimeSettings.current.bufferPoolBytes)
     static let minimumCount = 1 << 18            // 1 MiB: smaller blocks come from malloc's bins
-    /// Read once, on first use (RuntimeSettings are fixed from then on).
-    let capacityBytes = RuntimeSettings.current.bufferPoolBytes
-    private var free: [Int: [UnsafeMutablePointer<Float>]] = [:]
-    private var bytes = 0
+
+    /// The size class of a request of `count` floats (itself below the pooled sizes).
+    static func capacity(_ count: Int) -> Int {
+        guard count >= minimumCount else { return count }
+        let step = 1 << (Int.bitWidth - 1 - count.leadingZeroBitCount - 3)
+        return (count + step - 1) / step * step
+    }
+
+    let capacityBytes: Int
+    /// Free buffers by size class, and every free buffer in the order it was given back.
+    private var kept: [Int: [UnsafeMutablePointer<Float>]] = [:]
+    private var order: [(size: Int, pointer: UnsafeMutablePointer<Float>)] = []
+    private(set) var bytes = 0
     private let lock = NSLock()
+
+    init(capacityBytes: Int) { self.capacityBytes = capacityBytes }
+
+    /// Frees every kept buffer.
+    func drain() {
+        lock.lock(); defer { lock.unlock() }
+        for (_, p) in order { free(p) }
+        kept = [:]; order = []; bytes = 0
+    }
 
     func take(_ count: Int) -> UnsafeMutablePointer<Float>? {
         guard count >= Self.minimumCount else { return nil }
+        let size = Self.capacity(count)
         lock.lock(); defer { lock.unlock() }
-        guard let p = free[count]?.popLast() else { return nil }
-        bytes -= count * 4
+        guard let p = kept[size]?.popLast() else { return nil }
+        order.remove(at: order.firstIndex { $0.pointer == p }!)
+        bytes -= size * 4
         return p
     }
 
+    /// Keeps `p` (a buffer for `count` floats, allocated at its size class) for reuse, freeing
+    /// the oldest kept buffers when it would not fit; false when it does not fit at all.
     func give(_ p: UnsafeMutablePointer<Float>, _ count: Int) -> Bool {
         guard count >= Self.minimumCount else { return false }
+        let size = Self.capacity(count)
+        guard size * 4 <= capacityBytes else { return false }
         lock.lock(); defer { lock.unlock() }
-        guard bytes + count * 4 <= capacityBytes else { return false }
-        free[count, default: []].append(p)
-        bytes += count * 4
+        while bytes + size * 4 > capacityBytes, !order.isEmpty {
+            let oldest = order.removeFirst()
+            kept[oldest.size]!.remove(at: kept[oldest.size]!.firstIndex(of: oldest.pointer)!)
+            bytes -= oldest.size * 4
+            free(oldest.pointer)
+        }
+        kept[size, default: []].append(p)
+        order.append((size, p))
+        bytes += size * 4
         return true
+    }
+}
+
+/// Memory a finished piece of work leaves behind.
+public enum FreedMemory {
+    /// Returns freed memory to the system: the buffer pool's buffers and the heap's free pages.
+    /// Between pipeline stages, so that one stage's peak is not carried into the next (the
+    /// pool and the allocator otherwise keep what a training stage used for the sampling after it).
+    public static func release() {
+        BufferPool.shared.drain()
+        saro_release_free_memory()
     }
 }
 

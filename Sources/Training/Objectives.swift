@@ -55,6 +55,26 @@ struct PaddedBatch {
         // The same shift as the inference layer's scoring uses.
         targets = LlamaModel.shiftedTargets(labels: labels, batch: rows, time: time)
     }
+
+    /// The positions with a target (b * time + t, in order) and their targets: the only rows
+    /// whose logits a loss needs.
+    var trained: (rows: [Int], targets: [Int32]) {
+        let rows = targets.indices.filter { targets[$0] >= 0 }
+        return (rows, rows.map { targets[$0] })
+    }
+
+    /// Each sequence's trained positions: how many of `trained.rows` belong to each row.
+    var trainedPerRow: [Int] {
+        (0..<rows).map { r in targets[(r * time)..<((r + 1) * time)].filter { $0 >= 0 }.count }
+    }
+
+    /// log p(target) of every trained position, [trained.rows.count]: the head runs on
+    /// those positions only.
+    func trainedLogProbs(_ model: LlamaModel) -> Variable {
+        let (positions, kept) = trained
+        let logits = model.forward(ids: ids, batch: rows, time: time, outputRows: positions)
+        return Ops.gatherLogProbs(logits, targets: kept)
+    }
 }
 
 /// Supervised fine-tuning: mean negative log-likelihood over the loss-mask tokens.
@@ -72,8 +92,7 @@ public struct SFTObjective: TrainingObjective {
 
     public func loss(model: LlamaModel, indices: [Int], normalizer: Double, stepIndices: [Int]) -> (Variable, BatchMetrics, Int) {
         let batch = PaddedBatch(indices.map { (examples[$0].ids, examples[$0].mask) }, pad: pad)
-        let logits = model.forward(ids: batch.ids, batch: batch.rows, time: batch.time)
-        let logp = Ops.gatherLogProbs(logits, targets: batch.targets).sum()
+        let logp = batch.trainedLogProbs(model).sum()
         let loss = (-1 / Float(normalizer)) * logp
         return (loss, BatchMetrics(loss: Double(loss.value.scalars[0])), indices.map { examples[$0].tokens }.reduce(0, +))
     }
@@ -107,8 +126,7 @@ public struct DPOObjective: TrainingObjective {
     /// Summed completion log-probs of the micro-batch's rows (chosen rows, then rejected).
     static func logps(model: LlamaModel, examples: [PreferenceExample], indices: [Int], pad: Int32) -> Variable {
         let batch = PaddedBatch(rows(examples, indices), pad: pad)
-        let logits = model.forward(ids: batch.ids, batch: batch.rows, time: batch.time)
-        return Ops.sequenceLogProbs(logits, targets: batch.targets)
+        return batch.trainedLogProbs(model).segmentSums(batch.trainedPerRow)
     }
 
     public func loss(model: LlamaModel, indices: [Int], normalizer: Double, stepIndices: [Int]) -> (Variable, BatchMetrics, Int) {

@@ -16,10 +16,17 @@ public enum TrainingBenchmark {
         public var lora_rank: Int
         public var steps: Int
         public var peak_resident_megabytes: Double
+        public var gradient_checkpointing: Bool
     }
 
-    public static func run(loaded: PretrainedModel, batch: Int = 4, length: Int = 512, rank: Int = 16, steps: Int = 3, dpoPairs: Int = 2) throws -> Result {
+    /// `gradientCheckpointing`: recompute each layer in the backward pass. The peak is this
+    /// run's own (memory freed before it is returned to the system first).
+    public static func run(loaded: PretrainedModel, batch: Int = 4, length: Int = 512, rank: Int = 16, steps: Int = 3, dpoPairs: Int = 2,
+                           gradientCheckpointing: Bool = false) throws -> Result {
+        FreedMemory.release()
+        ResidentMemory.resetPeak()
         let model = try loaded.makeModel()
+        model.gradientCheckpointing = gradientCheckpointing
         var options = TrainingOptions()
         options.loraRank = rank; options.loraAlpha = Double(2 * rank); options.loraDropout = 0
         let adapters = try LoRAAdapters(config: options.lora, model: model, seed: 1)
@@ -48,11 +55,9 @@ public enum TrainingBenchmark {
         let pairs = (0..<dpoPairs).map { _ in PreferenceExample(prompt: tokens(half), chosen: tokens(half), rejected: tokens(half)) }
         let dpo = DPOObjective(examples: pairs, config: DPOLossConfig(), reference: [Float](repeating: -1000, count: 2 * dpoPairs), padToken: 0)
         let dpoSeconds = timeSteps(dpo, Array(0..<dpoPairs))
-        var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)
         return Result(sft_tokens_per_second: Double(batch * length) / sftSeconds, sft_seconds_per_step: sftSeconds,
                       dpo_pairs_per_second: Double(dpoPairs) / dpoSeconds, dpo_seconds_per_step: dpoSeconds,
                       batch_size: batch, sequence_length: length, lora_rank: rank, steps: steps,
-                      peak_resident_megabytes: Double(usage.ru_maxrss) / 1024)
+                      peak_resident_megabytes: ResidentMemory.peakMegabytes(), gradient_checkpointing: gradientCheckpointing)
     }
 }

@@ -23,6 +23,7 @@ public struct TrainingSession {
         let template = try ChatTemplate.resolve(name: chatTemplate, tokenizer: tokenizer)
         let reader = DatasetReader(tokenizer: tokenizer, template: template, maxLength: options.maxLength)
         let model = try loaded.makeModel(trainable: options.full)
+        model.gradientCheckpointing = options.gradientCheckpointing ?? false
         let pad = tokenizer.padTokenId ?? tokenizer.eosTokenId ?? 0
 
         var trainable: [String: Variable]

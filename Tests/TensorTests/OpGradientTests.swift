@@ -56,6 +56,20 @@ import Testing
         #expect(x.grad!.scalars == y.value.scalars)
     }
 
+    /// A fused projection's parts (used together, as Phi-3 uses q, k and v), rows picked out
+    /// of a matrix (one twice, as the loss's positions may be) and sums of consecutive runs.
+    @Test func columnsRowsAndSegmentSums() {
+        check.check([param([2, 3, 10], seed: 60)]) { x in
+            let parts = [x[0].columns(0..<4), x[0].columns(4..<7), x[0].columns(7..<10)]
+            return parts[0].columns(0..<3) * parts[1] + parts[2] * parts[2]
+        }
+        check.check([param([6, 5], seed: 61)]) { $0[0].rows([4, 0, 4, 2]) }
+        check.check([param([7], seed: 62)]) { x in
+            let sums = x[0].segmentSums([3, 0, 4])
+            return sums * sums
+        }
+    }
+
     @Test func rmsNorm() {
         check.check([param([2, 3, 16], seed: 4), param([16], seed: 5)]) { Ops.rmsNorm($0[0], weight: $0[1], eps: 1e-5) }
     }

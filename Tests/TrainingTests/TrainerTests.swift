@@ -66,6 +66,36 @@ import Testing
         #expect(evals[1]["eval_loss"]! < evals[0]["eval_loss"]! + 1e-9)
     }
 
+    /// Gradient checkpointing recomputes each layer in the backward pass: the same losses,
+    /// gradient norms and trained weights as keeping the activations, with LoRA dropout on
+    /// (its masks are drawn again, the same) and with every weight trained.
+    @Test(arguments: [(TrainingSession.Kind.sft, false), (.dpo, false), (.sft, true)])
+    func gradientCheckpointingTrainsTheSameNumbers(kind: TrainingSession.Kind, full: Bool) throws {
+        let data = kind == .sft ? try Fixtures.sftData() : try Fixtures.dpoData()
+        func run(_ checkpointing: Bool) throws -> ([[String: Any]], URL) {
+            var o = Self.options(batch: 4, accum: 2, steps: 3)
+            o.loraDropout = 0.1; o.full = full; o.gradientCheckpointing = checkpointing
+            if full { o.lr = 1e-4 }
+            let out = Fixtures.temporaryDirectory("checkpointing-\(checkpointing)")
+            try Self.session(kind, data: data, options: o, out: out).trainer.run()
+            return (try Fixtures.readMetrics(out), out)
+        }
+        let (kept, keptDir) = try run(false), (recomputed, recomputedDir) = try run(true)
+        #expect(kept.count == 3 && recomputed.count == 3)
+        for (a, b) in zip(kept, recomputed) {
+            for key in ["loss", "grad_norm"] {
+                let x = a[key] as! Double, y = b[key] as! Double
+                #expect(abs(x - y) <= 1e-6 * max(1, abs(x)), "\(key) \(x) vs \(y)")
+            }
+        }
+        let file = full ? "model.safetensors" : "adapter_model.safetensors"
+        let w1 = try SafeTensorsFile(path: keptDir.appendingPathComponent(file).path), w2 = try SafeTensorsFile(path: recomputedDir.appendingPathComponent(file).path)
+        for name in w1.names {
+            let d = zip(try w1.tensor(name).scalars, try w2.tensor(name).scalars).map { abs($0 - $1) }.max() ?? 0
+            #expect(d < 1e-6, "\(name) differs by \(d)")
+        }
+    }
+
     /// A Phi-3 Hugging Face folder trains through the same session as a Llama: the default
     /// (Llama-named) LoRA targets become its fused modules, the adapter's config names those
     /// (as PEFT needs to load it on Phi3ForCausalLM), and the saved adapter reloads onto the

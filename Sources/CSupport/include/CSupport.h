@@ -19,6 +19,8 @@ saro_cpu_features saro_cpu_detect(void);
 
 /// Makes glibc keep large freed blocks for reuse instead of unmapping them (see TensorStorage).
 void saro_configure_allocator(void);
+/// Returns the heap's free pages to the system (glibc's malloc_trim), for the end of a stage.
+void saro_release_free_memory(void);
 
 
 /// y[r * ldy + n] = sum_k x[r * ldx + k] * W[n, k] for rows r < rows and outputs n in

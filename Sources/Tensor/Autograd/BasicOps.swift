@@ -104,4 +104,41 @@ extension Variable {
             }
         }
     }
+
+    /// Rows `indices` of a [N, D] matrix, [indices.count, D] (the positions whose output the
+    /// loss reads). Backward adds each row's gradient into the row it came from.
+    public func rows(_ indices: [Int]) -> Variable {
+        precondition(value.rank == 2, "rows: expects [N, D], got \(shape)")
+        let x = value.contiguous()
+        let d = shape[1]
+        let out = Tensor(uninitialized: [indices.count, d])
+        for (r, i) in indices.enumerated() { (out.data + r * d).update(from: x.data + i * d, count: d) }
+        return Variable(result: out, parents: [self]) { [unowned self] g in
+            let gc = g.contiguous()
+            let grad = self.zeroedGradBuffer()
+            for (r, i) in indices.enumerated() { Elementwise.axpySerial(1, gc.data + r * d, grad.data + i * d, n: d) }
+        }
+    }
+
+    /// Sums of consecutive runs of a vector: [sum(lengths)] -> [lengths.count] (each
+    /// sequence's summed log-probs when its rows sit one after another).
+    public func segmentSums(_ lengths: [Int]) -> Variable {
+        precondition(value.rank == 1 && lengths.reduce(0, +) == value.count, "segmentSums: lengths \(lengths.reduce(0, +)) for \(shape)")
+        let x = value.contiguous()
+        var starts: [Int] = [], at = 0
+        for n in lengths { starts.append(at); at += n }
+        let out = Tensor(uninitialized: [lengths.count])
+        for (s, n) in lengths.enumerated() {
+            var t: Double = 0
+            for j in 0..<n { t += Double(x.data[starts[s] + j]) }
+            out.data[s] = Float(t)
+        }
+        let count = value.count
+        return Variable(result: out, parents: [self]) { [unowned self] g in
+            let gc = g.contiguous()
+            let gi = Tensor(uninitialized: [count])
+            for (s, n) in lengths.enumerated() { (gi.data + starts[s]).update(repeating: gc.data[s], count: n) }
+            self.accumulateGrad(gi, owned: true)
+        }
+    }
 }

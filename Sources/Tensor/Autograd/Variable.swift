@@ -116,4 +116,9 @@ public enum GradMode {
     public static func withNoGrad<R>(_ body: () throws -> R) rethrows -> R {
         try $enabledValue.withValue(false, operation: body)
     }
+
+    /// Recording on, whatever the caller's mode (a checkpointed block's second forward pass).
+    public static func withGrad<R>(_ body: () throws -> R) rethrows -> R {
+        try $enabledValue.withValue(true, operation: body)
+    }
 }

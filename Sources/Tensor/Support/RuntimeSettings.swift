@@ -17,7 +17,7 @@ public struct RuntimeSettings: Sendable, Equatable {
     public var gemmProfile = false
     /// Bytes of freed large tensor buffers kept for reuse (0: none), so training steps and
     /// decoding do not return memory to the system and fault it in again on every step.
-    public var bufferPoolBytes = 4 << 30
+    public var bufferPoolBytes = 1 << 30
     /// Microseconds the decoding loops' workers spin between jobs before they sleep (0: no
     /// spinning pool; those loops then wake threads per loop like every other).
     public var spinMicroseconds = 200

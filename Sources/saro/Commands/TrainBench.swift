@@ -15,7 +15,9 @@ struct TrainBench: ParsableCommand {
             random tokens (rank --rank on every linear layer) and of DPO on --dpo-pairs pairs of \
             length --length, best of --steps after a warm-up. With --reference, \
             scripts/bench/train_reference.py runs the same SFT step in PyTorch + PEFT on the same \
-            model (python3 with torch, transformers, peft and gguf) and the ratio is printed.
+            model (python3 with torch, transformers, peft and gguf) and the ratio is printed. With \
+            --gradient-checkpointing the same steps run again recomputing each layer in the \
+            backward pass, and its speed and peak memory are printed as ratios to the first run's.
             """)
 
     @OptionGroup var modelOptions: ModelOptions
@@ -27,6 +29,7 @@ struct TrainBench: ParsableCommand {
     @Option(help: "Pairs per DPO step.") var dpoPairs = 2
     @Flag(help: "Also run the PyTorch + PEFT reference.") var reference = false
     @Option(help: "The reference script.") var referenceScript = "scripts/bench/train_reference.py"
+    @Flag(help: "Also run the steps with gradient checkpointing and print its ratios to the plain run.") var gradientCheckpointing = false
 
     func run() throws {
         let loaded = try modelOptions.load()
@@ -35,8 +38,13 @@ struct TrainBench: ParsableCommand {
             var result: TrainingBenchmark.Result
             var pytorch: [String: Double]?
             var ratio_vs_pytorch: Double?
+            var checkpointed: TrainingBenchmark.Result?
         }
         var report = Report(result: r)
+        if gradientCheckpointing {
+            report.checkpointed = try TrainingBenchmark.run(loaded: loaded, batch: batch, length: length, rank: rank, steps: steps, dpoPairs: dpoPairs,
+                                                            gradientCheckpointing: true)
+        }
         if reference {
             let py = try Subprocess.run(["python3", referenceScript, loaded.source.path, "--steps", String(steps), "--batch", String(batch),
                                          "--length", String(length), "--rank", String(rank)])
@@ -50,6 +58,11 @@ struct TrainBench: ParsableCommand {
         print(String(format: "LoRA SFT (rank %d, batch %d x %d): %7.1f tokens/s  (%.2f s/step)", r.lora_rank, r.batch_size, r.sequence_length, r.sft_tokens_per_second, r.sft_seconds_per_step))
         print(String(format: "DPO (%d pairs of %d tokens):       %7.2f pairs/s  (%.2f s/step)", dpoPairs, length, r.dpo_pairs_per_second, r.dpo_seconds_per_step))
         print(String(format: "peak resident memory: %.0f MB", r.peak_resident_megabytes))
+        if let c = report.checkpointed {
+            print(String(format: "with gradient checkpointing: %7.1f tokens/s (%.2fx), DPO %.2f pairs/s (%.2fx), peak %.0f MB (%.2fx)",
+                         c.sft_tokens_per_second, c.sft_tokens_per_second / r.sft_tokens_per_second, c.dpo_pairs_per_second,
+                         c.dpo_pairs_per_second / r.dpo_pairs_per_second, c.peak_resident_megabytes, c.peak_resident_megabytes / r.peak_resident_megabytes))
+        }
         if let p = report.pytorch, let ratio = report.ratio_vs_pytorch {
             print(String(format: "PyTorch + PEFT: %.1f tokens/s (%.0f MB); saro is %.2fx", p["sft_tokens_per_second"] ?? 0, p["peak_resident_megabytes"] ?? 0, ratio))
         }
