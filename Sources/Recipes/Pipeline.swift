@@ -44,12 +44,14 @@ public struct PlannedStage: Sendable {
     public var seconds: Double
 }
 
-/// One stage: a name, what it reads (for the fingerprint), what it writes, and how to run it.
-/// Running an interrupted stage again resumes it: builds and evaluations from their job store,
-/// training from its newest checkpoint.
+/// One stage: what it does, what it reads and the settings it runs with (together its
+/// fingerprint), what it writes, and how to run it. Running an interrupted stage again resumes
+/// it: builds and evaluations from their job store, training from its newest checkpoint.
 struct Stage {
-    var name: String
+    var kind: StageKind
+    var name: String { kind.name }
     var inputs: [String]
+    /// The settings as canonical JSON (`Pipeline.settings`), from the recipe's Codable values.
     var settings: String
     var outputs: [String]
     var run: () async throws -> Void
@@ -70,6 +72,7 @@ struct Stage {
 public final class Pipeline: @unchecked Sendable {
     public let recipe: Recipe
     public let dir: String
+    let layout: RunLayout
     public let events: @Sendable (PipelineEvent) -> Void
 
     /// This saro executable, for the `{saro}` placeholder of the engine's server commands.
@@ -83,11 +86,10 @@ public final class Pipeline: @unchecked Sendable {
         self.executable = executable
         let dir = out ?? recipe.out
         self.dir = dir
-        let log = RunLog(path: (dir as NSString).appendingPathComponent("run.log"))
+        layout = RunLayout(dir: dir)
+        let log = RunLog(path: layout.runLog)
         self.events = { log.record($0); events($0) }
     }
-
-    func path(_ p: String) -> String { (dir as NSString).appendingPathComponent(p) }
 
     /// The labels of the models a run evaluates, in the method document's order, and the one
     /// its report compares against the others.
@@ -96,21 +98,23 @@ public final class Pipeline: @unchecked Sendable {
 
     /// The models the run evaluates, by label: (model, adapter).
     public var evaluated: [(label: String, model: String, adapter: String?)] {
+        let l = layout
         var out: [(String, String, String?)] = [("Base", baseModel, nil)]
-        if recipe.baselines.safetySFT { out.append(("Safety-SFT", baseModel, path("checkpoints/safety-sft"))) }
-        if recipe.baselines.safetyDPO { out.append(("Safety-DPO", baseModel, path("checkpoints/safety-dpo"))) }
-        out.append(("RW", path("models/rw"), nil))
-        out.append(("SaRO", path("models/rw"), path("checkpoints/saro")))
-        if recipe.srs { out.append(("SaRO+SRS", path("models/rw"), path("checkpoints/saro-srs"))) }
+        if recipe.baselines.safetySFT { out.append((RunLayout.Adapter.safetySFT.label, baseModel, l.checkpoint(.safetySFT))) }
+        if recipe.baselines.safetyDPO { out.append((RunLayout.Adapter.safetyDPO.label, baseModel, l.checkpoint(.safetyDPO))) }
+        out.append((RunLayout.Adapter.rw.label, l.rwModel, nil))
+        out.append((RunLayout.Adapter.saro.label, l.rwModel, l.checkpoint(.saro)))
+        if recipe.srs { out.append((RunLayout.Adapter.saroSRS.label, l.rwModel, l.checkpoint(.saroSRS))) }
         return out
     }
 
-    var baseModel: String { recipe.initModel == nil ? recipe.model : path("models/base") }
+    var baseModel: String { recipe.initModel == nil ? recipe.model : layout.initializedBase }
 
     /// The engine a generating stage runs `model` on: saro's own; the servers the recipe names,
     /// which hold the base model (the stage's adapter loaded into them); or a server started
     /// from the recipe's command on first use. Servers are released when the stage ends.
-    func engine(_ model: String, adapter: String?, batchSize: Int, stage: String) throws -> InferenceEngine {
+    func engine(_ model: String, adapter: String?, batchSize: Int, stage kind: StageKind) throws -> InferenceEngine {
+        let stage = kind.name
         let e = recipe.engine
         if e.isEmbedded { return try EmbeddedEngine.open(model, adapter: adapter, batchSize: batchSize) }
         let url = try ModelStore.resolve(model)
@@ -144,7 +148,7 @@ public final class Pipeline: @unchecked Sendable {
             let template = adapter == nil ? start : startAdapter
             let endpoint = endpoint(model: name, apiKeyEnv: nil)
             let replicas = e.replicas
-            let logs = (0..<replicas).map { path(replicas == 1 ? "logs/server-\(stage).log" : "logs/server-\(stage)-\($0).log") }
+            let logs = (0..<replicas).map { layout.serverLog(stage: kind, replica: replicas == 1 ? nil : $0) }
             engine = StageServerEngine(modelKey: key, endpoint: endpoint, tokenizer: tokenizer, replicas: replicas) { replica in
                 let server: ManagedServer
                 do {
@@ -168,10 +172,10 @@ public final class Pipeline: @unchecked Sendable {
     /// SaRO+SRS) is stacked with RW's into one adapter, written to `models/<name>-with-rw`.
     func adapterOnBase(_ model: String, adapter: String?) throws -> String? {
         if model == baseModel { return adapter }
-        guard model == path("models/rw") else { throw RecipeError.stage(name: "engine", reason: "\(model) is not the base model or the RW model: the servers in engine.urls cannot serve it") }
-        let rw = path("checkpoints/rw")
+        guard model == layout.rwModel else { throw RecipeError.stage(name: "engine", reason: "\(model) is not the base model or the RW model: the servers in engine.urls cannot serve it") }
+        let rw = layout.checkpoint(.rw)
         guard let adapter else { return rw }
-        let folder = path("models/\(URL(fileURLWithPath: adapter).lastPathComponent)-with-rw")
+        let folder = layout.stackedWithRW(adapter)
         let partial = folder + ".partial"
         try? FileManager.default.removeItem(atPath: partial)
         let stacked = try LoRAAdapters.stacked(try LoRAAdapters.read(from: URL(fileURLWithPath: rw)), try LoRAAdapters.read(from: URL(fileURLWithPath: adapter)))
@@ -192,7 +196,7 @@ public final class Pipeline: @unchecked Sendable {
     func huggingFaceFolder(_ model: String) throws -> String {
         let url = try ModelStore.resolve(model)
         guard url.pathExtension.lowercased() == "gguf" else { return url.path }
-        let folder = path("models/\(url.deletingPathExtension().lastPathComponent)-hf")
+        let folder = layout.huggingFaceCopy(of: url.deletingPathExtension().lastPathComponent)
         if FileManager.default.fileExists(atPath: folder + "/config.json") { return folder }
         let partial = folder + ".partial"
         try? FileManager.default.removeItem(atPath: partial)
@@ -209,18 +213,38 @@ public final class Pipeline: @unchecked Sendable {
         for e in engines { await e.stop() }
     }
 
-    /// What a generating stage's fingerprint adds for its engine (nothing for the embedded one,
-    /// so runs made before engines existed keep their finished stages).
-    var engineSettings: String {
-        recipe.engine.isEmbedded ? "" : "\(recipe.engine)"
+    /// A stage's settings as one canonical JSON text (sorted keys) of the recipe's Codable
+    /// values, the part of its fingerprint that is not its inputs' contents.
+    static func settings(_ values: [String: any Encodable]) -> String {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys]
+        struct Wrapped: Encodable {
+            let values: [String: any Encodable]
+            func encode(to encoder: Encoder) throws {
+                var c = encoder.container(keyedBy: Key.self)
+                for (k, v) in values { try c.encode(v, forKey: Key(stringValue: k)) }
+            }
+            struct Key: CodingKey {
+                var stringValue: String
+                init(stringValue: String) { self.stringValue = stringValue }
+                var intValue: Int? { nil }
+                init?(intValue: Int) { nil }
+            }
+        }
+        return (try? enc.encode(Wrapped(values: values))).map { String(decoding: $0, as: UTF8.self) } ?? ""
     }
 
-    func dataPipeline(answerModel: String, stage: String) throws -> DataPipeline {
+    /// What a generating stage's settings add for its engine (nothing for the embedded one).
+    var engineSettings: [String: any Encodable] {
+        recipe.engine.isEmbedded ? [:] : ["engine": recipe.engine]
+    }
+
+    func dataPipeline(answerModel: String, stage: StageKind) throws -> DataPipeline {
         var config = recipe.data
         config.seed = recipe.data.seed
         let answer = try engine(answerModel, adapter: nil, batchSize: recipe.sampling.batchSize, stage: stage)
         let events = self.events
-        return try DataPipeline(config: config, directory: path("data"), teacher: recipe.teacher, judge: recipe.judge,
+        return try DataPipeline(config: config, directory: layout.dataFolder, teacher: recipe.teacher, judge: recipe.judge,
                                 answerModel: recipe.teacher == .offline ? answer : nil, events: { events(.build($0)) },
                                 log: { events(.note($0)) })
     }
@@ -228,76 +252,78 @@ public final class Pipeline: @unchecked Sendable {
     /// The stages of this recipe, in order.
     func stages() throws -> [Stage] {
         var s: [Stage] = []
-        let r = recipe
-        let enc = JSONEncoder()
-        enc.outputFormatting = [.sortedKeys]
-        func json<T: Encodable>(_ v: T) -> String { (try? enc.encode(v)).map { String(decoding: $0, as: UTF8.self) } ?? "" }
-        let dataSettings = json(r.data) + "\(r.teacher)" + "\(r.judge)" + engineSettings
+        let r = recipe, l = layout
+        let dataSettings = Self.settings(["data": r.data, "teacher": r.teacher, "judge": r.judge].merging(engineSettings) { a, _ in a })
+        let samplingSettings = Self.settings(["data": r.data, "teacher": r.teacher, "judge": r.judge, "sampling": r.sampling.settings].merging(engineSettings) { a, _ in a })
         let sampling = r.sampling.settings
         let q = r.data.harmful + r.data.jailbreak + r.data.benign
         let onServer = r.engine.isEmbedded ? "" : " (server)"
 
         if let i = r.initModel {
-            s.append(Stage(name: "init-model", inputs: [], settings: json(i) + r.model, outputs: [path("models/base/config.json")], run: { [self] in
+            s.append(Stage(kind: .initModel, inputs: [], settings: Self.settings(["init": i, "tokenizer": r.model]), outputs: [l.initializedBase + "/config.json"], run: {
                 let tokenizer = try PretrainedModel.loadTokenizer(r.model)
                 let config: LlamaConfig
-                do { config = try i.config(vocabSize: tokenizer.vocabularySize) } catch { throw RecipeError.stage(name: "init-model", reason: "init: \(error)") }
+                do { config = try i.config(vocabSize: tokenizer.vocabularySize) } catch { throw RecipeError.stage(name: StageKind.initModel.name, reason: "init: \(error)") }
                 try ModelWriter.save(config: config, weights: LlamaModel.initialWeights(config: config, seed: i.seed, std: i.std), tokenizer: tokenizer,
-                                     to: URL(fileURLWithPath: path("models/base")))
+                                     to: URL(fileURLWithPath: l.initializedBase))
             }, plan: "random model \(i.layers) layers x \(i.hiddenSize), tokenizer of \(r.model)"))
         }
         let base = baseModel
-        s.append(Stage(name: "data-ritd", inputs: [base], settings: dataSettings, outputs: [path("data/ritd.jsonl")], run: { [self] in
-            _ = try await dataPipeline(answerModel: base, stage: "data-ritd").buildRITD()
-        }, plan: "\(q) queries x teacher; \(r.data.benign) benign answers of <= \(r.data.answerTokens) tokens from the base model\(r.teacher == .offline ? onServer : "")",
-           decodeTokens: r.teacher == .offline ? r.data.benign * r.data.answerTokens : 0, elsewhere: !r.engine.isEmbedded))
+        /// A data stage that builds `set` with the base model answering (offline teacher).
+        func data(_ set: RunLayout.DataSet, plan: String, decodeTokens: Int = 0, elsewhere: Bool = false,
+                  build: @escaping (DataPipeline) async throws -> Void) -> Stage {
+            Stage(kind: .data(set), inputs: [base], settings: dataSettings, outputs: [l.data(set)], run: { [self] in
+                try await build(try dataPipeline(answerModel: base, stage: .data(set)))
+            }, plan: plan, decodeTokens: decodeTokens, elsewhere: elsewhere)
+        }
+        s.append(data(.ritd, plan: "\(q) queries x teacher; \(r.data.benign) benign answers of <= \(r.data.answerTokens) tokens from the base model\(r.teacher == .offline ? onServer : "")",
+                      decodeTokens: r.teacher == .offline ? r.data.benign * r.data.answerTokens : 0, elsewhere: !r.engine.isEmbedded) { _ = try await $0.buildRITD() })
         if r.baselines.safetySFT || r.baselines.safetyDPO {
-            s.append(Stage(name: "data-direct", inputs: [base], settings: dataSettings, outputs: [path("data/direct.jsonl")], run: { [self] in
-                _ = try await dataPipeline(answerModel: base, stage: "data-direct").buildDirect()
-            }, plan: "the same \(q) queries, direct answers (Safety-SFT); benign answers shared with data-ritd"))
+            s.append(data(.direct, plan: "the same \(q) queries, direct answers (Safety-SFT); benign answers shared with data-ritd") { _ = try await $0.buildDirect() })
         }
         if r.baselines.safetyDPO {
-            s.append(Stage(name: "data-safety-dpo", inputs: [base], settings: dataSettings, outputs: [path("data/safety_dpo.jsonl")], run: { [self] in
-                _ = try await dataPipeline(answerModel: base, stage: "data-safety-dpo").buildSafetyDPO()
-            }, plan: "direct answer versus direct compliance/refusal pairs (Safety-DPO)"))
+            s.append(data(.safetyDPO, plan: "direct answer versus direct compliance/refusal pairs (Safety-DPO)") { _ = try await $0.buildSafetyDPO() })
         }
-        s.append(train("train-rw", kind: .sft, model: base, data: [path("data/ritd.jsonl")], options: r.rw, out: path("checkpoints/rw"), examples: q, tokensPerExample: 350))
-        s.append(Stage(name: "merge-rw", inputs: [base, path("checkpoints/rw")], settings: "", outputs: [path("models/rw/config.json")], run: { [self] in
+        s.append(train(.rw, kind: .sft, model: base, data: [.ritd], options: r.rw, examples: q, tokensPerExample: TypicalSizes.ritdTokens))
+        s.append(Stage(kind: .mergeRW, inputs: [base, l.checkpoint(.rw)], settings: "", outputs: [l.rwModel + "/config.json"], run: {
             let loaded = try PretrainedModel.load(base)
-            let model = try loaded.makeModel(adapter: path("checkpoints/rw"))
-            guard let adapters = model.lora else { throw RecipeError.stage(name: "merge-rw", reason: "no adapter in checkpoints/rw") }
+            let model = try loaded.makeModel(adapter: l.checkpoint(.rw))
+            guard let adapters = model.lora else { throw RecipeError.stage(name: StageKind.mergeRW.name, reason: "no adapter in \(l.checkpoint(.rw))") }
             try ModelWriter.save(config: loaded.config, weights: adapters.merged(into: loaded.weights), tokenizer: loaded.tokenizer,
-                                 to: URL(fileURLWithPath: path("models/rw")))
+                                 to: URL(fileURLWithPath: l.rwModel))
         }, plan: "fold the RW adapter into the base: the RW model and SRPO's reference"))
-        let rwModel = path("models/rw")
-        let samples = "\(q) prompts x \(sampling.samples) samples of <= \(sampling.maxTokens) tokens from the RW model\(onServer)"
-        s.append(Stage(name: "data-opcot", inputs: [rwModel, path("data/ritd.jsonl")], settings: dataSettings + json(sampling), outputs: [path("data/opcot.jsonl")], run: { [self] in
-            let policy = try engine(rwModel, adapter: nil, batchSize: r.sampling.batchSize, stage: "data-opcot")
-            _ = try await dataPipeline(answerModel: base, stage: "data-opcot").buildOPCOT(policyModel: policy, sampling: sampling)
-        }, plan: samples, decodeTokens: q * sampling.samples * sampling.maxTokens, elsewhere: !r.engine.isEmbedded))
-        s.append(Stage(name: "data-ppcot", inputs: [rwModel, path("data/opcot.jsonl")], settings: dataSettings + json(sampling), outputs: [path("data/ppcot.jsonl")], run: { [self] in
-            let policy = try engine(rwModel, adapter: nil, batchSize: r.sampling.batchSize, stage: "data-ppcot")
-            _ = try await dataPipeline(answerModel: base, stage: "data-ppcot").buildPPCOT(policyModel: policy, sampling: sampling)
-        }, plan: "reflection pairs from the flawed samples, early-versus-late reflection pairs"))
-        s.append(train("train-saro", kind: .dpo, model: rwModel, data: [path("data/opcot.jsonl"), path("data/ppcot.jsonl")], options: r.srpo, out: path("checkpoints/saro"),
-                       examples: q * 5 / 2, tokensPerExample: 1000))
+        let rwModel = l.rwModel
+        /// A data stage that samples `set` from the RW model, reading `after` (the data it builds on).
+        func samples(_ set: RunLayout.DataSet, after: RunLayout.DataSet, plan: String, decodeTokens: Int = 0, elsewhere: Bool = false,
+                     build: @escaping (DataPipeline, InferenceEngine) async throws -> Void) -> Stage {
+            Stage(kind: .data(set), inputs: [rwModel, l.data(after)], settings: samplingSettings, outputs: [l.data(set)], run: { [self] in
+                let policy = try engine(rwModel, adapter: nil, batchSize: r.sampling.batchSize, stage: .data(set))
+                try await build(try dataPipeline(answerModel: base, stage: .data(set)), policy)
+            }, plan: plan, decodeTokens: decodeTokens, elsewhere: elsewhere)
+        }
+        s.append(samples(.opcot, after: .ritd, plan: "\(q) prompts x \(sampling.samples) samples of <= \(sampling.maxTokens) tokens from the RW model\(onServer)",
+                         decodeTokens: q * sampling.samples * sampling.maxTokens, elsewhere: !r.engine.isEmbedded) {
+            _ = try await $0.buildOPCOT(policyModel: $1, sampling: sampling)
+        })
+        s.append(samples(.ppcot, after: .opcot, plan: "reflection pairs from the flawed samples, early-versus-late reflection pairs") {
+            _ = try await $0.buildPPCOT(policyModel: $1, sampling: sampling)
+        })
+        let srpoPairs = Int(Double(q) * TypicalSizes.srpoPairsPerQuery)
+        s.append(train(.saro, kind: .dpo, model: rwModel, data: [.opcot, .ppcot], options: r.srpo, examples: srpoPairs, tokensPerExample: TypicalSizes.srpoPairTokens))
         if r.srs {
-            s.append(Stage(name: "data-opcot-srs", inputs: [rwModel, path("data/opcot.jsonl")], settings: dataSettings + json(sampling), outputs: [path("data/opcot_srs.jsonl")], run: { [self] in
-                let policy = try engine(rwModel, adapter: nil, batchSize: r.sampling.batchSize, stage: "data-opcot-srs")
-                _ = try await dataPipeline(answerModel: base, stage: "data-opcot-srs").buildOPCOT(policyModel: policy, sampling: sampling, chosen: .shortest, name: "opcot_srs")
-            }, plan: "OP-COT with the shortest accepted sample as chosen (Shortest Rejection Sampling)"))
-            s.append(train("train-saro-srs", kind: .dpo, model: rwModel, data: [path("data/opcot_srs.jsonl"), path("data/ppcot.jsonl")], options: r.srpo,
-                           out: path("checkpoints/saro-srs"), examples: q * 5 / 2, tokensPerExample: 1000))
+            s.append(samples(.opcotSRS, after: .opcot, plan: "OP-COT with the shortest accepted sample as chosen (Shortest Rejection Sampling)") {
+                _ = try await $0.buildOPCOT(policyModel: $1, sampling: sampling, chosen: .shortest, name: RunLayout.DataSet.opcotSRS.rawValue)
+            })
+            s.append(train(.saroSRS, kind: .dpo, model: rwModel, data: [.opcotSRS, .ppcot], options: r.srpo, examples: srpoPairs, tokensPerExample: TypicalSizes.srpoPairTokens))
         }
         if r.baselines.safetySFT {
-            s.append(train("train-safety-sft", kind: .sft, model: base, data: [path("data/direct.jsonl")], options: r.rw, out: path("checkpoints/safety-sft"), examples: q, tokensPerExample: 150))
+            s.append(train(.safetySFT, kind: .sft, model: base, data: [.direct], options: r.rw, examples: q, tokensPerExample: TypicalSizes.directTokens))
         }
         if r.baselines.safetyDPO {
-            s.append(train("train-safety-dpo", kind: .dpo, model: base, data: [path("data/safety_dpo.jsonl")], options: r.srpo, out: path("checkpoints/safety-dpo"),
-                           examples: q, tokensPerExample: 300))
+            s.append(train(.safetyDPO, kind: .dpo, model: base, data: [.safetyDPO], options: r.srpo, examples: q, tokensPerExample: TypicalSizes.safetyDPOPairTokens))
         }
         for m in evaluated { s.append(evaluate(m.label, model: m.model, adapter: m.adapter)) }
-        s.append(Stage(name: "report", inputs: evaluated.map { path("eval/\(Self.slug($0.label))/results.json") }, settings: "", outputs: [path("report.html"), path("report.md")], run: { [self] in
+        s.append(Stage(kind: .report, inputs: evaluated.map { l.results($0.label) }, settings: "", outputs: [l.reportHTML, l.reportMarkdown], run: { [self] in
             try writeReport()
         }, plan: "report.html and report.md"))
         return s
@@ -307,29 +333,30 @@ public final class Pipeline: @unchecked Sendable {
     static func generations(_ e: Suite.Entry) -> Int {
         switch e.name {
         case "nll-gsm8k", "nll-humaneval": return 0
-        case "jailbreak": return (e.perFamily ?? 10) * 13
+        case "jailbreak": return (e.perFamily ?? 10) * TypicalSizes.jailbreakFamilies
         case "xstest": return e.limit ?? 450
         default: return e.limit ?? 100
         }
     }
 
-    static func slug(_ label: String) -> String { label.lowercased().replacingOccurrences(of: "+", with: "-") }
-
-    func train(_ name: String, kind: TrainingSession.Kind, model: String, data: [String], options: TrainingOptions, out: String,
+    /// A training stage: `adapter` trained on `sets` (joined into one file when several).
+    func train(_ adapter: RunLayout.Adapter, kind: TrainingSession.Kind, model: String, data sets: [RunLayout.DataSet], options: TrainingOptions,
                examples: Int, tokensPerExample: Int) -> Stage {
+        let stageKind = StageKind.train(adapter), name = stageKind.name, l = layout
+        let data = sets.map { l.data($0) }, out = l.checkpoint(adapter)
         let steps = options.maxSteps > 0 ? options.maxSteps : Int((Double(examples) * options.epochs / Double(options.batchSize * options.gradAccum)).rounded(.up))
         let length = options.maxSteps > 0 ? "\(options.maxSteps) steps" : "\(options.epochs) epoch(s)"
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys]
         let useTRL = recipe.trainer.usesTRL(name)
-        // The trainer joins the fingerprint only when it is TRL, so runs made before TRL existed
-        // keep their finished stages.
-        let settings = ((try? enc.encode(options)).map { String(decoding: $0, as: UTF8.self) } ?? "") + (useTRL ? "trl:\(trlLauncher)" : "")
-        return Stage(name: name, inputs: [model] + data, settings: settings, outputs: [out + "/adapter_model.safetensors"], run: { [self] in
+        // The options' own JSON (finished training stages of earlier runs keep their
+        // fingerprint); the trainer joins it only when it is TRL.
+        let settings = ((try? enc.encode(options)).map { String(decoding: $0, as: UTF8.self) } ?? "") + (useTRL ? Self.settings(["trl": trlLauncher]) : "")
+        return Stage(kind: stageKind, inputs: [model] + data, settings: settings, outputs: [out + "/adapter_model.safetensors"], run: { [self] in
             // Several data files train as one (SRPO: OP-COT and PP-COT pairs).
             var file = data[0]
             if data.count > 1 {
-                file = path("data/\(name).jsonl")
+                file = l.joinedData(for: stageKind)
                 let text = try data.map { p -> String in
                     guard let t = FileManager.default.contents(atPath: p) else { throw RecipeError.stage(name: name, reason: "missing \(p)") }
                     return String(decoding: t, as: UTF8.self)
@@ -342,7 +369,7 @@ public final class Pipeline: @unchecked Sendable {
             }
             if useTRL {
                 let stage = TRLStage(kind: kind, model: try huggingFaceFolder(model), data: file, options: options, outputDirectory: URL(fileURLWithPath: out),
-                                     launcher: trlLauncher, logPath: path("logs/trl-\(name).log"))
+                                     launcher: trlLauncher, logPath: l.trlLog(stage: stageKind))
                 do { try await stage.run(log: { self.events(.note("\(name): \($0)")) }, onEvent: progress) } catch let error as TRLError {
                     throw RecipeError.stage(name: name, reason: "\(error)")
                 }
@@ -361,12 +388,13 @@ public final class Pipeline: @unchecked Sendable {
     }
 
     func evaluate(_ label: String, model: String, adapter: String?) -> Stage {
-        let out = path("eval/\(Self.slug(label))")
+        let out = layout.evaluation(label)
         let e = recipe.evaluation
         // Servers expose no hidden states: a server-backed evaluation has no embedding analysis.
         let embeddings = e.embeddings && recipe.engine.isEmbedded
-        let stage = "eval-\(Self.slug(label))"
-        return Stage(name: stage, inputs: [model] + (adapter.map { [$0] } ?? []), settings: "\(e)" + "\(recipe.judge)" + engineSettings,
+        let stage = StageKind.evaluate(label: label)
+        return Stage(kind: stage, inputs: [model] + (adapter.map { [$0] } ?? []),
+                     settings: Self.settings(["eval": e, "judge": recipe.judge].merging(engineSettings) { a, _ in a }),
                      outputs: [out + "/results.json"] + (embeddings ? [out + "/embedding.json"] : []), run: { [self] in
             let events = self.events
             let job = EvaluationJob(suite: try Suite.named(e.suite), data: recipe.data, judge: recipe.judge, label: label, modelName: model, adapter: adapter,
@@ -378,20 +406,20 @@ public final class Pipeline: @unchecked Sendable {
     }
 
     func writeReport() throws {
-        let models = try evaluated.map { try ReportModel.load(directory: path("eval/\(Self.slug($0.label))")) }
+        let models = try evaluated.map { try ReportModel.load(directory: layout.evaluation($0.label)) }
         var curves: [TrainingCurves] = []
-        for (label, dirName) in [("RW", "rw"), ("SaRO", "saro"), ("SaRO+SRS", "saro-srs"), ("Safety-SFT", "safety-sft"), ("Safety-DPO", "safety-dpo")] {
-            let metrics = path("checkpoints/\(dirName)/metrics.jsonl")
-            if FileManager.default.fileExists(atPath: metrics) { curves.append(try TrainingCurves.read(label: label, path: metrics)) }
+        for adapter in [RunLayout.Adapter.rw, .saro, .saroSRS, .safetySFT, .safetyDPO] {
+            let metrics = layout.checkpoint(adapter) + "/metrics.jsonl"
+            if FileManager.default.fileExists(atPath: metrics) { curves.append(try TrainingCurves.read(label: adapter.label, path: metrics)) }
         }
         var report = Report(models: models, curves: curves, focus: Self.focusLabel)
         report.title = "SaRO run: \(recipe.name)"
-        let records = try StageRecords.load(path("stages.json"))
+        let records = try StageRecords.load(layout.stagesFile)
         let total = records.stages.values.map(\.seconds).reduce(0, +)
         report.stages = try stages().compactMap { s in records.stages[s.name].map { Report.StageCost(name: s.name, seconds: $0.seconds, peakMB: $0.peakResidentMB) } }
         report.note = "Model \(recipe.model)\(recipe.initModel != nil ? " (random initialization)" : ""); \(ProcessInfo.processInfo.activeProcessorCount) cores; " +
             String(format: "stage time so far %.0f min; ", total / 60) + "generated \(ISO8601DateFormatter().string(from: Date()))."
-        try report.write(htmlPath: path("report.html"))
+        try report.write(htmlPath: layout.reportHTML)
     }
 
     /// Throughputs for the plan's time estimates (see `Rates`), for this recipe's model on
@@ -413,7 +441,7 @@ public final class Pipeline: @unchecked Sendable {
     /// A finished stage that reads what an earlier stage of the plan will write again is shown
     /// as "upstream change": the run will redo it if that output comes out different.
     public func plan(rates r: Rates) throws -> [PlannedStage] {
-        let records = try StageRecords.load(path("stages.json"))
+        let records = try StageRecords.load(layout.stagesFile)
         var rewritten: [String] = []
         return try stages().map { s in
             var state = status(s, records)
@@ -445,8 +473,8 @@ public final class Pipeline: @unchecked Sendable {
     /// Runs every stage that is not done with unchanged inputs.
     public func run() async throws {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        try JSONL.writeAtomically(recipe.resolvedText, to: path("recipe.yaml"))
-        var records = try StageRecords.load(path("stages.json"))
+        try JSONL.writeAtomically(recipe.resolvedText, to: layout.recipeFile)
+        var records = try StageRecords.load(layout.stagesFile)
         let all = try stages()
         for (i, s) in all.enumerated() {
             if status(s, records) == .done { events(.stageSkipped(name: s.name)); continue }
@@ -467,7 +495,7 @@ public final class Pipeline: @unchecked Sendable {
             let peak = ResidentMemory.peakMegabytes()
             records.stages[s.name] = .init(fingerprint: fingerprint(s), finished: ISO8601DateFormatter().string(from: Date()), seconds: seconds,
                                            outputs: s.outputs, peakResidentMB: peak)
-            try records.save(path("stages.json"))
+            try records.save(layout.stagesFile)
             events(.stageFinished(name: s.name, seconds: seconds, peakMB: peak))
         }
     }

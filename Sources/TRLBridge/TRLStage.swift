@@ -24,7 +24,7 @@ public enum TRLError: Error, CustomStringConvertible {
 /// How a TRL stage is launched: the Python that has torch, transformers, peft, trl and
 /// accelerate (`scripts/setup-trl.sh` makes one), and an Accelerate config file (DeepSpeed
 /// ZeRO-3, FSDP, several GPUs or nodes) or none: one process on this machine.
-public struct TRLLauncher: Sendable, Equatable {
+public struct TRLLauncher: Codable, Sendable, Equatable {
     public var python: String
     public var accelerateConfig: String?
 

@@ -6,14 +6,14 @@ import Judges
 import OpenAIClient
 
 /// Which teacher writes the data.
-public enum TeacherChoice: Sendable, Equatable {
+public enum TeacherChoice: Codable, Sendable, Equatable {
     /// The built-in offline teacher; benign answers from the answer model.
     case offline
     case endpoint(ChatEndpoint, ChatParameters)
 }
 
 /// Which judge filters and pairs the data.
-public enum JudgeChoice: Sendable, Equatable {
+public enum JudgeChoice: Codable, Sendable, Equatable {
     case rules
     case guardModel(GuardJudge.Style, ChatEndpoint)
 }

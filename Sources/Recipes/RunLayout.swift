@@ -1,0 +1,96 @@
+import Foundation
+
+/// Where a run folder keeps what its stages write: the one place that spells the layout
+/// (data/, checkpoints/, models/, eval/, logs/ and the run's own files).
+struct RunLayout {
+    let dir: String
+
+    func path(_ relative: String) -> String { (dir as NSString).appendingPathComponent(relative) }
+
+    /// The data sets the stages build, by file name in data/.
+    enum DataSet: String, CaseIterable {
+        case ritd, direct, safetyDPO = "safety_dpo", opcot, ppcot, opcotSRS = "opcot_srs"
+    }
+
+    /// The adapters the training stages write, by folder name in checkpoints/, and the label
+    /// of the model each makes.
+    enum Adapter: String, CaseIterable {
+        case rw, saro, saroSRS = "saro-srs", safetySFT = "safety-sft", safetyDPO = "safety-dpo"
+
+        var label: String {
+            switch self {
+            case .rw: return "RW"
+            case .saro: return "SaRO"
+            case .saroSRS: return "SaRO+SRS"
+            case .safetySFT: return "Safety-SFT"
+            case .safetyDPO: return "Safety-DPO"
+            }
+        }
+    }
+
+    var dataFolder: String { path("data") }
+    func data(_ set: DataSet) -> String { path("data/\(set.rawValue).jsonl") }
+    /// Several data sets joined into one training file (SRPO: OP-COT and PP-COT pairs).
+    func joinedData(for stage: StageKind) -> String { path("data/\(stage.name).jsonl") }
+    func checkpoint(_ adapter: Adapter) -> String { path("checkpoints/\(adapter.rawValue)") }
+    /// The random model `init:` makes, and the RW model (the base with RW's adapter merged).
+    var initializedBase: String { path("models/base") }
+    var rwModel: String { path("models/rw") }
+    /// An adapter stacked with RW's, for servers that hold only the base model.
+    func stackedWithRW(_ adapter: String) -> String { path("models/\(URL(fileURLWithPath: adapter).lastPathComponent)-with-rw") }
+    /// A GGUF model saved as a Hugging Face folder (for TRL).
+    func huggingFaceCopy(of modelName: String) -> String { path("models/\(modelName)-hf") }
+    func evaluation(_ label: String) -> String { path("eval/\(Self.slug(label))") }
+    func results(_ label: String) -> String { evaluation(label) + "/results.json" }
+    func serverLog(stage: StageKind, replica: Int?) -> String {
+        path("logs/server-\(stage.name)" + (replica.map { "-\($0)" } ?? "") + ".log")
+    }
+    func trlLog(stage: StageKind) -> String { path("logs/trl-\(stage.name).log") }
+    var stagesFile: String { path("stages.json") }
+    var runLog: String { path("run.log") }
+    var recipeFile: String { path("recipe.yaml") }
+    var reportHTML: String { path("report.html") }
+    var reportMarkdown: String { path("report.md") }
+
+    /// A model label as a folder name: "SaRO+SRS" -> "saro-srs".
+    static func slug(_ label: String) -> String { label.lowercased().replacingOccurrences(of: "+", with: "-") }
+}
+
+/// What a stage does, from which its name in `stages.json` and the logs follows.
+enum StageKind: Hashable {
+    case initModel
+    case data(RunLayout.DataSet)
+    case train(RunLayout.Adapter)
+    case mergeRW
+    case evaluate(label: String)
+    case report
+
+    var name: String {
+        switch self {
+        case .initModel: return "init-model"
+        case .data(let set): return "data-" + set.rawValue.replacingOccurrences(of: "_", with: "-")
+        case .train(let adapter): return "train-" + adapter.rawValue
+        case .mergeRW: return "merge-rw"
+        case .evaluate(let label): return "eval-" + RunLayout.slug(label)
+        case .report: return "report"
+        }
+    }
+}
+
+/// What the plan's time estimates assume about the default recipe's data: typical tokens per
+/// training example and examples per query, measured on its data sets. Only the estimate uses
+/// them; the stages themselves read the real data.
+enum TypicalSizes {
+    /// A RIT-D example: jailbreak-wrapped prompt, reasoning and answer.
+    static let ritdTokens = 350
+    /// A direct-answer example (Safety-SFT).
+    static let directTokens = 150
+    /// A Safety-DPO pair (prompt, chosen and rejected).
+    static let safetyDPOPairTokens = 300
+    /// An SRPO pair (prompt with reasoning chosen and rejected).
+    static let srpoPairTokens = 1000
+    /// OP-COT and PP-COT pairs per query, together.
+    static let srpoPairsPerQuery = 2.5
+    /// Template families of the jailbreak evaluation set.
+    static let jailbreakFamilies = 13
+}
