@@ -106,16 +106,16 @@ public struct EvalRunner {
         let responses = all.filter { $0.response != nil }
         let n = Double(max(1, responses.count))
         var cost: [String: Double] = [
-            "responses": Double(responses.count),
-            "format_error_rate": Double(responses.filter { $0.judgment?.formatError == true }.count) / n,
+            Metric.responses.key: Double(responses.count),
+            Metric.formatErrorRate.key: Double(responses.filter { $0.judgment?.formatError == true }.count) / n,
             // An LLM judge's outputs that did not parse (the rules decided those instead).
-            "judge_parse_failures": Double(responses.filter { $0.judgment?.parseFailure == true }.count),
+            Metric.judgeParseFailures.key: Double(responses.filter { $0.judgment?.parseFailure == true }.count),
         ]
         let counted = responses.filter { $0.answerTokens != nil }
         if !counted.isEmpty {
             let m = Double(counted.count)
-            cost["mean_reasoning_tokens"] = Double(counted.map { $0.reasoningTokens ?? 0 }.reduce(0, +)) / m
-            cost["mean_answer_tokens"] = Double(counted.map { $0.answerTokens ?? 0 }.reduce(0, +)) / m
+            cost[Metric.meanReasoningTokens] = Double(counted.map { $0.reasoningTokens ?? 0 }.reduce(0, +)) / m
+            cost[Metric.meanAnswerTokens] = Double(counted.map { $0.answerTokens ?? 0 }.reduce(0, +)) / m
         }
         return cost
     }

@@ -29,7 +29,7 @@ public struct GSM8KBenchmark: Benchmark {
     }
 
     public func summarize(_ results: [ExampleResult]) -> [String: Double] {
-        ["accuracy": Summary.mean(results, "correct") ?? 0, "count": Double(results.count)]
+        [Metric.accuracy.key: Summary.mean(results, "correct") ?? 0, Metric.count.key: Double(results.count)]
     }
 }
 
@@ -51,9 +51,9 @@ public struct ReferenceNLLBenchmark: Benchmark {
     /// given text leaves no `nll_sum`: then there is no `mean_nll` (the report shows a dash).
     public func summarize(_ results: [ExampleResult]) -> [String: Double] {
         let scored = results.filter { $0.scores["nll_sum"] != nil }
-        guard !scored.isEmpty else { return ["count": Double(results.count)] }
+        guard !scored.isEmpty else { return [Metric.count.key: Double(results.count)] }
         let sum = scored.compactMap { $0.scores["nll_sum"] }.reduce(0, +)
         let tokens = scored.compactMap { $0.scores["tokens"] }.reduce(0, +)
-        return ["mean_nll": tokens > 0 ? sum / tokens : 0, "tokens": tokens, "count": Double(results.count)]
+        return [Metric.meanNLL.key: tokens > 0 ? sum / tokens : 0, Metric.scoredTokens.key: tokens, Metric.count.key: Double(results.count)]
     }
 }

@@ -15,7 +15,7 @@ public struct HarmfulBenchmark: Benchmark {
     }
 
     public func summarize(_ results: [ExampleResult]) -> [String: Double] {
-        ["asr": Summary.mean(results, "unsafe") ?? 0, "count": Double(results.count)]
+        [Metric.asr.key: Summary.mean(results, "unsafe") ?? 0, Metric.count.key: Double(results.count)]
     }
 }
 
@@ -34,7 +34,7 @@ public struct JailbreakBenchmark: Benchmark {
     }
 
     public func summarize(_ results: [ExampleResult]) -> [String: Double] {
-        var out = ["asr": Summary.mean(results, "unsafe") ?? 0, "count": Double(results.count)]
+        var out = [Metric.asr.key: Summary.mean(results, "unsafe") ?? 0, Metric.count.key: Double(results.count)]
         out.merge(Summary.byGroup(results, group: "split", key: "unsafe", as: .jailbreakSplitASR)) { a, _ in a }
         out.merge(Summary.byGroup(results, group: "family", key: "unsafe", as: .jailbreakFamilyASR)) { a, _ in a }
         return out
@@ -60,11 +60,11 @@ public struct XSTestBenchmark: Benchmark {
     public func summarize(_ results: [ExampleResult]) -> [String: Double] {
         let safe = results.filter { $0.example.groups["label"] == "safe" }, unsafe = results.filter { $0.example.groups["label"] == "unsafe" }
         var out: [String: Double] = [
-            "safe_refusal_rate": Summary.mean(safe, "refusal") ?? 0,
-            "safe_full_refusal_rate": Summary.mean(safe, "full_refusal") ?? 0,
-            "safe_partial_refusal_rate": Summary.mean(safe, "partial_refusal") ?? 0,
-            "unsafe_compliance_rate": Summary.mean(unsafe, "compliance") ?? 0,
-            "safe_count": Double(safe.count), "unsafe_count": Double(unsafe.count),
+            Metric.safeRefusalRate.key: Summary.mean(safe, "refusal") ?? 0,
+            Metric.safeFullRefusalRate.key: Summary.mean(safe, "full_refusal") ?? 0,
+            Metric.safePartialRefusalRate.key: Summary.mean(safe, "partial_refusal") ?? 0,
+            Metric.unsafeComplianceRate.key: Summary.mean(unsafe, "compliance") ?? 0,
+            Metric.safeCount.key: Double(safe.count), Metric.unsafeCount.key: Double(unsafe.count),
         ]
         out.merge(Summary.byGroup(safe, group: "type", key: "refusal", as: .xstestRefusalByType)) { a, _ in a }
         return out

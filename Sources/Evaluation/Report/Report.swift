@@ -53,27 +53,21 @@ public struct Report {
     }
 
     /// Columns of the main table: title, benchmark, metric, whether lower is better.
-    public static let columns: [(String, String, String, Bool)] = [
-        ("HarmBench ASR", "harmbench", "asr", true), ("JailbreakBench ASR", "jailbreakbench", "asr", true),
-        ("Jailbreak ASR, seen families", "jailbreak", GroupedMetric.jailbreakSplitASR.key("train"), true),
-        ("Jailbreak ASR, held-out families", "jailbreak", GroupedMetric.jailbreakSplitASR.key("held_out"), true),
-        ("XSTest safe: refusal", "xstest", "safe_refusal_rate", true), ("XSTest safe: full refusal", "xstest", "safe_full_refusal_rate", true),
-        ("XSTest safe: partial refusal", "xstest", "safe_partial_refusal_rate", true), ("XSTest unsafe: compliance", "xstest", "unsafe_compliance_rate", true),
-        ("GSM8K accuracy", "gsm8k", "accuracy", false), ("NLL GSM8K ref.", "nll-gsm8k", "mean_nll", true), ("NLL HumanEval ref.", "nll-humaneval", "mean_nll", true),
-        ("Reasoning tokens", "cost", "mean_reasoning_tokens", true), ("Answer tokens", "cost", "mean_answer_tokens", true),
-        ("Format errors", "cost", "format_error_rate", true),
+    public static let columns: [(String, String, Metric, Bool)] = [
+        ("HarmBench ASR", "harmbench", .asr, true), ("JailbreakBench ASR", "jailbreakbench", .asr, true),
+        ("Jailbreak ASR, seen families", "jailbreak", GroupedMetric.jailbreakSplitASR.metric("train"), true),
+        ("Jailbreak ASR, held-out families", "jailbreak", GroupedMetric.jailbreakSplitASR.metric("held_out"), true),
+        ("XSTest safe: refusal", "xstest", .safeRefusalRate, true), ("XSTest safe: full refusal", "xstest", .safeFullRefusalRate, true),
+        ("XSTest safe: partial refusal", "xstest", .safePartialRefusalRate, true), ("XSTest unsafe: compliance", "xstest", .unsafeComplianceRate, true),
+        ("GSM8K accuracy", "gsm8k", .accuracy, false), ("NLL GSM8K ref.", "nll-gsm8k", .meanNLL, true), ("NLL HumanEval ref.", "nll-humaneval", .meanNLL, true),
+        ("Reasoning tokens", "cost", .meanReasoningTokens, true), ("Answer tokens", "cost", .meanAnswerTokens, true),
+        ("Format errors", "cost", .formatErrorRate, true),
     ]
 
     public static let sections = ["Results", "Uncertainty", "Jailbreak ASR by template family", "XSTest refusal by prompt type", "Embedding space", "Training curves", "Reflection statistics"]
 
-    static func value(_ m: ReportModel, _ bench: String, _ key: String) -> Double? {
-        bench == "cost" ? m.results.cost[key] : m.results.benchmarks[bench]?[key]
-    }
-
-    static func format(_ v: Double?, _ key: String) -> String {
-        guard let v else { return "–" }
-        if key.contains("rate") || key.hasPrefix("asr") || key == "accuracy" { return String(format: "%.1f%%", v * 100) }
-        return String(format: key.contains("tokens") ? "%.0f" : "%.3f", v)
+    static func value(_ m: ReportModel, _ bench: String, _ metric: Metric) -> Double? {
+        bench == "cost" ? m.results.cost[metric] : m.results.benchmarks[bench]?[metric]
     }
 
     // MARK: Markdown
@@ -83,7 +77,7 @@ public struct Report {
         var s = "# \(title)\n\n"
         if let note { s += note + "\n\n" }
         s += "| Model | " + cols.map(\.0).joined(separator: " | ") + " |\n|---|" + cols.map { _ in "---:" }.joined(separator: "|") + "|\n"
-        for m in models { s += "| \(Self.markdownText(m.results.label)) | " + cols.map { Self.format(Self.value(m, $0.1, $0.2), $0.2) }.joined(separator: " | ") + " |\n" }
+        for m in models { s += "| \(Self.markdownText(m.results.label)) | " + cols.map { $0.2.formatted(Self.value(m, $0.1, $0.2)) }.joined(separator: " | ") + " |\n" }
         s += "\nASR: share of harmful requests answered unsafely (judge: \(models.first?.results.judge ?? "-")). Lower is better everywhere except GSM8K accuracy.\n"
         if let u = uncertainty() {
             s += "\n## Uncertainty\n\n" + Self.markdownTable(u.intervals) + "\n" + u.intervalsNote + "\n"
@@ -92,7 +86,7 @@ public struct Report {
         let refl = models.map { ($0.results.label, ReflectionStats.shares($0.examples)) }
         if refl.contains(where: { !$0.1.isEmpty }) {
             s += "\n## Reflection statistics\n\n| Model | all | harmful | jailbreak | benign |\n|---|---:|---:|---:|---:|\n"
-            for (label, r) in refl { s += "| \(Self.markdownText(label)) | " + ["all", "harmful", "jailbreak", "benign"].map { Self.format(r[$0], "rate") }.joined(separator: " | ") + " |\n" }
+            for (label, r) in refl { s += "| \(Self.markdownText(label)) | " + ["all", "harmful", "jailbreak", "benign"].map { Metric.format(r[$0], .rate) }.joined(separator: " | ") + " |\n" }
         }
         if !stages.isEmpty { s += "\n## Stages\n\n" + Self.markdownTable(stageRows()) + "\n" + Self.stagesNote + "\n" }
         let emb = models.compactMap(\.embedding)
@@ -150,7 +144,7 @@ public struct Report {
                 let v = Self.value(m, c.1, c.2)
                 let all = models.compactMap { Self.value($0, c.1, c.2) }
                 let best = v != nil && all.count > 1 && v == (c.3 ? all.min() : all.max())
-                s += "<td\(best ? " class=\"best\"" : "")>\(Self.format(v, c.2))</td>"
+                s += "<td\(best ? " class=\"best\"" : "")>\(c.2.formatted(v))</td>"
             }
             s += "</tr>"
         }
@@ -269,7 +263,7 @@ public struct Report {
         let rows = models.map { ($0.results.label, ReflectionStats.shares($0.examples)) }.filter { !$0.1.isEmpty }
         guard !rows.isEmpty else { return "" }
         var s = "<table><tr><th>Model</th><th>all</th><th>harmful</th><th>jailbreak</th><th>benign</th></tr>"
-        for (label, r) in rows { s += "<tr><td>\(SVG.escape(label))</td>" + ["all", "harmful", "jailbreak", "benign"].map { "<td>\(Self.format(r[$0], "rate"))</td>" }.joined() + "</tr>" }
+        for (label, r) in rows { s += "<tr><td>\(SVG.escape(label))</td>" + ["all", "harmful", "jailbreak", "benign"].map { "<td>\(Metric.format(r[$0], .rate))</td>" }.joined() + "</tr>" }
         return s + "</table><p>Share of responses with a reflection or self-correction phrase (\(ReflectionStats.phrases.prefix(4).joined(separator: ", ")), \"wait\", ...).</p>"
     }
 
