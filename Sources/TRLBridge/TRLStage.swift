@@ -81,6 +81,8 @@ public struct TRLStage {
         var eval: [String]
         var plan: StepPlan
         var padToken: Int
+        /// What reading the data found (examples cut to max_length, dropped).
+        var report: DatasetReader.Report
         /// LoRA's target modules as the model's architecture names them.
         var loraTargets: [String]
     }
@@ -119,15 +121,15 @@ public struct TRLStage {
         }
         switch kind {
         case .sft:
-            let (train, held, _) = try DatasetReader.split(reader.readSFT, data: data, evalData: evalData, options: options)
+            let (train, held, report) = try DatasetReader.split(reader.readSFT, data: data, evalData: evalData, options: options)
             let row = { (e: SFTExample) in try line(["input_ids": e.ids, "labels": zip(e.ids, e.mask).map { $1 ? $0 : -100 }]) }
             let (rows, plan) = try ordered(train, lengths: train.map(\.tokens), row: row)
-            return Prepared(model: url, train: rows, eval: try held.map(row), plan: plan, padToken: pad, loraTargets: targets)
+            return Prepared(model: url, train: rows, eval: try held.map(row), plan: plan, padToken: pad, report: report, loraTargets: targets)
         case .dpo:
-            let (train, held, _) = try DatasetReader.split(reader.readPreferences, data: data, evalData: evalData, options: options)
+            let (train, held, report) = try DatasetReader.split(reader.readPreferences, data: data, evalData: evalData, options: options)
             let row = { (e: PreferenceExample) in try line(["prompt_ids": e.prompt, "chosen_ids": e.chosen, "rejected_ids": e.rejected]) }
             let (rows, plan) = try ordered(train, lengths: train.map(\.tokens), row: row)
-            return Prepared(model: url, train: rows, eval: try held.map(row), plan: plan, padToken: pad, loraTargets: targets)
+            return Prepared(model: url, train: rows, eval: try held.map(row), plan: plan, padToken: pad, report: report, loraTargets: targets)
         }
     }
 
@@ -140,6 +142,7 @@ public struct TRLStage {
             throw TrainingError.existingRun("\(work.path) holds another run's checkpoint-\(newest): pass --resume to continue it, or choose an empty --out")
         }
         let prepared = try prepare()
+        prepared.report.truncationWarning(maxLength: options.maxLength).map(log)
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
         func write(_ rows: [String], _ name: String) throws -> String {
             let file = work.appendingPathComponent(name).path

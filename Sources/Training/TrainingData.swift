@@ -52,7 +52,18 @@ public struct DatasetReader {
         self.tokenizer = tokenizer; self.template = template; self.maxLength = maxLength
     }
 
-    public struct Report: Sendable { public var read = 0, truncated = 0, dropped = 0 }
+    public struct Report: Sendable {
+        public var read = 0, truncated = 0, dropped = 0
+
+        /// A warning when examples were cut to `maxLength` (long reasoning chains lose their
+        /// ends, answer included, without anything failing) or dropped; nil when none were.
+        public func truncationWarning(maxLength: Int) -> String? {
+            guard truncated > 0 || dropped > 0 else { return nil }
+            var s = "warning: \(truncated) of \(read) examples are longer than max_length \(maxLength) tokens and were cut at the end"
+            if dropped > 0 { s += ", \(dropped) of them with nothing left to train on (dropped)" }
+            return s + "; raise max_length to train on them whole"
+        }
+    }
 
     /// A prompt or completion: a string or a list of messages.
     enum Turns: Decodable {

@@ -54,12 +54,14 @@ public struct TrainingSession {
         case .sft:
             let (train, held, report) = try read(reader.readSFT)
             self.report = report
+            report.truncationWarning(maxLength: options.maxLength).map(log)
             evalExamples = held.count
             objective = SFTObjective(examples: train, padToken: pad)
             evalObjective = held.isEmpty ? nil : SFTObjective(examples: held, padToken: pad)
         case .dpo:
             let (train, held, report) = try read(reader.readPreferences)
             self.report = report
+            report.truncationWarning(maxLength: options.maxLength).map(log)
             evalExamples = held.count
             // The reference policy is the model before training: the base with adapters off, or
             // the untouched weights for full fine-tuning. Computed once, cached on disk.

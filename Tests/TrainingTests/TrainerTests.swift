@@ -66,6 +66,28 @@ import Testing
         #expect(evals[1]["eval_loss"]! < evals[0]["eval_loss"]! + 1e-9)
     }
 
+    /// Examples cut to max_length are a warning with counts in the session's log (a long
+    /// reasoning chain loses its answer silently otherwise); none when everything fits.
+    @Test func truncatedExamplesAreAWarningWithCounts() throws {
+        func logged(maxLength: Int, _ kind: TrainingSession.Kind) throws -> (lines: [String], report: DatasetReader.Report) {
+            var o = Self.options(batch: 4, accum: 1, steps: 1)
+            o.maxLength = maxLength
+            var lines: [String] = []
+            let loaded = try PretrainedModel.load(url: try Fixtures.tinyModelFolder())
+            let s = try TrainingSession(kind: kind, model: loaded, modelName: "tiny", data: kind == .sft ? try Fixtures.sftData() : try Fixtures.dpoData(),
+                                        options: o, outputDirectory: Fixtures.temporaryDirectory("truncation")) { lines.append($0) }
+            return (lines, s.report)
+        }
+        for (kind, limit) in [(TrainingSession.Kind.sft, 24), (.dpo, 64)] {
+            let short = try logged(maxLength: limit, kind)
+            #expect(short.report.truncated > 0)
+            let warning = try #require(short.lines.first { $0.hasPrefix("warning:") }, "\(short.lines)")
+            #expect(warning.contains("\(short.report.truncated) of \(short.report.read) examples are longer than max_length \(limit)"), "\(warning)")
+            let long = try logged(maxLength: 512, kind)
+            #expect(long.report.truncated == 0 && !long.lines.contains { $0.hasPrefix("warning:") }, "\(long.lines)")
+        }
+    }
+
     /// Gradient checkpointing recomputes each layer in the backward pass: the same losses,
     /// gradient norms and trained weights as keeping the activations, with LoRA dropout on
     /// (its masks are drawn again, the same) and with every weight trained.
