@@ -62,13 +62,13 @@ extension ConfigLayers {
 
 /// A setting's value as a config file or a flag gives it.
 public enum ConfigValue: Codable, Sendable, Equatable {
-    case int(Int), unsigned(UInt64), double(Double), bool(Bool), string(String), list([String])
+    case int(Int), unsigned(UInt64), double(Double), bool(Bool), string(String), list([String]), numbers([Double])
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.singleValueContainer()
         if let v = try? c.decode(Int.self) { self = .int(v) } else if let v = try? c.decode(UInt64.self) { self = .unsigned(v) } else if let v = try? c.decode(Double.self) {
             self = .double(v)
-        } else if let v = try? c.decode(Bool.self) { self = .bool(v) } else if let v = try? c.decode([String].self) { self = .list(v) } else {
+        } else if let v = try? c.decode(Bool.self) { self = .bool(v) } else if let v = try? c.decode([Double].self) { self = .numbers(v) } else if let v = try? c.decode([String].self) { self = .list(v) } else {
             self = .string(try c.decode(String.self))
         }
     }
@@ -82,6 +82,7 @@ public enum ConfigValue: Codable, Sendable, Equatable {
         case .bool(let v): try c.encode(v)
         case .string(let v): try c.encode(v)
         case .list(let v): try c.encode(v)
+        case .numbers(let v): try c.encode(v)
         }
     }
 }

@@ -30,9 +30,10 @@ public enum TRLConfig {
         if o.gradientCheckpointing == true { args["gradient_checkpointing"] = true }
         if kind == .dpo {
             args["beta"] = o.beta
-            // TRL 1.x writes the RPO term (rpo_alpha) as an extra "sft" loss with its weight.
-            args["loss_type"] = o.rpoAlpha > 0 ? [o.lossType.rawValue, "sft"] : [o.lossType.rawValue]
-            if o.rpoAlpha > 0 { args["loss_weights"] = [1.0, o.rpoAlpha] }
+            // TRL 1.x's list of losses with weights; the RPO term (rpo_alpha) is its "sft" loss.
+            let terms = o.dpo.terms
+            args["loss_type"] = terms.map(\.type.rawValue)
+            args["loss_weights"] = terms.map(\.weight)
             args["label_smoothing"] = o.labelSmoothing
             // As saro's trainer: the reference log-probs once, before the first step.
             args["precompute_ref_log_probs"] = true

@@ -134,6 +134,7 @@ public struct DPOObjective: TrainingObjective {
         let ref = indices.map { reference[2 * $0] } + indices.map { reference[2 * $0 + 1] }
         let chosenTokensInStep = stepIndices.map { examples[$0].chosen.count }.reduce(0, +)
         let (loss, stats) = config.loss(logps: lp, reference: ref, chosenTokens: indices.map { examples[$0].chosen.count },
+                                        rejectedTokens: indices.map { examples[$0].rejected.count },
                                         pairsInStep: Int(normalizer), chosenTokensInStep: chosenTokensInStep)
         let metrics = BatchMetrics(loss: stats.loss, pairSums: stats.metrics.mapValues { $0 * Double(stats.pairs) }, pairs: stats.pairs)
         return (loss, metrics, indices.map { examples[$0].prompt.count * 2 + examples[$0].chosen.count + examples[$0].rejected.count }.reduce(0, +))

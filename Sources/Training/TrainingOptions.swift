@@ -37,7 +37,10 @@ public struct TrainingOptions: Codable, Sendable, Equatable, ConfigKeyed {
     public var gradientCheckpointing: Bool?
     // DPO
     public var beta: Double = 0.1
-    public var lossType: DPOLossConfig.LossType = .sigmoid
+    /// One loss or TRL 1.x's list of them (`[sigmoid, sft]`), weighted by `loss_weights`.
+    public var lossType = DPOLossTypes([.sigmoid])
+    /// One weight per loss type (nil: 1 each). Optional so that settings without it read the same.
+    public var lossWeights: [Double]?
     public var labelSmoothing: Double = 0
     /// Weight of the NLL term on the chosen response (TRL's rpo_alpha); 0 turns it off.
     public var rpoAlpha: Double = 0
@@ -52,11 +55,14 @@ public struct TrainingOptions: Codable, Sendable, Equatable, ConfigKeyed {
         case lrSchedule = "lr_schedule", weightDecay = "weight_decay", maxGradNorm = "max_grad_norm", maxLength = "max_length", seed
         case loggingSteps = "logging_steps", saveSteps = "save_steps", saveTotalLimit = "save_total_limit", evalSteps = "eval_steps"
         case evalSplit = "eval_split", full, loraRank = "lora_rank", loraAlpha = "lora_alpha", loraDropout = "lora_dropout"
-        case loraTargets = "lora_targets", gradientCheckpointing = "gradient_checkpointing", beta, lossType = "loss_type", labelSmoothing = "label_smoothing", rpoAlpha = "rpo_alpha"
+        case loraTargets = "lora_targets", gradientCheckpointing = "gradient_checkpointing", beta, lossType = "loss_type", lossWeights = "loss_weights"
+        case labelSmoothing = "label_smoothing", rpoAlpha = "rpo_alpha"
     }
 
     public var lora: LoRAConfig { LoRAConfig(rank: loraRank, alpha: loraAlpha, dropout: loraDropout, targetModules: loraTargets) }
-    public var dpo: DPOLossConfig { DPOLossConfig(beta: beta, lossType: lossType, labelSmoothing: labelSmoothing, rpoAlpha: rpoAlpha) }
+    public var dpo: DPOLossConfig {
+        DPOLossConfig(beta: beta, lossTypes: lossType.types, lossWeights: lossWeights ?? [], labelSmoothing: labelSmoothing, rpoAlpha: rpoAlpha)
+    }
 
     /// Checks ranges; the message names the option.
     public func validate() throws {
@@ -87,6 +93,10 @@ public struct TrainingOptions: Codable, Sendable, Equatable, ConfigKeyed {
         if beta <= 0 { throw bad("beta must be positive") }
         if !(0..<0.5).contains(labelSmoothing) { throw bad("label_smoothing must be in [0, 0.5)") }
         if epochs <= 0 && maxSteps <= 0 { throw bad("give epochs > 0 or max_steps > 0") }
+        if let w = lossWeights {
+            if w.count != lossType.types.count { throw bad("loss_weights has \(w.count) weights for \(lossType.types.count) loss types") }
+            if w.contains(where: { !$0.isFinite || $0 < 0 }) { throw bad("loss_weights must be finite numbers >= 0") }
+        }
     }
 }
 

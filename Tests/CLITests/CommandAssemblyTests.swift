@@ -29,5 +29,11 @@ import Testing
         let config = try CLITests.temp("train.yaml", "lr: 0.5\nbeta: 0.3\nlora-targets: q_proj,v_proj\n")
         let (options, _) = try TrainCommand.SFT.parse(["--config", config, "--lr", "0.01", "--max-steps", "7", "--full"]).common.resolved()
         #expect(options.lr == 0.01 && options.beta == 0.3 && options.maxSteps == 7 && options.full && options.loraTargets == ["q_proj", "v_proj"])
+        // TRL 1.x's loss lists, from the file and from the flags.
+        let lists = try CLITests.temp("dpo.yaml", "loss_type: [sigmoid, sft]\nloss_weights: [1.0, 0.5]\n")
+        let (fromFile, _) = try TrainCommand.DPO.parse(["--config", lists]).common.resolved()
+        #expect(fromFile.lossType.types == [.sigmoid, .sft] && fromFile.lossWeights == [1.0, 0.5])
+        let (fromFlags, _) = try TrainCommand.DPO.parse(["--loss-type", "apo_zero,hinge", "--loss-weights", "2,1"]).common.resolved()
+        #expect(fromFlags.lossType.types == [.apoZero, .hinge] && fromFlags.lossWeights == [2, 1])
     }
 }

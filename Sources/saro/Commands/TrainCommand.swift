@@ -35,8 +35,10 @@ struct TrainCommand: AsyncParsableCommand {
                 Data: JSONL with TRL's fields {"prompt", "chosen", "rejected"} (strings or message \
                 lists; a prompt may end with a partial assistant turn that both completions continue). \
                 The reference policy is the starting model; its log-probs are computed once and cached \
-                in the output folder. Losses: sigmoid (default), ipo; --label-smoothing gives \
-                conservative DPO, --rpo-alpha adds an NLL term on the chosen response.
+                in the output folder. Losses as TRL 1.x names them: sigmoid (default), hinge, ipo, \
+                robust, sigmoid_norm, apo_zero and sft, one or a list with --loss-weights \
+                (--loss-type sigmoid,sft --loss-weights 1,0.5); --label-smoothing gives conservative \
+                DPO (and robust's noise rate), --rpo-alpha adds an NLL term on the chosen response.
                 """)
         @OptionGroup var common: TrainOptions
         func run() async throws { try await common.run(.dpo) }
@@ -75,7 +77,8 @@ struct TrainOptions: ParsableArguments {
     @Option(help: "LoRA target modules, comma-separated (q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj, or all-linear; Phi-3's fused qkv_proj and gate_up_proj stand for their parts).") var loraTargets: String?
     @Flag(help: "Recompute each layer in the backward pass instead of keeping its activations: the same training in far less memory, about a third slower.") var gradientCheckpointing = false
     @Option(help: "DPO beta.") var beta: Double?
-    @Option(help: "DPO loss: sigmoid or ipo.") var lossType: String?
+    @Option(help: "DPO loss, or TRL 1.x's comma-separated list: sigmoid, hinge, ipo, robust, sigmoid_norm, apo_zero, sft.") var lossType: String?
+    @Option(help: "Weights of the loss types, comma-separated (default 1 each).") var lossWeights: String?
     @Option(help: "DPO label smoothing (conservative DPO).") var labelSmoothing: Double?
     @Option(help: "Weight of an NLL term on the chosen response (TRL's rpo_alpha).") var rpoAlpha: Double?
     @Flag(help: "Continue from the newest checkpoint in --out.") var resume = false
@@ -119,7 +122,13 @@ struct TrainOptions: ParsableArguments {
             .saveSteps: saveSteps.map(ConfigValue.int), .saveTotalLimit: saveTotalLimit.map(ConfigValue.int), .evalSteps: evalSteps.map(ConfigValue.int),
             .evalSplit: evalSplit.map(ConfigValue.double), .loraRank: loraRank.map(ConfigValue.int), .loraAlpha: loraAlpha.map(ConfigValue.double),
             .loraDropout: loraDropout.map(ConfigValue.double), .loraTargets: loraTargets.map { .list($0.split(separator: ",").map(String.init)) },
-            .beta: beta.map(ConfigValue.double), .lossType: lossType.map(ConfigValue.string), .labelSmoothing: labelSmoothing.map(ConfigValue.double),
+            .beta: beta.map(ConfigValue.double), .lossType: lossType.map { $0.contains(",") ? .list($0.split(separator: ",").map(String.init)) : .string($0) },
+            .lossWeights: try lossWeights.map { text in
+                .numbers(try text.split(separator: ",").map { w in
+                    guard let x = Double(w) else { throw ValidationError("--loss-weights: '\(w)' is not a number") }
+                    return x
+                })
+            }, .labelSmoothing: labelSmoothing.map(ConfigValue.double),
             .rpoAlpha: rpoAlpha.map(ConfigValue.double), .full: full ? .bool(true) : nil,
             .gradientCheckpointing: gradientCheckpointing ? .bool(true) : nil,
         ]
