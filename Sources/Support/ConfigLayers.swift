@@ -68,7 +68,12 @@ public enum ConfigValue: Codable, Sendable, Equatable {
         let c = try decoder.singleValueContainer()
         if let v = try? c.decode(Int.self) { self = .int(v) } else if let v = try? c.decode(UInt64.self) { self = .unsigned(v) } else if let v = try? c.decode(Double.self) {
             self = .double(v)
-        } else if let v = try? c.decode(Bool.self) { self = .bool(v) } else if let v = try? c.decode([Double].self) { self = .numbers(v) } else if let v = try? c.decode([String].self) { self = .list(v) } else {
+        } else if let v = try? c.decode(Bool.self) { self = .bool(v) } else if let v = try? c.decode([String].self) {
+            // A list of numbers (loss_weights) is read as text first: YAML decoders read
+            // strings such as "gpu:8000" as (sexagesimal) numbers.
+            let numbers = v.compactMap { Double($0) }
+            self = numbers.count == v.count && !v.isEmpty ? .numbers(numbers) : .list(v)
+        } else {
             self = .string(try c.decode(String.self))
         }
     }

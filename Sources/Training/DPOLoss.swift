@@ -72,8 +72,9 @@ public struct DPOLossConfig: Sendable, Codable, Equatable {
         }
     }
 
-    /// Per-pair losses and d loss / d h of the terms that depend on h alone, for margins h
-    /// (length-normalised terms need the lengths: see `loss`).
+    /// Per-pair losses and d loss / d h for margins h, read as rc = h, rr = 0 and unit lengths:
+    /// exact for the terms of h alone (sigmoid, hinge, robust; ipo and sigmoid_norm at unit
+    /// lengths); apo_zero and sft depend on more, which only `loss` has.
     public func losses(_ h: [Double]) -> (loss: [Double], dh: [Double]) {
         var loss: [Double] = [], dh: [Double] = []
         for x in h {
