@@ -93,7 +93,7 @@ public final class Pipeline: @unchecked Sendable {
 
     /// The labels of the models a run evaluates, in the method document's order, and the one
     /// its report compares against the others.
-    public static let modelLabels = ["Base", "Safety-SFT", "Safety-DPO", "RW", "SaRO", "SaRO+SRS"]
+    public static let modelLabels = ["Base"] + [RunLayout.Adapter.safetySFT, .safetyDPO, .rw, .saro, .saroSRS].map(\.label)
     public static let focusLabel = "SaRO"
 
     /// The models the run evaluates, by label: (model, adapter).
@@ -408,7 +408,7 @@ public final class Pipeline: @unchecked Sendable {
     func writeReport() throws {
         let models = try evaluated.map { try ReportModel.load(directory: layout.evaluation($0.label)) }
         var curves: [TrainingCurves] = []
-        for adapter in [RunLayout.Adapter.rw, .saro, .saroSRS, .safetySFT, .safetyDPO] {
+        for adapter in RunLayout.Adapter.allCases {
             let metrics = layout.checkpoint(adapter) + "/metrics.jsonl"
             if FileManager.default.fileExists(atPath: metrics) { curves.append(try TrainingCurves.read(label: adapter.label, path: metrics)) }
         }
