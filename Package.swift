@@ -45,7 +45,7 @@ let package = Package(
         // Small helpers every layer may use: installed resource folders, atomic writes, content
         // keys (SHA-256), helper programs, the monotonic clock, input-file errors with their
         // line, CSV, UTF-8 and YAML error positions.
-        .target(name: "Support", dependencies: [.product(name: "Yams", package: "Yams"), .product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "Support", dependencies: ["CSupport", .product(name: "Yams", package: "Yams"), .product(name: "Crypto", package: "swift-crypto")]),
         .target(
             name: "Tokenizers",
             dependencies: ["Support"],
@@ -166,7 +166,7 @@ let package = Package(
         ),
         .testTarget(
             name: "CLITests",
-            dependencies: ["saro", "Recipes", "ScriptedOpenAIServer", "Jobs", "Tensor", "Models", "Judges", "Training", "Tokenizers"],
+            dependencies: ["saro", "Recipes", "ScriptedOpenAIServer", "Jobs", "Tensor", "Models", "Judges", "Training", "Tokenizers", "Support"],
             swiftSettings: simdFlags
         ),
         // A scripted OpenAI-compatible server that tests use as teacher and judge endpoint.

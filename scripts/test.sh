@@ -17,7 +17,26 @@ if [ "${1:-}" = "--fast" ]; then
     shift
     # The tag is the source of truth: every suite declared with `.tags(.process)`.
     suites=$(grep -rhoE '@Suite\([^)]*\.tags\(\.process\)\)? struct [A-Za-z]+' Tests | awk '{print $NF}' | sort -u | paste -sd'|' -)
-    swift test --skip-build --skip "\.($suites)/" "$@"
-else
-    swift test --skip-build "$@"
+    set -- --skip "\.($suites)/" "$@"
 fi
+# A test that hangs would hold CI until its time limit and leave no trace of where: after 45
+# minutes (the suite takes about 20) every thread of the test process is printed, then it is
+# stopped, and the run fails.
+swift test --skip-build "$@" &
+tests=$!
+(
+    for _ in $(seq 270); do sleep 10; kill -0 "$tests" 2>/dev/null || exit 0; done
+    echo "test.sh: the tests have run for 45 minutes; their threads:" >&2
+    for pid in $(pgrep -f 'PackageTests\.xctest' || true); do
+        echo "== $(tr '\0' ' ' < "/proc/$pid/cmdline")" >&2
+        command -v gdb > /dev/null && gdb -p "$pid" -batch -ex 'thread apply all bt' >&2 2>&1 < /dev/null
+        ps -o pid,etime,args --ppid "$pid" >&2 || true
+    done
+    pkill -f 'PackageTests\.xctest' || true
+) &
+watcher=$!
+status=0
+wait "$tests" || status=$?
+kill "$watcher" 2>/dev/null || true
+wait "$watcher" 2>/dev/null || true
+exit "$status"

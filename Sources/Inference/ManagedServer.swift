@@ -44,7 +44,7 @@ public final class ManagedServer: StageServer, @unchecked Sendable {
         let command = ChildProcess.fill(template, values.merging(["port": "\(port)"]) { a, _ in a })
         try? FileManager.default.removeItem(atPath: logPath)
         let process: ChildProcess
-        do { process = try ChildProcess(command: command, logPath: logPath) } catch ChildProcessError.launch(_, let reason) {
+        do { process = try ChildProcess(command: command, logPath: logPath) } catch SpawnError.launch(_, let reason) {
             throw ManagedServerError.launch(command: command, reason: reason)
         }
         let server = ManagedServer(baseURL: "http://127.0.0.1:\(port)/v1", process: process)

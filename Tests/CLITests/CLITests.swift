@@ -1,4 +1,5 @@
 import Foundation
+import Support
 import Testing
 
 /// The `saro` command line's real output: the binary built beside the tests, run as a user would.
@@ -21,41 +22,47 @@ import Testing
     /// Runs the binary (or another copy of it); `environment` replaces the inherited one and
     /// `cwd` the working folder when given.
     static func saro(_ args: [String], environment: [String: String]? = nil, binary: URL? = nil, cwd: URL? = nil) throws -> Run {
-        let p = Process()
-        p.executableURL = binary ?? Self.binary
-        p.arguments = args
-        if let environment { p.environment = environment }
-        if let cwd { p.currentDirectoryURL = cwd }
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return Run(status: p.terminationStatus, out: String(decoding: o, as: UTF8.self), err: String(decoding: e, as: UTF8.self),
-                   signalled: p.terminationReason == .uncaughtSignal)
+        let r = try Subprocess.run([(binary ?? Self.binary).path] + args, environment: environment, workingDirectory: cwd?.path)
+        return Run(status: r.status, out: String(decoding: r.stdout, as: UTF8.self), err: String(decoding: r.stderr, as: UTF8.self),
+                   signalled: r.termination.signalled)
+    }
+
+    /// A program the test started and will kill or wait for: reaped with waitpid, and its
+    /// end kept, so `isRunning` can be asked again after it ended.
+    final class Background: @unchecked Sendable {
+        let program: SpawnedProgram
+        private var ended: Termination?
+        private let lock = NSLock()
+
+        init(_ arguments: [String], cwd: URL? = nil, output: SpawnStream = .null, error: SpawnStream = .null) throws {
+            program = try SpawnedProgram.start(arguments, workingDirectory: cwd?.path, output: output, error: error)
+        }
+
+        var pid: pid_t { program.pid }
+        var isRunning: Bool {
+            lock.lock(); defer { lock.unlock() }
+            if ended == nil { ended = program.poll() }
+            return ended == nil
+        }
+
+        /// Waits for the program to end (sending `signal` first when given) and says how it did.
+        @discardableResult func wait(signal: Int32? = nil) -> Termination {
+            lock.lock(); defer { lock.unlock() }
+            if let ended { return ended }
+            if let signal { program.signal(signal) }
+            let t = program.wait()
+            ended = t
+            return t
+        }
     }
 
     /// `saro args` started in the repository, its output discarded: for tests that kill it.
-    static func startInBackground(_ args: [String]) throws -> Process {
-        let p = Process()
-        p.executableURL = binary
-        p.currentDirectoryURL = TrainResumeTests.repo
-        p.arguments = args
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        return p
+    static func startInBackground(_ args: [String], error: SpawnStream = .null) throws -> Background {
+        try Background([binary.path] + args, cwd: TrainResumeTests.repo, error: error)
     }
 
-    /// Kills a child with SIGKILL and reaps it with waitpid. Foundation's own exit monitoring
-    /// can miss the SIGCHLD of a killed child in a process with many threads, and then
-    /// `waitUntilExit` blocks on a zombie (and a zombie still looks alive to `kill -0`).
-    static func killAndReap(_ p: Process) {
-        kill(p.processIdentifier, SIGKILL)
-        var status: Int32 = 0
-        while waitpid(p.processIdentifier, &status, 0) < 0 && errno == EINTR {}
-    }
+    /// Kills a started program with SIGKILL and reaps it.
+    static func killAndReap(_ p: Background) { p.wait(signal: SIGKILL) }
 
     /// `saro` on a thread of its own, for async tests whose HTTP server runs in this process:
     /// waiting for the subprocess on one of the few cooperative threads (two on two cores),

@@ -1,4 +1,5 @@
 import Foundation
+import Support
 import Jobs
 import Testing
 
@@ -69,15 +70,10 @@ import Testing
 
         guard let chromium = Self.chromium() else { Issue.record("chromium is missing: run scripts/setup.sh"); return }
         let shot = root.appendingPathComponent("report/shot.png").path
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: chromium)
-        p.arguments = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1280,2400", "--screenshot=\(shot)", "file://\(html)"]
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        p.waitUntilExit()
+        let p = try Subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1280,2400",
+                                    "--screenshot=\(shot)", "file://\(html)"])
         let size = (try? FileManager.default.attributesOfItem(atPath: shot)[.size] as? Int) ?? 0
         // A blank page compresses to a few kilobytes; a rendered report with charts does not.
-        #expect(p.terminationStatus == 0 && size > 40_000, "screenshot \(size) bytes")
+        #expect(p.succeeded && size > 40_000, "screenshot \(size) bytes")
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Support
 import Testing
 
 /// `scripts/install.sh` and the installed binary run as a user would run them: from an empty
@@ -10,13 +11,8 @@ import Testing
     static let prefix: URL = {
         let prefix = root.appendingPathComponent("prefix")
         let configuration = CLITests.binary.deletingLastPathComponent().lastPathComponent
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/bash")
-        p.arguments = [TrainResumeTests.repo.appendingPathComponent("scripts/install.sh").path, "--prefix", prefix.path,
-                       "--configuration", configuration, "--no-build", "--no-setup"]
-        p.standardOutput = FileHandle.nullDevice
-        try? p.run()
-        p.waitUntilExit()
+        _ = try? Subprocess.run(["/bin/bash", TrainResumeTests.repo.appendingPathComponent("scripts/install.sh").path, "--prefix", prefix.path,
+                                 "--configuration", configuration, "--no-build", "--no-setup"])
         return prefix
     }()
 

@@ -25,22 +25,13 @@ import Testing
         let deadline = Date().addingTimeInterval(600)
         while Date() < deadline && (Self.records(out)?.stages.count ?? 0) < 5 && p.isRunning { Thread.sleep(forTimeInterval: 0.05) }
         Thread.sleep(forTimeInterval: 1)
-        kill(p.processIdentifier, SIGKILL)
-        p.waitUntilExit()
+        CLITests.killAndReap(p)
         let before = try #require(Self.records(out))
         #expect(before.stages.count >= 5 && before.stages.count < 20, "\(before.stages.keys.sorted())")
 
-        let p2 = Process()
-        p2.executableURL = CLITests.binary
-        p2.currentDirectoryURL = TrainResumeTests.repo
-        p2.arguments = ["run", recipe, "--out", out.path]
-        let errPipe = Pipe()
-        p2.standardOutput = FileHandle.nullDevice
-        p2.standardError = errPipe
-        try p2.run()
-        let err = String(decoding: errPipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p2.waitUntilExit()
-        #expect(p2.terminationStatus == 0, "\(err.suffix(2000))")
+        let rerun = try CLITests.saro(["run", recipe, "--out", out.path], cwd: TrainResumeTests.repo)
+        let err = rerun.err
+        #expect(rerun.status == 0, "\(err.suffix(2000))")
         let after = try #require(Self.records(out))
         #expect(after.stages.count == 20)
         for (name, entry) in before.stages {

@@ -11,20 +11,15 @@ import Testing
     /// the base URL and what it printed before, then stops it with SIGTERM.
     static func withServer(_ args: [String], _ body: (URL, String) async throws -> Void) async throws {
         let model = try EvalReportTests.tinyModel(CorruptInputTests.root, "serve-model", seed: 4)
-        let p = Process()
-        p.executableURL = CLITests.binary
-        p.arguments = ["serve", "--model", model, "--port", "0", "--served-model-name", "tiny"] + args
-        let err = Pipe()
-        p.standardError = err
-        p.standardOutput = FileHandle.nullDevice
-        try p.run()
-        defer { if p.isRunning { p.terminate(); p.waitUntilExit() } }
+        let log = CorruptInputTests.root.appendingPathComponent("serve-\(UUID().uuidString).log")
+        let p = try CLITests.Background([CLITests.binary.path, "serve", "--model", model, "--port", "0", "--served-model-name", "tiny"] + args,
+                                        error: .appending(log.path))
+        defer { p.wait(signal: SIGTERM) }
         var text = ""
         let deadline = Date().addingTimeInterval(120)
         while Date() < deadline, p.isRunning, !text.contains("serving '") {
-            let chunk = err.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            text += String(decoding: chunk, as: UTF8.self)
+            try await Task.sleep(nanoseconds: 50_000_000)
+            text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
         }
         let line = try #require(text.split(separator: "\n").first { $0.contains("serving '") }, "\(text)")
         let address = try #require(line.split(separator: " ").last.map(String.init))

@@ -1,4 +1,5 @@
 import Foundation
+import Support
 import Models
 import Recipes
 import Testing
@@ -65,15 +66,10 @@ import Testing
 
     /// `saro serve` as a server the user started (with run-time adapters, as vLLM with
     /// VLLM_ALLOW_RUNTIME_LORA_UPDATING=True), its output in `log`; returns it and its base URL.
-    static func startUsersServer(model: String, log: URL) throws -> (Process, String) {
-        let p = Process()
-        p.executableURL = CLITests.binary
-        p.arguments = ["serve", "--model", model, "--port", "0", "--served-model-name", "tiny-base", "--enable-runtime-lora", "--max-batch", "8"]
-        FileManager.default.createFile(atPath: log.path, contents: nil)
-        let handle = try FileHandle(forWritingTo: log)
-        p.standardOutput = handle
-        p.standardError = handle
-        try p.run()
+    static func startUsersServer(model: String, log: URL) throws -> (CLITests.Background, String) {
+        try? FileManager.default.removeItem(at: log)
+        let p = try CLITests.Background([CLITests.binary.path, "serve", "--model", model, "--port", "0", "--served-model-name", "tiny-base",
+                                         "--enable-runtime-lora", "--max-batch", "8"], output: .appending(log.path), error: .standardOutput)
         let deadline = Date().addingTimeInterval(120)
         while Date() < deadline {
             let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""

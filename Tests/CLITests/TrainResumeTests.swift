@@ -55,20 +55,13 @@ import Testing
 
         // Start the same run, kill it once it has checkpointed and moved on, then resume.
         let killed = root.appendingPathComponent("killed")
-        let p = Process()
-        p.executableURL = CLITests.binary
-        p.arguments = ["train", "sft", "--config", config.path, "--out", killed.path, "--quiet"]
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        try p.run()
+        let p = try CLITests.Background([CLITests.binary.path, "train", "sft", "--config", config.path, "--out", killed.path, "--quiet"])
         let deadline = Date().addingTimeInterval(120)
         while Date() < deadline {
             if let l = try? Self.losses(killed), l.count >= 5 { break }
             Thread.sleep(forTimeInterval: 0.02)
         }
-        kill(p.processIdentifier, SIGKILL)
-        p.waitUntilExit()
-        #expect(p.terminationReason == .uncaughtSignal)
+        #expect(p.wait(signal: SIGKILL).signalled)
         let before = try Self.losses(killed).count
         #expect(before >= 5 && before < 10, "killed after \(before) steps")
         // Every checkpoint folder present is complete.

@@ -22,6 +22,15 @@ void saro_configure_allocator(void);
 /// Returns the heap's free pages to the system (glibc's malloc_trim), for the end of a stage.
 void saro_release_free_memory(void);
 
+/// posix_spawn file actions (a `posix_spawn_file_actions_t *`) that glibc declares only for
+/// _GNU_SOURCE: close every descriptor from `lowest_fd` up, and change the working folder.
+/// 0 on success, else an errno value (ENOSYS where the C library has no such action).
+int saro_spawn_add_closefrom(void *actions, int lowest_fd);
+int saro_spawn_add_chdir(void *actions, const char *path);
+/// A pipe whose two ends are closed on exec (pipe2 with O_CLOEXEC), so a program another thread
+/// starts meanwhile does not inherit them. 0 on success, else -1 with errno set.
+int saro_pipe_cloexec(int fds[2]);
+
 
 /// y[r * ldy + n] = sum_k x[r * ldx + k] * W[n, k] for rows r < rows and outputs n in
 /// [n_begin, n_end), with W stored as ggml blocks along k (Q8_0, Q4_0 or Q4_1: 32 weights a
