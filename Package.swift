@@ -166,7 +166,7 @@ let package = Package(
         ),
         .testTarget(
             name: "CLITests",
-            dependencies: ["saro", "Recipes", "ScriptedOpenAIServer", "Jobs", "Tensor", "Models", "Judges", "Training", "Tokenizers", "Support"],
+            dependencies: ["saro", "Recipes", "ScriptedOpenAIServer", "Jobs", "Tensor", "Models", "Judges", "Training", "Tokenizers", "Support", "SaRO", "OpenAIClient"],
             swiftSettings: simdFlags
         ),
         // A scripted OpenAI-compatible server that tests use as teacher and judge endpoint.
@@ -182,6 +182,7 @@ let package = Package(
         .testTarget(
             name: "SaROTests",
             dependencies: ["SaRO", "Inference", "Judges", "Jobs", "Support", "OpenAIClient", "Serving", "Models", "Tokenizers", "Tensor", "ScriptedOpenAIServer"],
+            resources: [.copy("StepChains")],
             swiftSettings: simdFlags
         ),
         .testTarget(

@@ -25,9 +25,12 @@ public struct Judgment: Codable, Sendable, Equatable {
     public var parseFailure: Bool
     /// Which judge produced it.
     public var judge: String
+    /// For harmful requests, a graded judge's harm score: 0 (refused or nothing usable) to 1
+    /// (specific, convincing help). Nil for judges that only say yes or no.
+    public var harmScore: Double?
 
     enum CodingKeys: String, CodingKey {
-        case compliance, unsafeAnswer = "unsafe", categories, formatError = "format_error", parseFailure = "parse_failure", judge
+        case compliance, unsafeAnswer = "unsafe", categories, formatError = "format_error", parseFailure = "parse_failure", judge, harmScore = "harm_score"
     }
 
     public init(compliance: ComplianceClass, unsafeAnswer: Bool?, categories: [String] = [], formatError: Bool, parseFailure: Bool = false, judge: String) {

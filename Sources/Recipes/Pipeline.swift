@@ -93,7 +93,7 @@ public final class Pipeline: @unchecked Sendable {
 
     /// The labels of the models a run evaluates, in the method document's order, and the one
     /// its report compares against the others.
-    public static let modelLabels = ["Base"] + [RunLayout.Adapter.safetySFT, .safetyDPO, .rw, .saro, .saroSRS].map(\.label)
+    public static let modelLabels = ["Base"] + [RunLayout.Adapter.safetySFT, .safetyDPO, .rw, .opcotOnly, .ppcotOnly, .saro, .saroSRS].map(\.label)
     public static let focusLabel = "SaRO"
 
     /// The models the run evaluates, by label: (model, adapter).
@@ -103,6 +103,9 @@ public final class Pipeline: @unchecked Sendable {
         if recipe.baselines.safetySFT { out.append((RunLayout.Adapter.safetySFT.label, baseModel, l.checkpoint(.safetySFT))) }
         if recipe.baselines.safetyDPO { out.append((RunLayout.Adapter.safetyDPO.label, baseModel, l.checkpoint(.safetyDPO))) }
         out.append((RunLayout.Adapter.rw.label, l.rwModel, nil))
+        if recipe.ablations {
+            for a in [RunLayout.Adapter.opcotOnly, .ppcotOnly] { out.append((a.label, l.rwModel, l.checkpoint(a))) }
+        }
         out.append((RunLayout.Adapter.saro.label, l.rwModel, l.checkpoint(.saro)))
         if recipe.srs { out.append((RunLayout.Adapter.saroSRS.label, l.rwModel, l.checkpoint(.saroSRS))) }
         return out
@@ -245,7 +248,7 @@ public final class Pipeline: @unchecked Sendable {
         let answer = try engine(answerModel, adapter: nil, batchSize: recipe.sampling.batchSize, stage: stage)
         let events = self.events
         return try DataPipeline(config: config, directory: layout.dataFolder, teacher: recipe.teacher, judge: recipe.judge,
-                                answerModel: recipe.teacher == .offline ? answer : nil, events: { events(.build($0)) },
+                                stepJudge: recipe.stepJudge, answerModel: recipe.teacher == .offline ? answer : nil, events: { events(.build($0)) },
                                 log: { events(.note($0)) })
     }
 
@@ -254,7 +257,7 @@ public final class Pipeline: @unchecked Sendable {
         var s: [Stage] = []
         let r = recipe, l = layout
         let dataSettings = Self.settings(["data": r.data, "teacher": r.teacher, "judge": r.judge].merging(engineSettings) { a, _ in a })
-        let samplingSettings = Self.settings(["data": r.data, "teacher": r.teacher, "judge": r.judge, "sampling": r.sampling.settings].merging(engineSettings) { a, _ in a })
+        let samplingSettings = Self.settings(["data": r.data, "teacher": r.teacher, "judge": r.judge, "step_judge": r.stepJudge == .rules ? RuleStepJudge().name as any Encodable : r.stepJudge, "sampling": r.sampling.settings].merging(engineSettings) { a, _ in a })
         let sampling = r.sampling.settings
         let q = r.data.harmful + r.data.jailbreak + r.data.benign
         let onServer = r.engine.isEmbedded ? "" : " (server)"
@@ -310,6 +313,11 @@ public final class Pipeline: @unchecked Sendable {
         })
         let srpoPairs = Int(Double(q) * TypicalSizes.srpoPairsPerQuery)
         s.append(train(.saro, kind: .dpo, model: rwModel, data: [.opcot, .ppcot], options: r.srpo, examples: srpoPairs, tokensPerExample: TypicalSizes.srpoPairTokens))
+        if r.ablations {
+            // Same options as SaRO's SRPO, on each kind of pair alone (about half the pairs each).
+            s.append(train(.opcotOnly, kind: .dpo, model: rwModel, data: [.opcot], options: r.srpo, examples: srpoPairs / 2, tokensPerExample: TypicalSizes.srpoPairTokens))
+            s.append(train(.ppcotOnly, kind: .dpo, model: rwModel, data: [.ppcot], options: r.srpo, examples: srpoPairs / 2, tokensPerExample: TypicalSizes.srpoPairTokens))
+        }
         if r.srs {
             s.append(samples(.opcotSRS, after: .opcot, plan: "OP-COT with the shortest accepted sample as chosen (Shortest Rejection Sampling)") {
                 _ = try await $0.buildOPCOT(policyModel: $1, sampling: sampling, chosen: .shortest, name: RunLayout.DataSet.opcotSRS.rawValue)

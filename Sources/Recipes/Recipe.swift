@@ -112,7 +112,7 @@ public struct Recipe: Sendable {
             case engine, stages, python, accelerateConfig = "accelerate_config"
         }
         public static var keys: [String] { CodingKeys.allCases.map(\.rawValue) }
-        public static let stageNames = ["train-rw", "train-saro", "train-saro-srs", "train-safety-sft", "train-safety-dpo"]
+        public static let stageNames = ["train-rw", "train-saro", "train-saro-srs", "train-safety-sft", "train-safety-dpo", "train-saro-opcot", "train-saro-ppcot"]
 
         /// Whether TRL trains `stage`.
         public func usesTRL(_ stage: String) -> Bool { engine == .trl && (stages?.contains(stage) ?? true) }
@@ -131,10 +131,16 @@ public struct Recipe: Sendable {
     public var data: DataConfig
     public var teacher: TeacherChoice
     public var judge: JudgeChoice
+    /// Checks reasoning chains step by step: `rules` (built in) or an endpoint mapping
+    /// (base_url, model, ...) of an instruction model.
+    public var stepJudge: StepJudgeChoice
     public var sampling: Sampling
     public var rw: TrainingOptions
     public var srpo: TrainingOptions
     public var srs: Bool
+    /// The ablations beside SaRO: SRPO on OP-COT pairs only and on PP-COT pairs only (RW alone
+    /// and SaRO are always trained; SaRO + SRS is `srs`).
+    public var ablations: Bool
     public var baselines: Baselines
     public var evaluation: Evaluation
     public var engine: Engine
@@ -142,7 +148,7 @@ public struct Recipe: Sendable {
     /// The recipe's text after variable substitution (saved in the run folder).
     public var resolvedText: String
 
-    static let keys = ["name", "out", "model", "init", "data", "teacher", "judge", "sampling", "rw", "srpo", "srs", "baselines", "eval", "engine", "trainer"]
+    static let keys = ["name", "out", "model", "init", "data", "teacher", "judge", "step_judge", "sampling", "rw", "srpo", "srs", "ablations", "baselines", "eval", "engine", "trainer"]
 
     public static func load(path: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Recipe {
         guard let data = FileManager.default.contents(atPath: path) else { throw RecipeError.invalid(path: path, line: 1, reason: "cannot read the recipe") }
@@ -197,8 +203,9 @@ public struct Recipe: Sendable {
             name: name, out: map["out"]?.string ?? "runs/\(name)", model: map["model"]?.string ?? "smollm2-135m-instruct",
             initModel: map["init"] == nil ? nil : try section("init", Init()),
             data: data, teacher: try teacherChoice(map["teacher"], path: path), judge: try judgeChoice(map["judge"], path: path),
+            stepJudge: try stepJudgeChoice(map["step_judge"], path: path),
             sampling: try section("sampling", Sampling()),
-            rw: rw, srpo: srpo, srs: map["srs"]?.bool ?? false,
+            rw: rw, srpo: srpo, srs: map["srs"]?.bool ?? false, ablations: map["ablations"]?.bool ?? false,
             baselines: try section("baselines", Baselines()),
             evaluation: try section("eval", Evaluation()),
             engine: try checkEngine(try section("engine", Engine()), randomBase: map["init"] != nil, path: path, line: map["engine"]?.mark?.line ?? 0),
@@ -230,14 +237,29 @@ public struct Recipe: Sendable {
         }
     }
 
+    static func stepJudgeChoice(_ node: Node?, path: String) throws -> StepJudgeChoice {
+        guard let node else { return .rules }
+        if node.string == "rules" { return .rules }
+        guard node.mapping != nil else {
+            throw RecipeError.invalid(path: path, line: node.mark?.line ?? 0, reason: "step_judge is 'rules' or an endpoint mapping with base_url, model")
+        }
+        do { return .endpoint(try YAMLDecoder().decode(ChatEndpoint.self, from: try Yams.serialize(node: node))) } catch {
+            throw RecipeError.invalid(path: path, line: node.mark?.line ?? 0, reason: "step_judge: \(error)")
+        }
+    }
+
     static func judgeChoice(_ node: Node?, path: String) throws -> JudgeChoice {
         guard let node else { return .rules }
         if node.string == "rules" { return .rules }
-        guard var m = node.mapping, let style = m["style"]?.string.flatMap(GuardJudge.Style.init(rawValue:)) else {
-            throw RecipeError.invalid(path: path, line: node.mark?.line ?? 0, reason: "judge is 'rules' or a mapping with style (llama-guard, wildguard), base_url, model")
+        let styleName = node.mapping?["style"]?.string
+        guard var m = node.mapping, let styleName, styleName == "rubric" || GuardJudge.Style(rawValue: styleName) != nil else {
+            throw RecipeError.invalid(path: path, line: node.mark?.line ?? 0, reason: "judge is 'rules' or a mapping with style (llama-guard, wildguard, rubric), base_url, model")
         }
         m["style"] = nil
-        do { return .guardModel(style, try YAMLDecoder().decode(ChatEndpoint.self, from: try Yams.serialize(node: .mapping(m)))) } catch {
+        do {
+            let endpoint = try YAMLDecoder().decode(ChatEndpoint.self, from: try Yams.serialize(node: .mapping(m)))
+            return GuardJudge.Style(rawValue: styleName).map { .guardModel($0, endpoint) } ?? .rubric(endpoint)
+        } catch {
             throw RecipeError.invalid(path: path, line: node.mark?.line ?? 0, reason: "judge: \(error)")
         }
     }

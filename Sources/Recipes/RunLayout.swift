@@ -16,6 +16,8 @@ struct RunLayout {
     /// of the model each makes.
     enum Adapter: String, CaseIterable {
         case rw, saro, saroSRS = "saro-srs", safetySFT = "safety-sft", safetyDPO = "safety-dpo"
+        /// Ablations: SRPO on one kind of preference pair only.
+        case opcotOnly = "saro-opcot", ppcotOnly = "saro-ppcot"
 
         var label: String {
             switch self {
@@ -24,6 +26,8 @@ struct RunLayout {
             case .saroSRS: return "SaRO+SRS"
             case .safetySFT: return "Safety-SFT"
             case .safetyDPO: return "Safety-DPO"
+            case .opcotOnly: return "RW+OP-COT"
+            case .ppcotOnly: return "RW+PP-COT"
             }
         }
     }

@@ -27,13 +27,13 @@ import Testing
         Thread.sleep(forTimeInterval: 1)
         CLITests.killAndReap(p)
         let before = try #require(Self.records(out))
-        #expect(before.stages.count >= 5 && before.stages.count < 20, "\(before.stages.keys.sorted())")
+        #expect(before.stages.count >= 5 && before.stages.count < 24, "\(before.stages.keys.sorted())")
 
         let rerun = try CLITests.saro(["run", recipe, "--out", out.path], cwd: TrainResumeTests.repo)
         let err = rerun.err
         #expect(rerun.status == 0, "\(err.suffix(2000))")
         let after = try #require(Self.records(out))
-        #expect(after.stages.count == 20)
+        #expect(after.stages.count == 24)
         for (name, entry) in before.stages {
             // Finished stages were skipped: same record, and the run said so.
             #expect(after.stages[name]?.finished == entry.finished, "\(name) was run again")
@@ -50,7 +50,7 @@ import Testing
         let summary = try String(contentsOf: out.appendingPathComponent("report.md"), encoding: .utf8)
         #expect(summary.contains("## Stages") && summary.contains("| train-rw | ") && summary.contains("| eval-saro | "), "\(summary)")
         let page = try String(contentsOf: out.appendingPathComponent("report.html"), encoding: .utf8)
-        for label in ["Base", "Safety-SFT", "Safety-DPO", "RW", "SaRO", "SaRO+SRS"] { #expect(page.contains("<td>\(label)</td>"), "\(label)") }
+        for label in ["Base", "Safety-SFT", "Safety-DPO", "RW", "RW+OP-COT", "RW+PP-COT", "SaRO", "SaRO+SRS"] { #expect(page.contains("<td>\(label)</td>"), "\(label)") }
         for id in ["results", "uncertainty", "jailbreak-asr-by-template-family", "xstest-refusal-by-prompt-type", "embedding-space", "training-curves", "reflection-statistics"] {
             #expect(page.contains("<section id=\"\(id)\">"), "\(id)")
         }

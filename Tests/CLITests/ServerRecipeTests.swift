@@ -1,7 +1,9 @@
 import Foundation
 import Support
 import Models
-import Recipes
+import OpenAIClient
+@testable import Recipes
+import SaRO
 import Testing
 
 /// `saro run recipes/tiny-server.yaml`: every generating stage on a server the run starts
@@ -161,5 +163,32 @@ import Testing
         }
         let ok = try Recipe.parse(withoutInit + "\nengine: {urls: [http://gpu:8000/v1, http://gpu2:8000/v1], served_model: llama, api_key_env: VLLM_KEY}\n", path: "r.yaml")
         #expect(ok.engine.urls == ["http://gpu:8000/v1", "http://gpu2:8000/v1"] && ok.engine.servedModel == "llama" && ok.engine.apiKeyEnv == "VLLM_KEY" && !ok.engine.isEmbedded)
+    }
+
+    /// ablations: true (as in recipes/tiny.yaml, which CI runs end to end) trains SRPO on each
+    /// kind of pair alone beside SaRO and evaluates both.
+    @Test func ablationsAddTheirStagesAndModels() throws {
+        let tiny = try String(contentsOf: TrainResumeTests.repo.appendingPathComponent("recipes/tiny.yaml"), encoding: .utf8)
+        #expect(tiny.contains("\nablations: true\n"))
+        let out = TrainResumeTests.work("plan-ablations").path
+        let plain = try Pipeline(recipe: Recipe.parse(tiny.replacingOccurrences(of: "\nablations: true\n", with: "\n"), path: "r.yaml"), out: out) { _ in }
+        #expect(!plain.evaluated.contains { $0.label.hasPrefix("RW+") })
+        let pipeline = try Pipeline(recipe: Recipe.parse(tiny, path: "r.yaml"), out: out) { _ in }
+        #expect(pipeline.evaluated.map(\.label) == ["Base", "Safety-SFT", "Safety-DPO", "RW", "RW+OP-COT", "RW+PP-COT", "SaRO", "SaRO+SRS"])
+        let names = try pipeline.stages().map(\.name)
+        for stage in ["train-saro-opcot", "train-saro-ppcot", "eval-rw-op-cot", "eval-rw-pp-cot"] { #expect(names.contains(stage), "\(names)") }
+        let opcotOnly = try #require(names.firstIndex(of: "train-saro-opcot")), ppcot = try #require(names.firstIndex(of: "data-ppcot"))
+        #expect(opcotOnly > ppcot)
+    }
+
+    /// step_judge: the rules by default, or an endpoint; anything else names the line.
+    @Test func stepJudgeKey() throws {
+        let tiny = try String(contentsOf: TrainResumeTests.repo.appendingPathComponent("recipes/tiny.yaml"), encoding: .utf8)
+        #expect(try Recipe.parse(tiny, path: "r.yaml").stepJudge == .rules)
+        let endpoint = try Recipe.parse(tiny + "\nstep_judge: {base_url: http://judge:8000/v1, model: qwen}\n", path: "r.yaml")
+        #expect(endpoint.stepJudge == .endpoint(ChatEndpoint(baseURL: "http://judge:8000/v1", model: "qwen")))
+        #expect { try Recipe.parse(tiny + "\nstep_judge: llama\n", path: "r.yaml") } throws: { error in
+            "\(error)".hasPrefix("r.yaml:") && "\(error)".contains("step_judge is 'rules' or an endpoint mapping")
+        }
     }
 }

@@ -66,6 +66,31 @@ import SaRO // DataPackages: PyRIT's labelled files
         return ReportModel(results: results, examples: examples, embedding: nil)
     }
 
+    /// A graded judge's harm scores become the benchmark's mean harm score and a report column;
+    /// a yes/no judge's results have neither.
+    @Test func harmScoresReachTheSummaryAndTheReport() {
+        let bench = HarmfulBenchmark(name: "harmbench", examples: [])
+        func result(_ j: Judgment) -> ExampleResult {
+            let e = EvalExample(id: "x", kind: .harmful, prompt: "p")
+            return ExampleResult(benchmark: "harmbench", example: e, response: "r", judgment: j, scores: bench.evaluate(e, response: "r", judgment: j))
+        }
+        var graded = Judgment(compliance: .fullCompliance, unsafeAnswer: true, formatError: false, judge: "rubric-v1:g")
+        graded.harmScore = 0.75
+        var low = graded
+        low.harmScore = 0.25; low.unsafeAnswer = false
+        let summary = bench.summarize([result(graded), result(low)])
+        #expect(summary[.harmScore] == 0.5 && summary[.asr] == 0.5)
+        let plain = bench.summarize([result(Judgment(compliance: .fullRefusal, unsafeAnswer: false, formatError: false, judge: "rules"))])
+        #expect(plain[.harmScore] == nil && plain[.asr] == 0)
+        func model(_ label: String, _ s: [String: Double]) -> ReportModel {
+            ReportModel(results: EvalResults(label: label, model: "m", adapter: nil, suite: "s", judge: "rubric-v1:g", date: "d", benchmarks: ["harmbench": s], cost: [:]),
+                        examples: [], embedding: nil)
+        }
+        let md = Report(models: [model("Base", summary), model("SaRO", plain)], curves: []).markdown()
+        #expect(md.contains("| HarmBench harm score |") && md.contains("| 0.50 |") && md.contains("StrongREJECT"), "\(md)")
+        #expect(!Report(models: [model("SaRO", plain)], curves: []).markdown().contains("harm score"))
+    }
+
     /// Pairs by example id within the rate's group: only prompts both models answered count.
     @Test func comparesTheSamePromptsWithinAGroup() throws {
         let focus = Self.model("SaRO", [("a", "held_out", false), ("b", "held_out", false), ("c", "held_out", true), ("d", "train", true), ("e", "held_out", false)])

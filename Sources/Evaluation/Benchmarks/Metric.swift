@@ -14,6 +14,8 @@ public struct Metric: Sendable, Hashable {
         case nll
         /// A number of examples or tokens.
         case count
+        /// A mean score between 0 and 1.
+        case score
     }
 
     public let key: String
@@ -24,6 +26,8 @@ public struct Metric: Sendable, Hashable {
     // Safety benchmarks.
     public static let asr = Metric("asr", .rate)
     public static let count = Metric("count", .count)
+    /// A graded judge's mean harm score (StrongREJECT-style, 0 to 1).
+    public static let harmScore = Metric("harm_score", .score)
     public static let safeRefusalRate = Metric("safe_refusal_rate", .rate)
     public static let safeFullRefusalRate = Metric("safe_full_refusal_rate", .rate)
     public static let safePartialRefusalRate = Metric("safe_partial_refusal_rate", .rate)
@@ -50,6 +54,7 @@ public struct Metric: Sendable, Hashable {
         case .rate: return String(format: "%.1f%%", v * 100)
         case .tokens, .count: return String(format: "%.0f", v)
         case .nll: return String(format: "%.3f", v)
+        case .score: return String(format: "%.2f", v)
         }
     }
 }

@@ -54,9 +54,11 @@ public struct Report {
 
     /// Columns of the main table: title, benchmark, metric, whether lower is better.
     public static let columns: [(String, String, Metric, Bool)] = [
-        ("HarmBench ASR", "harmbench", .asr, true), ("JailbreakBench ASR", "jailbreakbench", .asr, true),
+        ("HarmBench ASR", "harmbench", .asr, true), ("HarmBench harm score", "harmbench", .harmScore, true),
+        ("JailbreakBench ASR", "jailbreakbench", .asr, true), ("JailbreakBench harm score", "jailbreakbench", .harmScore, true),
         ("Jailbreak ASR, seen families", "jailbreak", GroupedMetric.jailbreakSplitASR.metric("train"), true),
         ("Jailbreak ASR, held-out families", "jailbreak", GroupedMetric.jailbreakSplitASR.metric("held_out"), true),
+        ("Jailbreak harm score", "jailbreak", .harmScore, true),
         ("XSTest safe: refusal", "xstest", .safeRefusalRate, true), ("XSTest safe: full refusal", "xstest", .safeFullRefusalRate, true),
         ("XSTest safe: partial refusal", "xstest", .safePartialRefusalRate, true), ("XSTest unsafe: compliance", "xstest", .unsafeComplianceRate, true),
         ("GSM8K accuracy", "gsm8k", .accuracy, false), ("NLL GSM8K ref.", "nll-gsm8k", .meanNLL, true), ("NLL HumanEval ref.", "nll-humaneval", .meanNLL, true),
@@ -79,6 +81,7 @@ public struct Report {
         s += "| Model | " + cols.map(\.0).joined(separator: " | ") + " |\n|---|" + cols.map { _ in "---:" }.joined(separator: "|") + "|\n"
         for m in models { s += "| \(Self.markdownText(m.results.label)) | " + cols.map { $0.2.formatted(Self.value(m, $0.1, $0.2)) }.joined(separator: " | ") + " |\n" }
         s += "\nASR: share of harmful requests answered unsafely (judge: \(models.first?.results.judge ?? "-")). Lower is better everywhere except GSM8K accuracy.\n"
+        if cols.contains(where: { $0.2 == .harmScore }) { s += "Harm score: the graded judge's mean, 0 for a refusal up to 1 for specific, convincing help (StrongREJECT's scale).\n" }
         if let u = uncertainty() {
             s += "\n## Uncertainty\n\n" + Self.markdownTable(u.intervals) + "\n" + u.intervalsNote + "\n"
             if let paired = u.paired { s += "\n" + Self.markdownTable(paired) + "\n" + u.pairedNote + "\n" }

@@ -18,16 +18,19 @@ public struct BuildReport: Codable, Sendable, Equatable {
     mutating func wrote(_ kind: String) { written += 1; byKind[kind, default: 0] += 1 }
 }
 
-/// What every builder shares: the job store, the judge, the output format and the event sink.
+/// What every builder shares: the job store, the judges, the output format and the event sink.
 public struct BuildContext: Sendable {
     public let store: JobStore
     public let judge: Judge
+    /// Checks reasoning chains step by step (OP-COT's chosen side, PP-COT's cut, SRS).
+    public let stepJudge: StepJudging
     public let format: ResponseFormat
     public let requireFormat: Bool
     public let events: @Sendable (ProgressEvent) -> Void
 
-    public init(store: JobStore, judge: Judge, format: ResponseFormat, requireFormat: Bool, events: @escaping @Sendable (ProgressEvent) -> Void = { _ in }) {
-        self.store = store; self.judge = judge; self.format = format; self.requireFormat = requireFormat; self.events = events
+    public init(store: JobStore, judge: Judge, stepJudge: StepJudging = RuleStepJudge(), format: ResponseFormat, requireFormat: Bool,
+                events: @escaping @Sendable (ProgressEvent) -> Void = { _ in }) {
+        self.store = store; self.judge = judge; self.stepJudge = stepJudge; self.format = format; self.requireFormat = requireFormat; self.events = events
     }
 
     /// The judge's verdict, from the store when this judge already read this response. The
@@ -73,18 +76,25 @@ public struct BuildContext: Sendable {
         kind.isHarmful ? j.unsafeAnswer == true : j.compliance.isRefusal
     }
 
-    /// Why a sample cannot be a chosen response or an SFT target, or nil when it can: the
-    /// judge's reasons, or a reasoning chain that leans the wrong way at some step although the
-    /// outcome is right ("Nothing here suggests a harmful purpose" before a refusal). As OP-COT's
-    /// chosen side, with SRPO's NLL term on it, such a chain trains the benign verdict for
-    /// harmful requests: 28 of 48 chosen policy samples on harmful prompts were such chains in a
-    /// run of the default recipe, and after SRPO most unsafe HarmBench answers opened with it.
-    public func unusable(_ s: PolicySample, kind: RequestKind) -> Rejection? {
-        if let reason = rejection(s.judgment, kind: kind) { return reason }
-        if let reasoning = format.parse(s.text).reasoning, StepJudge.fault(steps: ResponseFormat.steps(of: reasoning), kind: kind) != nil {
-            return .flawedProcess
-        }
-        return nil
+    /// The step judge's verdict on a chain's reasoning steps, from the store when this judge
+    /// already read them. Like the judge, it reads the original (unwrapped) request.
+    public func steps(_ q: Query, _ steps: [String]) async throws -> StepVerdict {
+        try await store.stepVerdict(stepJudge, kind: q.kind, request: q.seed.text, steps: steps)
+    }
+
+    /// Why a sample cannot be a chosen response or an SFT target (`rejection`, nil when it
+    /// can), and whether the step judge could not read its chain (`noStepVerdict`; such a sample
+    /// stays usable, and builders count it). Beside the judge's reasons, a chain that leans the
+    /// wrong way at some step is unusable although its outcome is right ("Nothing here suggests
+    /// a harmful purpose" before a refusal): as OP-COT's chosen side, with SRPO's NLL term on
+    /// it, such a chain trains the benign verdict for harmful requests (28 of 48 chosen policy
+    /// samples on harmful prompts were such chains in a run of the default recipe, and after
+    /// SRPO most unsafe HarmBench answers opened with it).
+    public func screen(_ s: PolicySample, _ q: Query) async throws -> (rejection: Rejection?, noStepVerdict: Bool) {
+        if let reason = rejection(s.judgment, kind: q.kind) { return (reason, false) }
+        guard let reasoning = format.parse(s.text).reasoning else { return (nil, false) }
+        let verdict = try await steps(q, ResponseFormat.steps(of: reasoning))
+        return (verdict.faultyStep == nil ? nil : .flawedProcess, verdict.isNoVerdict)
     }
 
     /// Why a judged response is not usable, or nil when it is.

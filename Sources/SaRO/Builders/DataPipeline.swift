@@ -16,6 +16,15 @@ public enum TeacherChoice: Codable, Sendable, Equatable {
 public enum JudgeChoice: Codable, Sendable, Equatable {
     case rules
     case guardModel(GuardJudge.Style, ChatEndpoint)
+    /// An instruction model grading refusal, specificity and convincingness (`RubricJudge`).
+    case rubric(ChatEndpoint)
+}
+
+/// Which step judge checks reasoning chains step by step: the built-in rules, or an
+/// instruction model behind an OpenAI-compatible endpoint.
+public enum StepJudgeChoice: Codable, Sendable, Equatable {
+    case rules
+    case endpoint(ChatEndpoint)
 }
 
 /// A data folder and everything needed to build into it: the queries, the job store
@@ -31,14 +40,15 @@ public final class DataPipeline: @unchecked Sendable {
     public let context: BuildContext
     public let teacher: Teacher
 
-    public init(config: DataConfig, directory: String, teacher: TeacherChoice, judge: JudgeChoice, answerModel: InferenceEngine?,
+    public init(config: DataConfig, directory: String, teacher: TeacherChoice, judge: JudgeChoice, stepJudge: StepJudgeChoice = .rules, answerModel: InferenceEngine?,
                 events: @escaping @Sendable (ProgressEvent) -> Void, log: @escaping @Sendable (String) -> Void = { _ in }) throws {
         self.config = config
         self.directory = directory
         policy = try SafetyPolicy.load(path: config.policy)
         templates = try TemplateLibrary.standard(maxCharacters: config.maxTemplateChars, userFolder: config.templatesDir, log: log)
         store = try JobStore(path: (directory as NSString).appendingPathComponent("jobs.sqlite"))
-        context = BuildContext(store: store, judge: Self.makeJudge(judge, format: config.format), format: config.format, requireFormat: config.requireFormat, events: events)
+        context = BuildContext(store: store, judge: Self.makeJudge(judge, format: config.format), stepJudge: Self.makeStepJudge(stepJudge, policy: policy),
+                               format: config.format, requireFormat: config.requireFormat, events: events)
         switch teacher {
         case .offline:
             guard let answerModel else { throw SourceError.fetchFailed("the offline teacher needs a model for benign answers") }
@@ -54,6 +64,14 @@ public final class DataPipeline: @unchecked Sendable {
         switch choice {
         case .rules: return RuleJudge(format: format)
         case .guardModel(let style, let endpoint): return GuardJudge(client: ChatClient(endpoint: endpoint), style: style, format: format)
+        case .rubric(let endpoint): return RubricJudge(client: ChatClient(endpoint: endpoint), format: format)
+        }
+    }
+
+    public static func makeStepJudge(_ choice: StepJudgeChoice, policy: SafetyPolicy) -> StepJudging {
+        switch choice {
+        case .rules: return RuleStepJudge()
+        case .endpoint(let endpoint): return EndpointStepJudge(client: ChatClient(endpoint: endpoint), policy: policy.rendered())
         }
     }
 

@@ -6,7 +6,7 @@ import Tensor
 
 /// OP-COT, outcome-level preference pairs: K samples per prompt from the RW model, judged.
 /// Chosen: an accepted sample (safe and well formed; for benign prompts, not refusing) whose
-/// reasoning does not lean the wrong way at any step (`BuildContext.unusable`).
+/// reasoning does not lean the wrong way at any step (`BuildContext.screen`).
 /// Rejected: an unsafe sample (harmful, jailbreak) or a refusal (benign). Where every sample
 /// is good, the rejected response is a teacher-made contrastive one; where none is, the chosen
 /// response is the teacher's reasoning response.
@@ -27,9 +27,14 @@ public struct OPCOTBuilder {
         let samples = try await sampler.samples(queries, settings)
         var needChosen: [Int] = [], needRejected: [Int] = []
         var good: [[PolicySample]] = [], bad: [[PolicySample]] = []
-        var flawedProcess = 0
+        var flawedProcess = 0, noStepVerdict = 0
         for (i, q) in queries.enumerated() {
-            let reasons = samples[i].map { context.unusable($0, kind: q.kind) }
+            var reasons: [Rejection?] = []
+            for s in samples[i] {
+                let screened = try await context.screen(s, q)
+                reasons.append(screened.rejection)
+                if screened.noStepVerdict { noStepVerdict += 1 }
+            }
             good.append(zip(samples[i], reasons).filter { $0.1 == nil }.map(\.0))
             flawedProcess += reasons.filter { $0 == .flawedProcess }.count
             bad.append(samples[i].filter { context.wrongOutcome($0.judgment, kind: q.kind) })
@@ -39,6 +44,7 @@ public struct OPCOTBuilder {
         report.extra["prompts_all_good"] = Double(needRejected.count)
         report.extra["prompts_none_good"] = Double(needChosen.count)
         report.extra["samples_right_outcome_flawed_process"] = Double(flawedProcess)
+        report.extra["samples_no_step_verdict"] = Double(noStepVerdict)
         report.extra["sample_accept_rate"] = Double(good.map(\.count).reduce(0, +)) / Double(max(1, samples.map(\.count).reduce(0, +)))
         let teacherChosen = try await context.write("teacher chosen", needChosen.map { .reasoning(queries[$0]) }, teacher: teacher)
         let teacherRejected = try await context.write("teacher rejected", needRejected.map { .contrastive(queries[$0]) }, teacher: teacher)
@@ -91,9 +97,14 @@ public struct SRSBuilder {
         var report = BuildReport(builder: "srs", output: output)
         let samples = try await sampler.samples(queries, settings)
         var records: [SFTRecord] = []
-        var kept = 0, all = 0, allCount = 0
+        var kept = 0, all = 0, allCount = 0, noStepVerdict = 0
         for (q, ss) in zip(queries, samples) {
-            let accepted = ss.filter { context.unusable($0, kind: q.kind) == nil }
+            var accepted: [PolicySample] = []
+            for s in ss {
+                let screened = try await context.screen(s, q)
+                if screened.rejection == nil { accepted.append(s) }
+                if screened.noStepVerdict { noStepVerdict += 1 }
+            }
             guard let best = accepted.min(by: { $0.tokens < $1.tokens }) else { report.reject(.noAcceptedSample); continue }
             kept += best.tokens; all += accepted.map(\.tokens).reduce(0, +); allCount += accepted.count
             var meta = RecordMeta(query: q, pairType: nil, judge: context.judge.name)
@@ -103,6 +114,7 @@ public struct SRSBuilder {
         }
         report.extra["mean_tokens_kept"] = records.isEmpty ? 0 : Double(kept) / Double(records.count)
         report.extra["mean_tokens_accepted"] = allCount == 0 ? 0 : Double(all) / Double(allCount)
+        report.extra["samples_no_step_verdict"] = Double(noStepVerdict)
         try context.save(records, builder: report.builder, to: output)
         return report
     }

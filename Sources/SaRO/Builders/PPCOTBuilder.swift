@@ -46,12 +46,18 @@ public struct PPCOTBuilder {
 
         // Split each chain at its earliest faulty step; ask the teacher for the correction.
         var cuts: [(q: Int, prefix: [String], rest: [String], answer: String, origin: String)] = []
+        var noStepVerdict = 0, cutAtDecision = 0
         for (i, chain, origin) in flawed {
             let parts = format.parse(chain)
             guard parts.wellFormed, let reasoning = parts.reasoning else { report.reject(.flawedChainMalformed); continue }
             let steps = ResponseFormat.steps(of: reasoning)
             guard steps.count >= 2 else { report.reject(.flawedChainTooShort); continue }
-            let k = StepJudge.earliestFault(steps: steps, kind: queries[i].kind)
+            // The earliest faulty step; step 1 restates the request and stays in the prefix. A
+            // chain the step judge finds no fault in (or cannot read) went wrong at its decision.
+            let verdict = try await context.steps(queries[i], steps)
+            if verdict.isNoVerdict { noStepVerdict += 1 }
+            let k = verdict.faultyStep.map { max($0, 1) } ?? steps.count - 1
+            if k == steps.count - 1 { cutAtDecision += 1 }
             cuts.append((i, Array(steps[..<k]), Array(steps[k...]), parts.answer, origin))
         }
         let corrections = try await context.write("teacher reflection", cuts.map { .reflection(queries[$0.q], prefix: $0.prefix) }, teacher: teacher)
@@ -73,6 +79,8 @@ public struct PPCOTBuilder {
         }
         let reflectionPairs = records.count
         report.extra["reflection_pairs"] = Double(reflectionPairs)
+        report.extra["flawed_chains_no_step_verdict"] = Double(noStepVerdict)
+        report.extra["flawed_chains_cut_at_decision"] = Double(cutAtDecision)
 
         // Early-versus-late reflection pairs from good teacher chains.
         let wanted = Int((Double(reflectionPairs) * earlyRatio).rounded())
@@ -83,7 +91,7 @@ public struct PPCOTBuilder {
                 let parts = format.parse(chain)
                 guard parts.wellFormed, let reasoning = parts.reasoning else { continue }
                 let steps = ResponseFormat.steps(of: reasoning)
-                guard let r = StepJudge.reflectionStep(steps), r >= 3 else { continue }
+                guard let r = RuleStepJudge.reflectionStep(steps), r >= 3 else { continue }
                 guard context.rejection(try await context.judge(q, chain), kind: q.kind) == nil else { continue }
                 let tail = steps[(r + 1)...].map { "\n\n" + $0 }.joined() + "\n" + format.close + "\n\n" + parts.answer
                 let chosen = steps[r] + tail

@@ -38,6 +38,9 @@ struct DataBuildOptions: ParsableArguments {
     @Option(help: "Teacher maximum tokens (endpoint teacher).") var teacherMaxTokens = 1024
 
     @OptionGroup var judgeOptions: JudgeOptions
+    @Option(help: ArgumentHelp("Step judge for OP-COT, PP-COT and SRS chains: 'rules' (built in) or the base URL of an OpenAI-compatible endpoint serving an instruction model.", valueName: "rules|url"))
+    var stepJudge = "rules"
+    @Option(help: "Step judge model name at the endpoint.") var stepJudgeModel = "default"
 
     @Option(help: ArgumentHelp("Model answering benign prompts for the offline teacher (default: --model without its adapter).", valueName: "name-or-path"))
     var answerModel: String?
@@ -71,40 +74,36 @@ struct DataBuildOptions: ParsableArguments {
         try judgeOptions.choice { url, model, keyEnv in endpoint(url, model: model, keyEnv: keyEnv) }
     }
 
+    func stepJudgeChoice() -> StepJudgeChoice {
+        stepJudge == "rules" ? .rules : .endpoint(endpoint(stepJudge, model: stepJudgeModel, keyEnv: judgeOptions.judgeKeyEnv))
+    }
+
     func pipeline(model: ModelOptions, progress: BuildProgress) throws -> DataPipeline {
         // Loaded on first use: nothing is loaded when every answer is stored.
         let answer = teacher == "offline" ? try EmbeddedEngine.open(answerModel ?? model.model, adapter: nil, batchSize: batchSize) {
             FileHandle.standardError.write(Data("saro: \($0)\n".utf8))
         } : nil
-        return try DataPipeline(config: try dataConfig(), directory: out, teacher: teacherChoice(), judge: try judgeChoice(), answerModel: answer,
+        return try DataPipeline(config: try dataConfig(), directory: out, teacher: teacherChoice(), judge: try judgeChoice(), stepJudge: stepJudgeChoice(), answerModel: answer,
                                 events: progress.handle, log: { FileHandle.standardError.write(Data("saro: \($0)\n".utf8)) })
     }
 }
 
 /// Which judge reads responses: shared by data builds, evaluation and judge validation.
 struct JudgeOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Judge: 'rules' (built in), 'llama-guard' or 'wildguard' (an endpoint: --judge-url, --judge-model).", valueName: "name"))
+    @Option(help: ArgumentHelp("Judge: 'rules' (built in), 'llama-guard' or 'wildguard' (a guard model), or 'rubric' (an instruction model grading harm from 0 to 1, StrongREJECT-style); endpoints need --judge-url and --judge-model.", valueName: "name"))
     var judge = "rules"
     @Option(help: "Judge endpoint base URL.") var judgeUrl: String?
     @Option(help: "Judge model name at the endpoint.") var judgeModel = "default"
     @Option(help: "Environment variable holding the judge endpoint's API key.") var judgeKeyEnv = "OPENAI_API_KEY"
 
-    /// The guard style and URL, or nil for the built-in rules.
-    func guardModel() throws -> (GuardJudge.Style, String)? {
-        switch judge {
-        case "rules": return nil
-        case "llama-guard", "wildguard":
-            guard let url = judgeUrl else { throw ValidationError("--judge \(judge) needs --judge-url") }
-            return (judge == "wildguard" ? .wildGuard : .llamaGuard, url)
-        default: throw ValidationError("--judge must be rules, llama-guard or wildguard")
-        }
-    }
-
-    /// Rules or a guard endpoint; `endpoint(url, model, keyEnv)` builds the endpoint with the
+    /// Rules or an endpoint judge; `endpoint(url, model, keyEnv)` builds the endpoint with the
     /// command's client limits (the defaults where it has none).
     func choice(endpoint: (String, String, String) -> ChatEndpoint = { ChatEndpoint(baseURL: $0, model: $1, apiKeyEnv: $2) }) throws -> JudgeChoice {
-        guard let (style, url) = try guardModel() else { return .rules }
-        return .guardModel(style, endpoint(url, judgeModel, judgeKeyEnv))
+        guard judge != "rules" else { return .rules }
+        guard ["llama-guard", "wildguard", "rubric"].contains(judge) else { throw ValidationError("--judge must be rules, llama-guard, wildguard or rubric") }
+        guard let url = judgeUrl else { throw ValidationError("--judge \(judge) needs --judge-url") }
+        let e = endpoint(url, judgeModel, judgeKeyEnv)
+        return GuardJudge.Style(rawValue: judge).map { .guardModel($0, e) } ?? .rubric(e)
     }
 
     /// The judge reading responses in `format` (the data config's think tags), built by the

@@ -9,7 +9,7 @@ struct RunCommand: AsyncParsableCommand {
         discussion: """
             Stages run in order inside the run folder (recipe out:, or --out): data-ritd, \
             data-direct, data-safety-dpo, train-rw, merge-rw, data-opcot, data-ppcot, train-saro, \
-            [data-opcot-srs, train-saro-srs], train-safety-sft, train-safety-dpo, eval-<model>..., \
+            [data-opcot-srs, train-saro-srs], [train-saro-opcot, train-saro-ppcot], train-safety-sft, train-safety-dpo, eval-<model>..., \
             report. stages.json records each finished stage with a fingerprint of its inputs and \
             settings: a rerun skips finished stages whose inputs are unchanged and resumes an \
             interrupted one (builds and evaluations from their job stores, training from its \
