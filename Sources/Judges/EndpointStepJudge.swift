@@ -52,17 +52,9 @@ public struct EndpointStepJudge: StepJudging {
 
     /// Reads "First wrong step: 3" / "First wrong step: none" and the "Reason:" line.
     public static func parse(_ text: String, stepCount: Int) -> StepVerdict {
-        var step: String?, reason = ""
-        for line in text.split(whereSeparator: \.isNewline) {
-            let parts = line.split(separator: ":", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces.union(CharacterSet(charactersIn: "*"))) }
-            guard parts.count == 2 else { continue }
-            switch parts[0].lowercased() {
-            case "first wrong step": step = parts[1].lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "[]. "))
-            case "reason": reason = parts[1]
-            default: continue
-            }
-        }
-        guard let step else { return .noVerdict(reason: "the step judge's reply has no 'First wrong step:' line") }
+        let fields = LabelledReply.fields(text)
+        let reason = fields["reason"] ?? ""
+        guard let step = fields["first wrong step"]?.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "[]. ")) else { return .noVerdict(reason: "the step judge's reply has no 'First wrong step:' line") }
         if step == "none" { return .sound }
         guard let n = Int(step), (1...max(stepCount, 1)).contains(n) else {
             return .noVerdict(reason: "the step judge named step '\(step)' of \(stepCount)")

@@ -232,8 +232,13 @@ public struct Recipe: Sendable {
         var endpointNode = node
         endpointNode.mapping?["temperature"] = nil
         endpointNode.mapping?["max_tokens"] = nil
-        do { return .endpoint(try YAMLDecoder().decode(ChatEndpoint.self, from: try Yams.serialize(node: endpointNode)), params) } catch {
-            throw RecipeError.invalid(path: path, line: node.mark?.line ?? 0, reason: "teacher: \(error)")
+        return .endpoint(try endpoint(endpointNode, section: node, key: "teacher", path: path), params)
+    }
+
+    /// An endpoint mapping's ChatEndpoint; a bad value is an error at the section's line.
+    static func endpoint(_ mapping: Node, section: Node, key: String, path: String) throws -> ChatEndpoint {
+        do { return try YAMLDecoder().decode(ChatEndpoint.self, from: try Yams.serialize(node: mapping)) } catch {
+            throw RecipeError.invalid(path: path, line: section.mark?.line ?? 0, reason: "\(key): \(error)")
         }
     }
 
@@ -243,9 +248,7 @@ public struct Recipe: Sendable {
         guard node.mapping != nil else {
             throw RecipeError.invalid(path: path, line: node.mark?.line ?? 0, reason: "step_judge is 'rules' or an endpoint mapping with base_url, model")
         }
-        do { return .endpoint(try YAMLDecoder().decode(ChatEndpoint.self, from: try Yams.serialize(node: node))) } catch {
-            throw RecipeError.invalid(path: path, line: node.mark?.line ?? 0, reason: "step_judge: \(error)")
-        }
+        return .endpoint(try endpoint(node, section: node, key: "step_judge", path: path))
     }
 
     static func judgeChoice(_ node: Node?, path: String) throws -> JudgeChoice {
@@ -256,11 +259,7 @@ public struct Recipe: Sendable {
             throw RecipeError.invalid(path: path, line: node.mark?.line ?? 0, reason: "judge is 'rules' or a mapping with style (llama-guard, wildguard, rubric), base_url, model")
         }
         m["style"] = nil
-        do {
-            let endpoint = try YAMLDecoder().decode(ChatEndpoint.self, from: try Yams.serialize(node: .mapping(m)))
-            return GuardJudge.Style(rawValue: styleName).map { .guardModel($0, endpoint) } ?? .rubric(endpoint)
-        } catch {
-            throw RecipeError.invalid(path: path, line: node.mark?.line ?? 0, reason: "judge: \(error)")
-        }
+        let e = try endpoint(.mapping(m), section: node, key: "judge", path: path)
+        return GuardJudge.Style(rawValue: styleName).map { .guardModel($0, e) } ?? .rubric(e)
     }
 }

@@ -97,6 +97,18 @@ public struct BuildContext: Sendable {
         return (verdict.faultyStep == nil ? nil : .flawedProcess, verdict.isNoVerdict)
     }
 
+    /// `screen` for each of a prompt's samples: the rejections in order, and how many chains the
+    /// step judge could not read.
+    public func screen(_ samples: [PolicySample], _ q: Query) async throws -> (rejections: [Rejection?], noStepVerdict: Int) {
+        var rejections: [Rejection?] = [], noStepVerdict = 0
+        for s in samples {
+            let screened = try await screen(s, q)
+            rejections.append(screened.rejection)
+            if screened.noStepVerdict { noStepVerdict += 1 }
+        }
+        return (rejections, noStepVerdict)
+    }
+
     /// Why a judged response is not usable, or nil when it is.
     public func rejection(_ j: Judgment, kind: RequestKind) -> Rejection? {
         if requireFormat && j.formatError { return .format }

@@ -29,12 +29,8 @@ public struct OPCOTBuilder {
         var good: [[PolicySample]] = [], bad: [[PolicySample]] = []
         var flawedProcess = 0, noStepVerdict = 0
         for (i, q) in queries.enumerated() {
-            var reasons: [Rejection?] = []
-            for s in samples[i] {
-                let screened = try await context.screen(s, q)
-                reasons.append(screened.rejection)
-                if screened.noStepVerdict { noStepVerdict += 1 }
-            }
+            let (reasons, unread) = try await context.screen(samples[i], q)
+            noStepVerdict += unread
             good.append(zip(samples[i], reasons).filter { $0.1 == nil }.map(\.0))
             flawedProcess += reasons.filter { $0 == .flawedProcess }.count
             bad.append(samples[i].filter { context.wrongOutcome($0.judgment, kind: q.kind) })
@@ -99,12 +95,9 @@ public struct SRSBuilder {
         var records: [SFTRecord] = []
         var kept = 0, all = 0, allCount = 0, noStepVerdict = 0
         for (q, ss) in zip(queries, samples) {
-            var accepted: [PolicySample] = []
-            for s in ss {
-                let screened = try await context.screen(s, q)
-                if screened.rejection == nil { accepted.append(s) }
-                if screened.noStepVerdict { noStepVerdict += 1 }
-            }
+            let (reasons, unread) = try await context.screen(ss, q)
+            noStepVerdict += unread
+            let accepted = zip(ss, reasons).filter { $0.1 == nil }.map(\.0)
             guard let best = accepted.min(by: { $0.tokens < $1.tokens }) else { report.reject(.noAcceptedSample); continue }
             kept += best.tokens; all += accepted.map(\.tokens).reduce(0, +); allCount += accepted.count
             var meta = RecordMeta(query: q, pairType: nil, judge: context.judge.name)
