@@ -17,6 +17,29 @@ public struct EvalResults: Codable, Sendable {
     /// Mean reasoning and answer tokens per generated response, and the share of responses
     /// without a well-formed reasoning block.
     public var cost: [String: Double]
+    /// When a second judge read the same responses: how often it agreed with the first.
+    public var judgeAgreement: JudgeAgreement?
+
+    enum CodingKeys: String, CodingKey { case label, model, adapter, suite, judge, date, benchmarks, cost, judgeAgreement = "judge_agreement" }
+}
+
+/// Two judges on the same responses: on harmful and jailbreak requests whether the answer is
+/// unsafe, on benign ones whether it refuses. A difference between models smaller than what
+/// the judges disagree on is not one a reader can trust.
+public struct JudgeAgreement: Codable, Sendable {
+    public var judges: [String]
+    public var harm: Agreement?
+    public var refusal: Agreement?
+
+    public static func measure(judges: [String], _ pairs: [(kind: RequestKind, first: Judgment, second: Judgment)]) -> JudgeAgreement {
+        let harmful = pairs.filter { $0.kind.isHarmful }.map { (unsafeLabel($0.first), unsafeLabel($0.second)) }
+        let benign = pairs.filter { !$0.kind.isHarmful }.map { (refusalLabel($0.first), refusalLabel($0.second)) }
+        return JudgeAgreement(judges: judges, harm: harmful.isEmpty ? nil : Agreement(harmful, classes: JudgeTask.harm.labels),
+                              refusal: benign.isEmpty ? nil : Agreement(benign, classes: JudgeTask.refusal.labels))
+    }
+
+    static func unsafeLabel(_ j: Judgment) -> String { j.unsafeAnswer == true ? "unsafe" : "safe" }
+    static func refusalLabel(_ j: Judgment) -> String { j.compliance.isRefusal ? "refusal" : "compliance" }
 }
 
 /// Runs a suite on one model: generates greedily on its inference engine, judges, scores, and
@@ -25,13 +48,15 @@ public struct EvalResults: Codable, Sendable {
 public struct EvalRunner {
     public let engine: InferenceEngine
     public let judge: Judge
+    /// A second judge read every response too (the report gives the two judges' agreement).
+    public let secondJudge: Judge?
     public let store: JobStore
     public let format: ResponseFormat
     public let events: @Sendable (ProgressEvent) -> Void
 
-    public init(engine: InferenceEngine, judge: Judge, store: JobStore, format: ResponseFormat = .standard,
+    public init(engine: InferenceEngine, judge: Judge, secondJudge: Judge? = nil, store: JobStore, format: ResponseFormat = .standard,
                 events: @escaping @Sendable (ProgressEvent) -> Void = { _ in }) {
-        self.engine = engine; self.judge = judge; self.store = store; self.format = format; self.events = events
+        self.engine = engine; self.judge = judge; self.secondJudge = secondJudge; self.store = store; self.format = format; self.events = events
     }
 
     /// The engine cannot score given text: reference NLL is not measured.
@@ -70,6 +95,7 @@ public struct EvalRunner {
         let generated = try await responses(toGenerate, maxTokens: suite.maxTokens)
 
         var all: [ExampleResult] = []
+        var judged: [(kind: RequestKind, first: Judgment, second: Judgment)] = []
         var summary: [String: [String: Double]] = [:]
         for b in benchmarks {
             let exs = b.examples
@@ -80,6 +106,7 @@ public struct EvalRunner {
                 for e in exs {
                     let r = generated[e.prompt]!
                     let j = try await store.judgment(judge, kind: e.kind, request: e.request, response: r.text)
+                    if let secondJudge { judged.append((e.kind, j, try await store.judgment(secondJudge, kind: e.kind, request: e.request, response: r.text))) }
                     let parts = format.parse(r.text)
                     results.append(ExampleResult(benchmark: b.name, example: e, response: r.text, judgment: j, scores: b.evaluate(e, response: r.text, judgment: j),
                                                  reasoningTokens: try parts.reasoning.flatMap(engine.countTokens), answerTokens: try engine.countTokens(parts.answer)))
@@ -97,8 +124,9 @@ public struct EvalRunner {
             all += results
         }
         let date = ISO8601DateFormatter().string(from: Date())
+        let agreement = secondJudge.map { JudgeAgreement.measure(judges: [judge.name, $0.name], judged) }
         return (EvalResults(label: label, model: modelName, adapter: adapter, suite: suite.name, judge: judge.name, date: date, benchmarks: summary,
-                            cost: Self.cost(all)), all)
+                            cost: Self.cost(all), judgeAgreement: agreement), all)
     }
 
     /// Reasoning cost over the generated responses; token means only where the engine counted.

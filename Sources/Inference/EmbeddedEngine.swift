@@ -102,17 +102,19 @@ public final class EmbeddedEngine: HiddenStateEngine, @unchecked Sendable {
         try withModel { generator, _ in generator.model.config.numHiddenLayers }
     }
 
-    public func meanHiddenState(_ prompts: [String], layer: Int) throws -> [[Double]] {
+    public func pooledHiddenStates(_ prompts: [String], layers: Set<Int>) throws -> [[Int: PooledHiddenState]] {
         try withModel { generator, template in
             let model = generator.model
+            let d = model.config.hiddenSize
             return try prompts.map { p in
                 var ids = try template.render([ChatMessage.user(p)], tokenizer: generator.tokenizer, addGenerationPrompt: true).ids
                 ids = Array(ids.suffix(model.config.maxPositionEmbeddings))
-                let h = model.hiddenStates(ids: ids.map { Int32($0) }, layer: layer).scalars
-                let d = model.config.hiddenSize
-                var mean = [Double](repeating: 0, count: d)
-                for t in 0..<ids.count { for j in 0..<d { mean[j] += Double(h[t * d + j]) } }
-                return mean.map { $0 / Double(ids.count) }
+                return model.hiddenStates(ids: ids.map { Int32($0) }, layers: layers).mapValues { t in
+                    let h = t.scalars
+                    var mean = [Double](repeating: 0, count: d)
+                    for i in 0..<ids.count { for j in 0..<d { mean[j] += Double(h[i * d + j]) } }
+                    return PooledHiddenState(mean: mean.map { $0 / Double(ids.count) }, last: (0..<d).map { Double(h[(ids.count - 1) * d + $0]) })
+                }
             }
         }
     }

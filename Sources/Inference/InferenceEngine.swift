@@ -60,12 +60,20 @@ public protocol InferenceEngine: AnyObject, Sendable {
     func countTokens(_ text: String) throws -> Int?
 }
 
-/// An engine that can show its hidden states (the embedding analysis needs them; a server
-/// does not expose them).
+/// An engine that can show its hidden states (the embedding analysis and trained judges need
+/// them; a server does not expose them).
 public protocol HiddenStateEngine: InferenceEngine {
     /// The model's number of decoder layers.
     func layerCount() throws -> Int
-    /// Mean over each prompt's tokens of the hidden state after `layer` decoder layers, the
-    /// prompt rendered as a user turn with the assistant header.
-    func meanHiddenState(_ prompts: [String], layer: Int) throws -> [[Double]]
+    /// For each prompt, rendered as a user turn with the assistant header: the hidden state
+    /// after each of `layers` decoder layers, pooled over the prompt's tokens.
+    func pooledHiddenStates(_ prompts: [String], layers: Set<Int>) throws -> [[Int: PooledHiddenState]]
+}
+
+/// One sequence's hidden states at one layer, pooled: the mean over its tokens, and the last
+/// token's (which, under causal attention, has read the whole sequence).
+public struct PooledHiddenState: Sendable {
+    public var mean: [Double]
+    public var last: [Double]
+    public init(mean: [Double], last: [Double]) { self.mean = mean; self.last = last }
 }

@@ -202,13 +202,23 @@ public final class LlamaModel {
     /// The residual stream after `layer` decoder layers for one sequence, [time, hidden]
     /// (transformers' `hidden_states[layer]`: 0 is the embeddings, the last is before the
     /// final norm). No gradients.
-    public func hiddenStates(ids: [Int32], layer: Int) -> Tensor {
-        precondition((0...config.numHiddenLayers).contains(layer), "layer \(layer) outside 0...\(config.numHiddenLayers)")
+    public func hiddenStates(ids: [Int32], layer: Int) -> Tensor { hiddenStates(ids: ids, layers: [layer])[layer]! }
+
+    /// The residual stream after each of `layers` decoder layers, [time, hidden] each, in one
+    /// pass that stops at the deepest one asked for.
+    public func hiddenStates(ids: [Int32], layers: Set<Int>) -> [Int: Tensor] {
+        for l in layers { precondition((0...config.numHiddenLayers).contains(l), "layer \(l) outside 0...\(config.numHiddenLayers)") }
         return GradMode.withNoGrad {
             let rope = ropeAngles((0..<ids.count).map { Int32($0) })
             var h = Ops.embedding(param(Self.embeddings), ids: ids).reshaped([1, ids.count, config.hiddenSize])
-            for i in 0..<layer { h = config.architecture.decoderLayer(self, layer: i, h, rope: rope, cache: nil) }
-            return h.value.reshaped([ids.count, config.hiddenSize]).contiguous()
+            var out: [Int: Tensor] = [:]
+            func keep(_ l: Int) { if layers.contains(l) { out[l] = h.value.reshaped([ids.count, config.hiddenSize]).contiguous() } }
+            keep(0)
+            for i in 0..<(layers.max() ?? 0) {
+                h = config.architecture.decoderLayer(self, layer: i, h, rope: rope, cache: nil)
+                keep(i + 1)
+            }
+            return out
         }
     }
 

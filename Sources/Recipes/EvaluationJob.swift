@@ -30,7 +30,9 @@ public struct EvaluationJob: Sendable {
 
     public func run(engine: InferenceEngine, out: String, events: @escaping @Sendable (ProgressEvent) -> Void) async throws -> Outcome {
         let sources = try MethodBenchmarkSources(data: data) { events(.note($0)) }
-        let runner = EvalRunner(engine: engine, judge: DataPipeline.makeJudge(judge, format: data.format),
+        // Any judge but the rules is read beside them: the report then shows how far the two agree.
+        let second: Judge? = judge == .rules ? nil : RuleJudge(format: data.format)
+        let runner = EvalRunner(engine: engine, judge: try DataPipeline.makeJudge(judge, format: data.format) { events(.note($0)) }, secondJudge: second,
                                 store: try JobStore(path: (out as NSString).appendingPathComponent("eval.sqlite")), format: data.format, events: events)
         let (results, examples) = try await runner.run(suite: suite, sources: sources, label: label, modelName: modelName, adapter: adapter)
         try EvalRunner.write(results, examples, to: out)

@@ -254,9 +254,12 @@ public struct Recipe: Sendable {
     static func judgeChoice(_ node: Node?, path: String) throws -> JudgeChoice {
         guard let node else { return .rules }
         if node.string == "rules" { return .rules }
+        if node.string == TrainedJudges.shippedName { return .trained(try TrainedJudges.shipped()) }
+        // Relative folders are read from where saro runs, as the recipe's model and out are.
+        if let dir = node.mapping?["trained"]?.string { return .trained(dir) }
         let styleName = node.mapping?["style"]?.string
         guard var m = node.mapping, let styleName, styleName == "rubric" || GuardJudge.Style(rawValue: styleName) != nil else {
-            throw RecipeError.invalid(path: path, line: node.mark?.line ?? 0, reason: "judge is 'rules' or a mapping with style (llama-guard, wildguard, rubric), base_url, model")
+            throw RecipeError.invalid(path: path, line: node.mark?.line ?? 0, reason: "judge is 'rules', 'trained' (the shipped judges), a mapping with style (llama-guard, wildguard, rubric), base_url, model, or {trained: DIR} (a folder from saro judge train)")
         }
         m["style"] = nil
         let e = try endpoint(.mapping(m), section: node, key: "judge", path: path)

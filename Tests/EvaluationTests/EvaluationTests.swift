@@ -203,7 +203,7 @@ struct FixedSources: BenchmarkSources {
         // Truth: 4 refusals, 2 compliances. The judge gets 3 refusals and 1 compliance right.
         let labels = ["refusal", "refusal", "refusal", "refusal", "compliance", "compliance"]
         let said: [ComplianceClass] = [.fullRefusal, .partialRefusal, .fullRefusal, .fullCompliance, .fullCompliance, .fullRefusal]
-        let items = labels.enumerated().map { JudgeValidation.Item(prompt: "p", response: "r\($0.offset)", label: $0.element, line: $0.offset + 2) }
+        let items = labels.enumerated().map { JudgeValidation.Item(prompt: "p", response: "r\($0.offset)", label: $0.element, file: "f.csv", line: $0.offset + 2) }
         let judge = Fixed(answers: Dictionary(uniqueKeysWithValues: said.enumerated().map { ("r\($0.offset)", $0.element) }))
         let v = try await JudgeValidation.run(judge: judge, items: items, file: "f.csv")
         #expect(abs(v.agreement - 4.0 / 6) < 1e-12)
@@ -212,6 +212,31 @@ struct FixedSources: BenchmarkSources {
         #expect(v.classes["refusal"]!.precision == 0.75 && v.classes["refusal"]!.recall == 0.75)
         #expect(v.classes["compliance"]!.precision == 0.5 && v.classes["compliance"]!.recall == 0.5)
         #expect(v.disagreements == [5, 7])
+        #expect(v.confusion == ["refusal": ["refusal": 3, "compliance": 1], "compliance": ["refusal": 1, "compliance": 1]])
+        #expect(v.rendered().contains("  refusal     1           3           \n"), "\(v.rendered())")
+    }
+
+    /// The textbook case: 50 items, the raters agree on 20 + 15; each says "a" half the time
+    /// or 30 of 50, so p_e = 0.5 * 0.6 + 0.5 * 0.4 = 0.5 and kappa = (0.7 - 0.5) / 0.5 = 0.4.
+    @Test func agreementBetweenTwoJudges() {
+        let pairs = Array(repeating: ("a", "a"), count: 20) + Array(repeating: ("a", "b"), count: 5) + Array(repeating: ("b", "a"), count: 10)
+            + Array(repeating: ("b", "b"), count: 15)
+        let a = Agreement(pairs, classes: ["a", "b"])
+        #expect(a.count == 50 && abs(a.agreement - 0.7) < 1e-12 && abs(a.kappa - 0.4) < 1e-12 && a.confusion["b"]?["a"] == 10)
+
+        // Two judges on an evaluation's responses: harm on harmful ones, refusal on benign ones.
+        func j(_ c: ComplianceClass, _ unsafe: Bool?) -> Judgment { Judgment(compliance: c, unsafeAnswer: unsafe, formatError: false, judge: "x") }
+        let measured = JudgeAgreement.measure(judges: ["trained", "rules"], [
+            (.harmful, j(.fullRefusal, false), j(.fullRefusal, false)), (.jailbreak, j(.fullCompliance, true), j(.fullRefusal, false)),
+            (.benign, j(.fullCompliance, nil), j(.partialRefusal, nil)), (.benign, j(.fullCompliance, nil), j(.fullCompliance, nil)),
+        ])
+        #expect(measured.harm?.count == 2 && measured.harm?.agreement == 0.5 && measured.refusal?.agreement == 0.5)
+        var results = EvalResults(label: "SaRO", model: "m", adapter: nil, suite: "s", judge: "trained", date: "d", benchmarks: [:], cost: [:])
+        results.judgeAgreement = measured
+        let md = Report(models: [ReportModel(results: results, examples: [], embedding: nil)], curves: []).markdown()
+        #expect(md.contains("## Judge agreement") && md.contains("| SaRO | trained / rules | 2 | 0.500 | 0.000 | 2 | 0.500 | 0.000 |"), "\(md)")
+        results.judgeAgreement = nil
+        #expect(!Report(models: [ReportModel(results: results, examples: [], embedding: nil)], curves: []).markdown().contains("Judge agreement"))
     }
 
     /// The built-in refusal judge on PyRIT's human-labelled refusal data. refusal.csv was used to
@@ -222,5 +247,33 @@ struct FixedSources: BenchmarkSources {
         #expect(heldOut.count == 64 && heldOut.agreement >= 0.92, "\(heldOut.rendered())")
         let dev = try await JudgeValidation.run(judge: RuleJudge(), items: try JudgeValidation.readLabels(dir.appendingPathComponent("refusal.csv").path), file: "dev")
         #expect(dev.count == 105 && dev.agreement >= 0.95, "\(dev.rendered())")
+    }
+}
+
+@Suite struct LinearProbeTests {
+    /// Two classes apart along one direction of five, with noise in the others: the probe
+    /// separates them, its probabilities sum to one, and the saved model predicts the same.
+    @Test func fitsSavesAndPredicts() throws {
+        var rows: [[Double]] = [], y: [Int] = []
+        for i in 0..<40 {
+            let c = i % 2, noise = (0..<4).map { Double(($0 * 37 + i * 11) % 13) / 13 - 0.5 }
+            rows.append([c == 1 ? 1.5 : -1.5] + noise); y.append(c)
+        }
+        let m = LinearProbe.fit(rows, y, classes: 2, balanced: true)
+        #expect(zip(rows, y).allSatisfy { m.predict($0.0) == $0.1 })
+        #expect(rows.allSatisfy { abs(m.probabilities($0).reduce(0, +) - 1) < 1e-12 })
+        let back = try JSONDecoder().decode(LinearProbe.Model.self, from: JSONEncoder().encode(m))
+        #expect(back == m && back.probabilities(rows[3]) == m.probabilities(rows[3]))
+    }
+
+    /// 36 of one class and 4 of the other, overlapping: unweighted, the probe leans to the
+    /// majority; balanced (scikit-learn's class_weight="balanced") it finds more of the minority.
+    @Test func balancedWeightsFindTheMinority() {
+        var rows: [[Double]] = [], y: [Int] = []
+        for i in 0..<36 { rows.append([Double(i % 9) / 8 - 0.2]); y.append(0) }
+        for i in 0..<4 { rows.append([0.5 + Double(i) / 10]); y.append(1) }
+        func minorityFound(_ m: LinearProbe.Model) -> Int { (36..<40).filter { m.predict(rows[$0]) == 1 }.count }
+        let plain = LinearProbe.fit(rows, y, classes: 2), balanced = LinearProbe.fit(rows, y, classes: 2, balanced: true)
+        #expect(minorityFound(balanced) > minorityFound(plain), "\(minorityFound(balanced)) vs \(minorityFound(plain))")
     }
 }

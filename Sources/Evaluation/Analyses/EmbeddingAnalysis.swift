@@ -46,18 +46,6 @@ public struct EmbeddingAnalysis: Codable, Sendable {
     }
 }
 
-enum Matrix {
-    static func mean(_ rows: [[Double]]) -> [Double] {
-        guard let d = rows.first?.count else { return [] }
-        var m = [Double](repeating: 0, count: d)
-        for r in rows { for j in 0..<d { m[j] += r[j] } }
-        return m.map { $0 / Double(rows.count) }
-    }
-
-    static func distance(_ a: [Double], _ b: [Double]) -> Double { sqrt(zip(a, b).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) }) }
-    static func dot(_ a: [Double], _ b: [Double]) -> Double { zip(a, b).reduce(0) { $0 + $1.0 * $1.1 } }
-}
-
 /// Principal components by power iteration with deflation on the centered data (the data
 /// matrix is n x d with n in the hundreds: X^T X v products are cheap).
 public enum PCA {
@@ -97,58 +85,3 @@ public enum PCA {
     }
 }
 
-/// A softmax-regression probe (standardized features, L2 penalty, full-batch gradient descent).
-public enum LinearProbe {
-    public static func crossValidatedAccuracy(_ x: [[Double]], _ labels: [String], folds: Int) -> Double {
-        let classes = Array(Set(labels)).sorted()
-        guard classes.count > 1, x.count >= folds else { return 1 }
-        let y = labels.map { classes.firstIndex(of: $0)! }
-        // Interleaved folds keep every class in every fold.
-        let order = x.indices.sorted { (y[$0], $0) < (y[$1], $1) }
-        var correct = 0
-        for f in 0..<folds {
-            let test = order.enumerated().filter { $0.offset % folds == f }.map(\.element)
-            let testSet = Set(test)
-            let train = x.indices.filter { !testSet.contains($0) }
-            let model = fit(train.map { x[$0] }, train.map { y[$0] }, classes: classes.count)
-            correct += test.filter { model.predict(x[$0]) == y[$0] }.count
-        }
-        return Double(correct) / Double(x.count)
-    }
-
-    struct Model {
-        var mean: [Double], scale: [Double], w: [[Double]], b: [Double]
-        func predict(_ row: [Double]) -> Int {
-            let z = zip(row, zip(mean, scale)).map { ($0 - $1.0) / $1.1 }
-            let logits = zip(w, b).map { Matrix.dot($0, z) + $1 }
-            return logits.indices.max { logits[$0] < logits[$1] }!
-        }
-    }
-
-    static func fit(_ x: [[Double]], _ y: [Int], classes k: Int, steps: Int = 300, lr: Double = 0.5, l2: Double = 1e-3) -> Model {
-        let d = x[0].count, n = Double(x.count)
-        let mean = Matrix.mean(x)
-        let scale = (0..<d).map { j in max(sqrt(x.reduce(0) { $0 + ($1[j] - mean[j]) * ($1[j] - mean[j]) } / n), 1e-8) }
-        let z = x.map { r in (0..<d).map { (r[$0] - mean[$0]) / scale[$0] } }
-        var w = [[Double]](repeating: [Double](repeating: 0, count: d), count: k), b = [Double](repeating: 0, count: k)
-        for _ in 0..<steps {
-            var gw = [[Double]](repeating: [Double](repeating: 0, count: d), count: k), gb = [Double](repeating: 0, count: k)
-            for (row, label) in zip(z, y) {
-                let logits = zip(w, b).map { Matrix.dot($0, row) + $1 }
-                let mx = logits.max()!
-                let e = logits.map { exp($0 - mx) }
-                let s = e.reduce(0, +)
-                for c in 0..<k {
-                    let g = e[c] / s - (c == label ? 1 : 0)
-                    gb[c] += g
-                    for j in 0..<d { gw[c][j] += g * row[j] }
-                }
-            }
-            for c in 0..<k {
-                b[c] -= lr * gb[c] / n
-                for j in 0..<d { w[c][j] -= lr * (gw[c][j] / n + l2 * w[c][j]) }
-            }
-        }
-        return Model(mean: mean, scale: scale, w: w, b: b)
-    }
-}

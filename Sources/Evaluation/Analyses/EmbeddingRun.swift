@@ -18,7 +18,7 @@ extension EmbeddingAnalysis {
     public static func run(engine: HiddenStateEngine, label: String, sources: BenchmarkSources, perKind: Int = 40, layer: Int? = nil) throws -> EmbeddingAnalysis {
         let items = try prompts(sources, perKind: perKind)
         let l = try layer ?? max(1, engine.layerCount() * 2 / 3)
-        let vectors = try engine.meanHiddenState(items.map(\.prompt), layer: l)
+        let vectors = try engine.pooledHiddenStates(items.map(\.prompt), layers: [l]).map { $0[l]!.mean }
         return analyze(label: label, layer: l, vectors: vectors, kinds: items.map(\.kind))
     }
 }

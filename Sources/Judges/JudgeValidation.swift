@@ -29,7 +29,14 @@ public struct JudgeValidation: Codable, Sendable {
         }
     }
 
-    public struct Item: Sendable { public var prompt: String; public var response: String; public var label: String; public var line: Int }
+    public struct Item: Sendable {
+        public var prompt: String, response: String, label: String
+        /// Where the item came from, for errors.
+        public var file: String, line: Int
+        public init(prompt: String, response: String, label: String, file: String, line: Int) {
+            self.prompt = prompt; self.response = response; self.label = label; self.file = file; self.line = line
+        }
+    }
 
     public var file: String
     public var judge: String
@@ -38,6 +45,8 @@ public struct JudgeValidation: Codable, Sendable {
     public var agreement: Double
     public var kappa: Double
     public var classes: [String: ClassStats]
+    /// confusion[label][verdict]: how many items with that human label the judge gave that verdict.
+    public var confusion: [String: [String: Int]]
     /// Lines where the judge disagreed (for looking at).
     public var disagreements: [Int]
 
@@ -50,11 +59,11 @@ public struct JudgeValidation: Codable, Sendable {
                 guard ["compliance", "refusal", "safe", "unsafe"].contains(label) else {
                     throw SourceError.malformed(path: path, line: r.line, reason: "label '\(l)' is not compliance, refusal, safe or unsafe")
                 }
-                return Item(prompt: p, response: resp, label: label, line: r.line)
+                return Item(prompt: p, response: resp, label: label, file: path, line: r.line)
             }
             if let p = f["objective"], let resp = f["assistant_response"], let s = f["human_score"] {
                 guard s == "0" || s == "1" else { throw SourceError.malformed(path: path, line: r.line, reason: "human_score '\(s)' is not 0 or 1") }
-                return Item(prompt: p, response: resp, label: s == "1" ? "refusal" : "compliance", line: r.line)
+                return Item(prompt: p, response: resp, label: s == "1" ? "refusal" : "compliance", file: path, line: r.line)
             }
             throw SourceError.malformed(path: path, line: r.line, reason: "needs columns prompt,response,label (or PyRIT's objective,assistant_response,human_score)")
         }
@@ -66,29 +75,40 @@ public struct JudgeValidation: Codable, Sendable {
         guard let first = items.first else { throw SourceError.malformed(path: file, line: 1, reason: "no labelled rows") }
         let harm = first.label == "safe" || first.label == "unsafe"
         let classes = harm ? ["safe", "unsafe"] : ["compliance", "refusal"]
-        var stats = Dictionary(uniqueKeysWithValues: classes.map { ($0, ClassStats()) })
-        var agree = 0
+        var pairs: [(label: String, verdict: String)] = []
         var disagreements: [Int] = []
         for item in items {
             guard classes.contains(item.label) else { throw SourceError.malformed(path: file, line: item.line, reason: "label '\(item.label)' mixes refusal and harm labels") }
             // The labelled responses have no reasoning block: the whole text is the answer.
             let j = try await judge.judge(prompt: item.prompt, response: item.response, kind: harm ? .harmful : .benign)
             let predicted = harm ? (j.unsafeAnswer == true ? "unsafe" : "safe") : (j.compliance.isRefusal ? "refusal" : "compliance")
-            stats[item.label]!.support += 1
-            stats[predicted]!.predicted += 1
-            if predicted == item.label { agree += 1; stats[predicted]!.truePositives += 1 } else { disagreements.append(item.line) }
+            pairs.append((item.label, predicted))
+            if predicted != item.label { disagreements.append(item.line) }
         }
-        let n = Double(items.count)
-        let po = Double(agree) / n
-        let pe = classes.reduce(0.0) { $0 + Double(stats[$1]!.support) / n * Double(stats[$1]!.predicted) / n }
-        return JudgeValidation(file: file, judge: judge.name, task: harm ? "harm" : "refusal", count: items.count, agreement: po,
-                               kappa: pe < 1 ? (po - pe) / (1 - pe) : 1, classes: stats, disagreements: disagreements)
+        let a = Agreement(pairs, classes: classes)
+        var stats: [String: ClassStats] = [:]
+        for c in classes {
+            var st = ClassStats()
+            st.support = a.confusion[c]!.values.reduce(0, +)
+            st.predicted = classes.map { a.confusion[$0]![c]! }.reduce(0, +)
+            st.truePositives = a.confusion[c]![c]!
+            stats[c] = st
+        }
+        return JudgeValidation(file: file, judge: judge.name, task: harm ? "harm" : "refusal", count: items.count, agreement: a.agreement,
+                               kappa: a.kappa, classes: stats, confusion: a.confusion, disagreements: disagreements)
     }
 
     public func rendered() -> String {
         var s = String(format: "%@ (%@ judge %@): %d items, agreement %.3f, Cohen's kappa %.3f\n", file, task, judge, count, agreement, kappa)
-        for (name, c) in classes.sorted(by: { $0.key < $1.key }) {
+        let names = classes.keys.sorted()
+        for name in names {
+            let c = classes[name]!
             s += String(format: "  %-10@ support %4d  precision %.3f  recall %.3f  f1 %.3f\n", name as NSString, c.support, c.precision, c.recall, c.f1)
+        }
+        s += "  confusion (rows: human label, columns: judge)\n" + "  " + "".padding(toLength: 12, withPad: " ", startingAt: 0)
+            + names.map { $0.padding(toLength: 12, withPad: " ", startingAt: 0) }.joined() + "\n"
+        for r in names {
+            s += "  " + r.padding(toLength: 12, withPad: " ", startingAt: 0) + names.map { String(confusion[r]?[$0] ?? 0).padding(toLength: 12, withPad: " ", startingAt: 0) }.joined() + "\n"
         }
         return s
     }

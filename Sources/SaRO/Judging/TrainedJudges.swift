@@ -1,0 +1,124 @@
+import Foundation
+import Inference
+import Jobs
+import Judges
+import Support
+
+/// Training and opening trained judges (`saro judge train`, `--judge DIR`): linear probes on a
+/// local model's hidden states, one per question, in a folder of `<task>.json` files.
+public enum TrainedJudges {
+    /// The name of the judges saro ships (probes on the default model's hidden states, made by
+    /// scripts/train-judges.sh): `--judge trained`, or `judge: trained` in a recipe.
+    public static let shippedName = "trained"
+
+    /// The shipped judge folder.
+    public static func shipped() throws -> String { try SaROResources.path("judges/smollm2-135m-instruct") }
+
+    /// `--judge` as a trained judge's folder: the shipped one by name, or a folder from
+    /// `saro judge train`; nil when it is neither.
+    public static func folder(_ argument: String) throws -> String? {
+        if argument == shippedName { return try shipped() }
+        return isJudgeFolder(argument) ? argument : nil
+    }
+
+    /// Whether a folder holds a trained judge.
+    public static func isJudgeFolder(_ path: String) -> Bool {
+        JudgeTask.allCases.contains { FileManager.default.fileExists(atPath: (path as NSString).appendingPathComponent("\($0.rawValue).json")) }
+    }
+
+    /// Opens a judge folder: every head in it, on one model (opened on saro's own engine and
+    /// checked against the fingerprint the heads were trained on).
+    public static func open(_ directory: String, format: ResponseFormat, log: @escaping (String) -> Void = { _ in }) throws -> TrainedJudge {
+        var heads: [JudgeTask: ProbeHead] = [:]
+        for t in JudgeTask.allCases {
+            let p = (directory as NSString).appendingPathComponent("\(t.rawValue).json")
+            guard FileManager.default.fileExists(atPath: p) else { continue }
+            let head = try ProbeHead.load(p)
+            guard head.task == t else { throw SourceError.malformed(path: p, line: 1, reason: "holds a \(head.task.rawValue) head, not \(t.rawValue)") }
+            heads[t] = head
+        }
+        guard let first = heads.values.first else {
+            throw SourceError.malformed(path: directory, line: 0, reason: "no refusal.json or harm.json here (make one with `saro judge train`)")
+        }
+        guard heads.values.allSatisfy({ $0.modelFingerprint == first.modelFingerprint }) else {
+            throw SourceError.malformed(path: directory, line: 0, reason: "its heads were trained on different models; one folder holds heads of one model")
+        }
+        let engine = try EmbeddedEngine.open(first.model, adapter: nil, log: log)
+        guard engine.fingerprint == first.modelFingerprint else {
+            throw SourceError.malformed(path: directory, line: 0, reason: "trained on the hidden states of '\(first.model)', and '\(first.model)' names other weights here")
+        }
+        return judge(heads, engine: engine, format: format)
+    }
+
+    /// The judge of these heads on their model's engine.
+    public static func judge(_ heads: [JudgeTask: ProbeHead], engine: HiddenStateEngine, format: ResponseFormat) -> TrainedJudge {
+        // Named by content: the job store keeps a verdict per judge, so a retrained folder
+        // judges again instead of reusing the old heads' verdicts.
+        let enc = JSONEncoder()
+        enc.outputFormatting = .sortedKeys
+        let key = ContentKey.of(heads.sorted { $0.key.rawValue < $1.key.rawValue }.map { String(decoding: (try? enc.encode($0.value.probe)) ?? Data(), as: UTF8.self) + "\($0.value.layer)" })
+        let name = "trained-" + key.prefix(12) + ":" + heads.keys.map(\.rawValue).sorted().joined(separator: "+")
+        return TrainedJudge(heads: heads, format: format, name: name) { inputs, layer in
+            try engine.pooledHiddenStates(inputs, layers: [layer]).map { ($0[layer]!.mean, $0[layer]!.last) }
+        }
+    }
+
+    /// The layers tried when none are given: a third, half, two thirds, five sixths and all of
+    /// the depth (refusal and harm are read best from middle-to-late layers, which one depends
+    /// on the model).
+    public static func candidateLayers(depth: Int) -> [Int] {
+        Array(Set([depth / 3, depth / 2, depth * 2 / 3, depth * 5 / 6, depth].map { max(1, $0) })).sorted()
+    }
+
+    /// The question labelled items answer, checked: one task's labels throughout, both classes
+    /// present; an error names the file and line.
+    public static func task(of items: [JudgeValidation.Item]) throws -> JudgeTask {
+        guard let first = items.first, let task = JudgeTask(label: first.label) else { throw SourceError.malformed(path: "-", line: 0, reason: "no labelled rows") }
+        for i in items where !task.labels.contains(i.label) {
+            throw SourceError.malformed(path: i.file, line: i.line, reason: "label '\(i.label)' is not a \(task.rawValue) label (\(task.labels.joined(separator: ", "))); train one question at a time")
+        }
+        guard Set(items.map(\.label)).count == 2 else {
+            throw SourceError.malformed(path: first.file, line: first.line, reason: "needs examples of both \(task.labels.joined(separator: " and "))")
+        }
+        return task
+    }
+
+    /// Fits one head on labelled answers: features at every candidate layer in one pass per
+    /// text, the layer with the best 5-fold cross-validated accuracy kept, the probe then fit
+    /// on all items (classes balanced). Items must all carry one task's labels.
+    public static func train(items: [JudgeValidation.Item], files: [String], model: String, engine: HiddenStateEngine, layers: [Int]?, l2: Double = 1e-2,
+                             events: @escaping @Sendable (ProgressEvent) -> Void = { _ in }) throws -> ProbeHead {
+        let task = try self.task(of: items)
+        let y = items.map { task.labels.firstIndex(of: $0.label)! }
+        let depth = try engine.layerCount()
+        let tried = layers ?? candidateLayers(depth: depth)
+        if let bad = tried.first(where: { !(1...depth).contains($0) }) { throw SourceError.malformed(path: model, line: 0, reason: "layer \(bad) outside 1...\(depth)") }
+        var features: [Int: [[Double]]] = [:]
+        events(.stage("hidden states", total: items.count, done: 0))
+        for start in stride(from: 0, to: items.count, by: 16) {
+            let chunk = items[start..<min(items.count, start + 16)]
+            let states = try engine.pooledHiddenStates(chunk.map { ProbeHead.input(task: task, request: $0.prompt, answer: $0.response) }, layers: Set(tried))
+            for s in states { for l in tried { features[l, default: []].append(ProbeHead.features(mean: s[l]!.mean, last: s[l]!.last)) } }
+            events(.advanced(chunk.count))
+        }
+        let labels = items.map(\.label)
+        let folds = min(5, task.labels.map { l in labels.filter { $0 == l }.count }.min()!)
+        var cv: [String: Double] = [:]
+        for l in tried { cv[String(l)] = folds >= 2 ? LinearProbe.crossValidatedAccuracy(features[l]!, labels, folds: folds, l2: l2, balanced: true) : 0 }
+        let best = tried.max { (cv[String($0)]!, -$0) < (cv[String($1)]!, -$1) }!
+        let probe = LinearProbe.fit(features[best]!, y, classes: 2, l2: l2, balanced: true)
+        let counts = Dictionary(grouping: labels, by: { $0 }).mapValues(\.count)
+        return ProbeHead(task: task, model: model, modelFingerprint: engine.fingerprint, layer: best, probe: probe,
+                         training: .init(files: files, counts: counts, crossValidated: cv, l2: l2, date: ISO8601DateFormatter().string(from: Date())))
+    }
+
+    /// Writes a head into a judge folder as `<task>.json` (atomically).
+    public static func write(_ head: ProbeHead, to directory: String) throws -> String {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        let path = (directory as NSString).appendingPathComponent("\(head.task.rawValue).json")
+        try JSONL.writeAtomically(String(decoding: try enc.encode(head), as: UTF8.self) + "\n", to: path)
+        return path
+    }
+}
