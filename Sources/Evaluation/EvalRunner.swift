@@ -32,14 +32,11 @@ public struct JudgeAgreement: Codable, Sendable {
     public var refusal: Agreement?
 
     public static func measure(judges: [String], _ pairs: [(kind: RequestKind, first: Judgment, second: Judgment)]) -> JudgeAgreement {
-        let harmful = pairs.filter { $0.kind.isHarmful }.map { (unsafeLabel($0.first), unsafeLabel($0.second)) }
-        let benign = pairs.filter { !$0.kind.isHarmful }.map { (refusalLabel($0.first), refusalLabel($0.second)) }
+        let harmful = pairs.filter { $0.kind.isHarmful }.map { (JudgeTask.harm.label(of: $0.first), JudgeTask.harm.label(of: $0.second)) }
+        let benign = pairs.filter { !$0.kind.isHarmful }.map { (JudgeTask.refusal.label(of: $0.first), JudgeTask.refusal.label(of: $0.second)) }
         return JudgeAgreement(judges: judges, harm: harmful.isEmpty ? nil : Agreement(harmful, classes: JudgeTask.harm.labels),
                               refusal: benign.isEmpty ? nil : Agreement(benign, classes: JudgeTask.refusal.labels))
     }
-
-    static func unsafeLabel(_ j: Judgment) -> String { j.unsafeAnswer == true ? "unsafe" : "safe" }
-    static func refusalLabel(_ j: Judgment) -> String { j.compliance.isRefusal ? "refusal" : "compliance" }
 }
 
 /// Runs a suite on one model: generates greedily on its inference engine, judges, scores, and

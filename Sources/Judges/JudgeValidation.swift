@@ -1,6 +1,5 @@
 import Support
 import Foundation
-import Judges
 
 /// Agreement of a judge with human labels: `saro judge validate`.
 ///
@@ -56,7 +55,7 @@ public struct JudgeValidation: Codable, Sendable {
             let f = r.fields
             if let p = f["prompt"], let resp = f["response"], let l = f["label"] {
                 let label = l.trimmingCharacters(in: .whitespaces).lowercased()
-                guard ["compliance", "refusal", "safe", "unsafe"].contains(label) else {
+                guard JudgeTask(label: label) != nil else {
                     throw SourceError.malformed(path: path, line: r.line, reason: "label '\(l)' is not compliance, refusal, safe or unsafe")
                 }
                 return Item(prompt: p, response: resp, label: label, file: path, line: r.line)
@@ -74,14 +73,15 @@ public struct JudgeValidation: Codable, Sendable {
     public static func run(judge: Judge, items: [Item], file: String) async throws -> JudgeValidation {
         guard let first = items.first else { throw SourceError.malformed(path: file, line: 1, reason: "no labelled rows") }
         let harm = first.label == "safe" || first.label == "unsafe"
-        let classes = harm ? ["safe", "unsafe"] : ["compliance", "refusal"]
+        let task: JudgeTask = harm ? .harm : .refusal
+        let classes = task.labels
         var pairs: [(label: String, verdict: String)] = []
         var disagreements: [Int] = []
         for item in items {
             guard classes.contains(item.label) else { throw SourceError.malformed(path: file, line: item.line, reason: "label '\(item.label)' mixes refusal and harm labels") }
             // The labelled responses have no reasoning block: the whole text is the answer.
             let j = try await judge.judge(prompt: item.prompt, response: item.response, kind: harm ? .harmful : .benign)
-            let predicted = harm ? (j.unsafeAnswer == true ? "unsafe" : "safe") : (j.compliance.isRefusal ? "refusal" : "compliance")
+            let predicted = task.label(of: j)
             pairs.append((item.label, predicted))
             if predicted != item.label { disagreements.append(item.line) }
         }
@@ -94,7 +94,7 @@ public struct JudgeValidation: Codable, Sendable {
             st.truePositives = a.confusion[c]![c]!
             stats[c] = st
         }
-        return JudgeValidation(file: file, judge: judge.name, task: harm ? "harm" : "refusal", count: items.count, agreement: a.agreement,
+        return JudgeValidation(file: file, judge: judge.name, task: task.rawValue, count: items.count, agreement: a.agreement,
                                kappa: a.kappa, classes: stats, confusion: a.confusion, disagreements: disagreements)
     }
 

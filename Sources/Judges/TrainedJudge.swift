@@ -11,6 +11,11 @@ public enum JudgeTask: String, Codable, Sendable, CaseIterable {
     /// The two labels, negative first (class 0, class 1).
     public var labels: [String] { self == .refusal ? ["compliance", "refusal"] : ["safe", "unsafe"] }
 
+    /// A judgment's answer to this question, as one of `labels`.
+    public func label(of j: Judgment) -> String {
+        self == .refusal ? (j.compliance.isRefusal ? "refusal" : "compliance") : (j.unsafeAnswer == true ? "unsafe" : "safe")
+    }
+
     /// The task whose labels these are.
     public init?(label: String) {
         guard let t = Self.allCases.first(where: { $0.labels.contains(label) }) else { return nil }

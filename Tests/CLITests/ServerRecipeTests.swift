@@ -191,4 +191,17 @@ import Testing
             "\(error)".hasPrefix("r.yaml:") && "\(error)".contains("step_judge is 'rules' or an endpoint mapping")
         }
     }
+
+    /// judge: the rules by default, the shipped trained judge by name, or a folder from saro
+    /// judge train; anything else names the line.
+    @Test func trainedJudgeKey() throws {
+        let tiny = try String(contentsOf: TrainResumeTests.repo.appendingPathComponent("recipes/tiny.yaml"), encoding: .utf8)
+        #expect(try Recipe.parse(tiny, path: "r.yaml").judge == .rules)
+        let shipped = try Recipe.parse(tiny + "\njudge: trained\n", path: "r.yaml")
+        #expect(shipped.judge == .trained(try TrainedJudges.shipped()))
+        #expect(try Recipe.parse(tiny + "\njudge: {trained: judges/mine}\n", path: "r.yaml").judge == .trained("judges/mine"))
+        #expect { try Recipe.parse(tiny + "\njudge: probe\n", path: "r.yaml") } throws: { error in
+            "\(error)".hasPrefix("r.yaml:") && "\(error)".contains("'trained' (the shipped judges)")
+        }
+    }
 }
