@@ -147,9 +147,7 @@ public struct EvalRunner {
 
     /// Writes `results.json` and `examples.jsonl` into a folder (atomically).
     public static func write(_ results: EvalResults, _ examples: [ExampleResult], to dir: String) throws {
-        let enc = JSONEncoder()
-        enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        try JSONL.writeAtomically(String(decoding: try enc.encode(results), as: UTF8.self) + "\n", to: (dir as NSString).appendingPathComponent("results.json"))
+        try JSONL.writeDocument(results, to: (dir as NSString).appendingPathComponent("results.json"))
         try JSONL.write(examples, to: (dir as NSString).appendingPathComponent("examples.jsonl"))
     }
 }

@@ -58,4 +58,12 @@ public enum JSONL {
         try AtomicFile.write(Data(text.utf8), to: path)
     }
 
+    /// One value as a pretty-printed JSON document (keys sorted, slashes as they are, a final
+    /// newline), written atomically: the results, reports and records saro keeps.
+    public static func writeDocument<T: Encodable>(_ value: T, to path: String) throws {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        try writeAtomically(String(decoding: try enc.encode(value), as: UTF8.self) + "\n", to: path)
+    }
+
 }

@@ -72,8 +72,8 @@ public struct JudgeValidation: Codable, Sendable {
     /// request (compliance class); safe/unsafe labels as answers to a harmful one.
     public static func run(judge: Judge, items: [Item], file: String) async throws -> JudgeValidation {
         guard let first = items.first else { throw SourceError.malformed(path: file, line: 1, reason: "no labelled rows") }
-        let harm = first.label == "safe" || first.label == "unsafe"
-        let task: JudgeTask = harm ? .harm : .refusal
+        let task = JudgeTask(label: first.label) ?? .refusal
+        let harm = task == .harm
         let classes = task.labels
         var pairs: [(label: String, verdict: String)] = []
         var disagreements: [Int] = []

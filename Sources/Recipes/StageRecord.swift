@@ -26,8 +26,6 @@ public struct StageRecords: Codable, Sendable {
     }
 
     public func save(_ path: String) throws {
-        let enc = JSONEncoder()
-        enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        try JSONL.writeAtomically(String(decoding: try enc.encode(self), as: UTF8.self) + "\n", to: path)
+        try JSONL.writeDocument(self, to: path)
     }
 }

@@ -90,10 +90,8 @@ public final class DataPipeline: @unchecked Sendable {
     }
 
     func finish(_ report: BuildReport) throws -> BuildReport {
-        let enc = JSONEncoder()
-        enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         let name = URL(fileURLWithPath: report.output).deletingPathExtension().lastPathComponent
-        try JSONL.writeAtomically(String(decoding: try enc.encode(report), as: UTF8.self) + "\n", to: path("\(name).report.json"))
+        try JSONL.writeDocument(report, to: path("\(name).report.json"))
         return report
     }
 

@@ -115,10 +115,8 @@ public enum TrainedJudges {
     /// Writes a head into a judge folder as `<task>.json` (atomically).
     public static func write(_ head: ProbeHead, to directory: String) throws -> String {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let enc = JSONEncoder()
-        enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         let path = (directory as NSString).appendingPathComponent("\(head.task.rawValue).json")
-        try JSONL.writeAtomically(String(decoding: try enc.encode(head), as: UTF8.self) + "\n", to: path)
+        try JSONL.writeDocument(head, to: path)
         return path
     }
 }
