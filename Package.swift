@@ -46,9 +46,11 @@ let package = Package(
         // keys (SHA-256), helper programs, the monotonic clock, input-file errors with their
         // line, CSV, UTF-8 and YAML error positions.
         .target(name: "Support", dependencies: ["CSupport", .product(name: "Yams", package: "Yams"), .product(name: "Crypto", package: "swift-crypto")]),
+        // Jinja templates as Hugging Face renders chat templates (Jinja2 semantics, Python's text rules).
+        .target(name: "Jinja"),
         .target(
             name: "Tokenizers",
-            dependencies: ["Support"],
+            dependencies: ["Support", "Jinja"],
             swiftSettings: simdFlags
         ),
         .target(
@@ -193,7 +195,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ModelsTests",
-            dependencies: ["Models", "Tensor"],
+            dependencies: ["Models", "Tensor", "Jinja"],
             resources: [.copy("Golden")],
             swiftSettings: simdFlags
         ),

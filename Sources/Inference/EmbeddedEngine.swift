@@ -34,8 +34,9 @@ public final class EmbeddedEngine: HiddenStateEngine, @unchecked Sendable {
         let url = try ModelStore.resolve(name, log: log)
         let engine = EmbeddedEngine(fingerprint: modelKey(url, adapter: adapter)) {
             let loaded = try PretrainedModel.load(url: url)
-            return Loaded(model: try loaded.makeModel(adapter: adapter), tokenizer: loaded.tokenizer,
-                          template: try ChatTemplate.resolve(name: nil, tokenizer: loaded.tokenizer))
+            let template = try ChatTemplate.resolve(name: nil, tokenizer: loaded.tokenizer)
+            template.warning.map { log("warning: " + $0) }
+            return Loaded(model: try loaded.makeModel(adapter: adapter), tokenizer: loaded.tokenizer, template: template)
         }
         engine.batchSize = batchSize
         return engine

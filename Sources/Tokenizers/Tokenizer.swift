@@ -120,6 +120,26 @@ public final class Tokenizer: @unchecked Sendable {
         return ids
     }
 
+    /// Token ids with the UTF-8 byte range of `text` each stands for (special tokens recognised).
+    /// A span the normalizer changed (NFC) gets offsets in the normalized text, clamped to the span.
+    public func encodeWithOffsets(_ text: String) -> [(id: Int, start: Int, end: Int)] {
+        var out: [(id: Int, start: Int, end: Int)] = []
+        var offset = 0
+        for (span, added) in splitOnAddedTokens(text, enabled: true) {
+            let spanBytes = span.utf8.count
+            if let added { out.append((added, offset, offset + spanBytes)); offset += spanBytes; continue }
+            let normalized = normalizeNFC ? Substring(String(span).precomposedStringWithCanonicalMapping) : span
+            var at = offset
+            for id in encodeOrdinary(normalized) {
+                let end = min(at + byteCount(of: id), offset + spanBytes)
+                out.append((id, at, end))
+                at = end
+            }
+            offset += spanBytes
+        }
+        return out
+    }
+
     /// The text spans between added tokens, and the added tokens' ids, in order.
     func splitOnAddedTokens(_ text: String, enabled: Bool) -> [(Substring, Int?)] {
         guard enabled, !addedByLength.isEmpty else { return [(text[...], nil)] }

@@ -126,7 +126,7 @@ public struct DatasetReader {
             do {
                 prompt = try template.render(promptMessages, tokenizer: tokenizer, addGenerationPrompt: !partial, continueFinalMessage: partial).ids
             } catch { throw DataError.malformed(file: path, line: number, reason: "\(error)") }
-            let eot = template.stopTokenIds(tokenizer: tokenizer).sorted().first.map { [$0] } ?? []
+            let eot = template.endOfTurnTokenId(tokenizer: tokenizer).map { [$0] } ?? []
             func completion(_ t: Turns) throws -> [Int] {
                 switch t {
                 case .text(let s): return tokenizer.encode(s, parseSpecial: false) + eot

@@ -21,6 +21,7 @@ public struct TrainingSession {
         try options.validate()
         let tokenizer = loaded.tokenizer
         let template = try ChatTemplate.resolve(name: chatTemplate, tokenizer: tokenizer)
+        template.warning.map { log("warning: " + $0) }
         let reader = DatasetReader(tokenizer: tokenizer, template: template, maxLength: options.maxLength)
         let model = try loaded.makeModel(trainable: options.full)
         model.gradientCheckpointing = options.gradientCheckpointing ?? false
@@ -67,7 +68,7 @@ public struct TrainingSession {
             // the untouched weights for full fine-tuning. Computed once, cached on disk.
             func reference(_ examples: [PreferenceExample], _ name: String, needed: [Int]? = nil) throws -> [Float] {
                 let fingerprint = ContentKey.of([FileDigest.of(loaded.source.path), FileDigest.of(data), evalData.map(FileDigest.of) ?? "",
-                                                 String(options.maxLength), "\(template.format)", name,
+                                                 String(options.maxLength), template.identity, name,
                                                  String(examples.count), String(examples.map(\.tokens).reduce(0, +))])
                 try FileManager.default.createDirectory(at: outputDirectory, withIntermediateDirectories: true)
                 model.lora?.enabled = false

@@ -43,6 +43,7 @@ struct GenerateCommand: ParsableCommand {
         let model = try modelOptions.makeModel(loaded)
         let tokenizer = loaded.tokenizer
         let template = try ChatTemplate.resolve(name: chat.chatTemplate, tokenizer: tokenizer)
+        if let w = template.warning { FileHandle.standardError.write(Data("saro: warning: \(w)\n".utf8)) }
         let generator = Generator(model: model, tokenizer: tokenizer)
         let options = GenerationOptions(
             maxNewTokens: maxTokens,

@@ -38,6 +38,7 @@ extension ModelOptions {
         var loader: (@Sendable (String) throws -> LlamaModel)?
         if runtimeAdapters { loader = { path in try base.make(adapter: path) } }
         let template = try ChatTemplate.resolve(name: chatTemplate, tokenizer: loaded.tokenizer)
+        if let w = template.warning { FileHandle.standardError.write(Data("saro: warning: \(w)\n".utf8)) }
         return OpenAIServer(model: model, tokenizer: loaded.tokenizer, template: template, options: options, adapterLoader: loader)
     }
 }
@@ -51,7 +52,7 @@ private struct SendableModel: @unchecked Sendable {
 
 /// Options of commands that render chat conversations.
 struct ChatOptions: ParsableArguments {
-    @Option(help: "Chat template: auto (from the model), chatml, llama3 or mistral.")
+    @Option(help: "Chat template: auto (the model's own, from tokenizer_config.json or the GGUF), a Jinja template file, or the built-in chatml, llama3 or mistral.")
     var chatTemplate = "auto"
 
     @Option(help: "System prompt (default: the template's own, if it has one).")

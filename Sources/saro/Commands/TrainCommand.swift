@@ -53,7 +53,7 @@ struct TrainOptions: ParsableArguments {
     @Option(help: "Training data (JSONL).") var data: String?
     @Option(help: "Validation data (JSONL); else --eval-split of the data is held out.") var evalData: String?
     @Option(help: "Output folder.") var out: String?
-    @Option(help: "Chat template: auto, chatml, llama3, mistral.") var chatTemplate: String?
+    @Option(help: "Chat template: auto (the model's own), a Jinja template file, or the built-in chatml, llama3 or mistral.") var chatTemplate: String?
     @Option(help: "Training epochs.") var epochs: Double?
     @Option(help: "Stop after this many optimizer steps (overrides --epochs).") var maxSteps: Int?
     @Option(help: "Sequences (or pairs) per micro-batch.") var batchSize: Int?
