@@ -14,8 +14,9 @@ public enum TokenizerError: Error, CustomStringConvertible {
     }
 }
 
-/// A byte-level BPE tokenizer (GPT-2, Llama 3, Qwen2, SmolLM2), encoding and decoding exactly
-/// as Hugging Face `tokenizers` does for these models.
+/// A BPE tokenizer, byte-level (GPT-2, Llama 3, Qwen2, SmolLM2) or SentencePiece-style (Llama 2,
+/// Mistral, Gemma: `SentencePieceSettings`), encoding and decoding exactly as Hugging Face
+/// `tokenizers` does for these models.
 ///
 /// Encoding: added tokens (such as `<|im_start|>`) are cut out of the text first and map to
 /// their ids; each remaining span is pre-tokenized into pieces; each piece, in the byte-level
@@ -32,11 +33,14 @@ public final class Tokenizer: @unchecked Sendable {
     public let idToToken: [String]
     public let addedTokens: [AddedToken]
     public let preTokenizer: PreTokenizer
+    /// Set for SentencePiece-style BPE ("▁" for spaces, byte fallback); nil for byte-level BPE.
+    public let sentencePiece: SentencePieceSettings?
     /// (left id, right id) -> (rank, merged id)
     let merges: [Pair: (rank: Int, id: Int)]
     /// The id of each byte's byte-level symbol; nil for bytes the vocabulary lacks (SmolLM2
     /// has no symbol for 21 bytes that never occur in valid text). Like `tokenizers` without
-    /// an unknown token, such symbols are dropped.
+    /// an unknown token, such symbols are dropped. For SentencePiece-style BPE, each byte's
+    /// `<0xXX>` fallback token.
     let byteIds: [Int?]
     let specialIds: Set<Int>
     let addedTokenIds: Set<Int>
@@ -69,7 +73,8 @@ public final class Tokenizer: @unchecked Sendable {
     /// The largest vocabulary accepted (as `LlamaConfig.limits.vocab`).
     public static let maxTokenID = 1 << 22
 
-    public init(vocab: [String: Int], merges mergeList: [(String, String)], addedTokens: [AddedToken], preTokenizer: PreTokenizer, source: String) throws {
+    public init(vocab: [String: Int], merges mergeList: [(String, String)], addedTokens: [AddedToken], preTokenizer: PreTokenizer, source: String,
+                sentencePiece: SentencePieceSettings? = nil) throws {
         var vocab = vocab
         for t in addedTokens { vocab[t.content] = t.id }
         // Ids index the id-to-token table: a negative or huge id from a corrupt file is an
@@ -94,8 +99,9 @@ public final class Tokenizer: @unchecked Sendable {
             if m[key] == nil { m[key] = (rank, merged) }
         }
         merges = m
-        byteIds = ByteLevel.byteToScalar.map { vocab[String($0)] }
-        guard byteIds.compactMap({ $0 }).count >= 128 else {
+        self.sentencePiece = sentencePiece
+        byteIds = sentencePiece == nil ? ByteLevel.byteToScalar.map { vocab[String($0)] } : Self.byteFallbackIds(vocab)
+        guard sentencePiece != nil || byteIds.compactMap({ $0 }).count >= 128 else {
             throw TokenizerError.invalid(source: source, reason: "the vocabulary lacks most byte-level symbols: not a byte-level BPE tokenizer")
         }
         specialIds = Set(addedTokens.filter(\.special).map(\.id))
@@ -112,6 +118,13 @@ public final class Tokenizer: @unchecked Sendable {
     public func encode(_ text: String, addSpecialTokens: Bool = false, parseSpecial: Bool = true) -> [Int] {
         var ids: [Int] = []
         if addSpecialTokens && addBosToken, let bos = bosTokenId { ids.append(bos) }
+        if let sp = sentencePiece {
+            for (span, added) in splitOnAddedTokens(text, enabled: parseSpecial) {
+                if let added { ids.append(added); continue }
+                ids += sentencePieceEncode(span, atTextStart: span.startIndex == text.startIndex, sp).map(\.id)
+            }
+            return ids
+        }
         let text = normalizeNFC ? text.precomposedStringWithCanonicalMapping : text
         for (span, added) in splitOnAddedTokens(text, enabled: parseSpecial) {
             if let added { ids.append(added); continue }
@@ -128,6 +141,11 @@ public final class Tokenizer: @unchecked Sendable {
         for (span, added) in splitOnAddedTokens(text, enabled: true) {
             let spanBytes = span.utf8.count
             if let added { out.append((added, offset, offset + spanBytes)); offset += spanBytes; continue }
+            if let sp = sentencePiece {
+                out += sentencePieceEncode(span, atTextStart: span.startIndex == text.startIndex, sp).map { ($0.id, offset + $0.start, offset + $0.end) }
+                offset += spanBytes
+                continue
+            }
             let normalized = normalizeNFC ? Substring(String(span).precomposedStringWithCanonicalMapping) : span
             var at = offset
             for id in encodeOrdinary(normalized) {
@@ -227,6 +245,7 @@ public final class Tokenizer: @unchecked Sendable {
 
     /// Text of `ids`; bytes that do not form valid UTF-8 become U+FFFD, as in `tokenizers`.
     public func decode(_ ids: [Int], skipSpecialTokens: Bool = false) -> String {
+        if let sp = sentencePiece { return sentencePieceDecode(ids, skipSpecialTokens: skipSpecialTokens, sp) }
         var bytes: [UInt8] = []
         for id in ids {
             guard id >= 0 && id < idToToken.count else { continue }
@@ -245,6 +264,7 @@ public final class Tokenizer: @unchecked Sendable {
     public func byteCount(of id: Int) -> Int {
         guard let t = token(id) else { return 0 }
         if addedTokenIds.contains(id) { return t.utf8.count }
+        if sentencePiece != nil { return byteValue(of: id) != nil ? 1 : t.replacingOccurrences(of: String(SentencePieceSettings.space), with: " ").utf8.count }
         var bytes: [UInt8] = []
         ByteLevel.decode(t, into: &bytes)
         return bytes.count

@@ -1,8 +1,9 @@
 import Foundation
 
 /// Loading Hugging Face `tokenizer.json` (and `tokenizer_config.json` beside it) for byte-level
-/// BPE models. Anything the encoder would not reproduce exactly (another model type, byte
-/// fallback, an unknown normalizer or pre-tokenizer) is refused with the reason.
+/// BPE models and SentencePiece-style BPE ones (Metaspace or "▁" normalizers, byte fallback).
+/// Anything the encoder would not reproduce exactly (another model type, an unknown normalizer
+/// or pre-tokenizer) is refused with the reason.
 extension Tokenizer {
     public convenience init(tokenizerJSON url: URL) throws {
         let source = url.path
@@ -15,9 +16,6 @@ extension Tokenizer {
         }
         guard let model = root["model"] as? [String: Any], (model["type"] as? String ?? "BPE") == "BPE" else {
             throw TokenizerError.unsupported(source: source, what: "model type \((root["model"] as? [String: Any])?["type"] ?? "missing") (only BPE)")
-        }
-        if model["byte_fallback"] as? Bool == true {
-            throw TokenizerError.unsupported(source: source, what: "byte_fallback BPE (SentencePiece-style, as Llama 2 and Mistral); only byte-level BPE is supported")
         }
         guard let vocabObj = model["vocab"] as? [String: Any] else { throw TokenizerError.invalid(source: source, reason: "model.vocab missing") }
         var vocab: [String: Int] = [:]
@@ -42,17 +40,14 @@ extension Tokenizer {
             guard let id = (t["id"] as? NSNumber)?.intValue, let content = t["content"] as? String else { return nil }
             return AddedToken(id: id, content: content, special: t["special"] as? Bool ?? false)
         }
-        let pre = try Tokenizer.parsePreTokenizer(root["pre_tokenizer"], source: source)
-        let normalizer = root["normalizer"]
-        var nfc = false
-        if let n = normalizer as? [String: Any] {
-            switch n["type"] as? String {
-            case "NFC": nfc = true
-            default: throw TokenizerError.unsupported(source: source, what: "normalizer \(n["type"] ?? "?") (only none or NFC)")
-            }
+        let normalizations = try Tokenizer.parseNormalizer(root["normalizer"], source: source)
+        let sentencePiece = try Tokenizer.sentencePieceSettings(root: root, model: model, normalizations: normalizations, source: source)
+        let pre = sentencePiece == nil ? try Tokenizer.parsePreTokenizer(root["pre_tokenizer"], source: source) : .sequence([])
+        if sentencePiece == nil, let other = normalizations.first(where: { $0 != .nfc }) {
+            throw TokenizerError.unsupported(source: source, what: "normalizer step \(other) in a byte-level tokenizer (only NFC)")
         }
-        try self.init(vocab: vocab, merges: merges, addedTokens: added, preTokenizer: pre, source: source)
-        normalizeNFC = nfc
+        try self.init(vocab: vocab, merges: merges, addedTokens: added, preTokenizer: pre, source: source, sentencePiece: sentencePiece)
+        normalizeNFC = sentencePiece == nil && normalizations.contains(.nfc)
         ignoreMerges = model["ignore_merges"] as? Bool ?? false
         // A template post-processor that starts with a special token adds BOS (Llama 3).
         if let post = root["post_processor"] as? [String: Any] {
@@ -88,6 +83,67 @@ extension Tokenizer {
         } else if let list = cfg["chat_template"] as? [[String: Any]] {
             chatTemplate = list.first { $0["name"] as? String == "default" }?["template"] as? String
         }
+    }
+
+    /// The normalizer's steps: NFC, Prepend, Replace of a literal string, or a Sequence of them.
+    static func parseNormalizer(_ obj: Any?, source: String) throws -> [SentencePieceSettings.Normalization] {
+        guard let n = obj as? [String: Any] else {
+            if obj == nil || obj is NSNull { return [] }
+            throw TokenizerError.invalid(source: source, reason: "normalizer is not an object")
+        }
+        switch n["type"] as? String {
+        case "NFC": return [.nfc]
+        case "Prepend":
+            guard let p = n["prepend"] as? String else { throw TokenizerError.invalid(source: source, reason: "Prepend normalizer without 'prepend'") }
+            return [.prepend(p)]
+        case "Replace":
+            guard let pattern = (n["pattern"] as? [String: Any])?["String"] as? String, let content = n["content"] as? String else {
+                throw TokenizerError.unsupported(source: source, what: "Replace normalizer with a regex pattern (only a literal String)")
+            }
+            return [.replace(pattern, content)]
+        case "Sequence":
+            return try (n["normalizers"] as? [Any] ?? []).flatMap { try parseNormalizer($0, source: source) }
+        default:
+            throw TokenizerError.unsupported(source: source, what: "normalizer \(n["type"] ?? "?") (only NFC, Prepend, Replace and Sequence)")
+        }
+    }
+
+    /// SentencePiece-style settings when the file is one (byte fallback, a Metaspace
+    /// pre-tokenizer, or "▁" put in by the normalizer); nil for byte-level BPE.
+    static func sentencePieceSettings(root: [String: Any], model: [String: Any], normalizations: [SentencePieceSettings.Normalization],
+                                      source: String) throws -> SentencePieceSettings? {
+        let pre = root["pre_tokenizer"] as? [String: Any]
+        let metaspace = pre?["type"] as? String == "Metaspace"
+        let spaceNormalizer = normalizations.contains { if case .nfc = $0 { return false } else { return true } }
+        guard model["byte_fallback"] as? Bool == true || metaspace || spaceNormalizer else { return nil }
+        if let pre, !metaspace { throw TokenizerError.unsupported(source: source, what: "pre-tokenizer \(pre["type"] ?? "?") with SentencePiece-style BPE (only Metaspace or none)") }
+        var sp = SentencePieceSettings()
+        sp.normalizations = normalizations
+        sp.byteFallback = model["byte_fallback"] as? Bool ?? false
+        sp.unkToken = model["unk_token"] as? String
+        sp.fuseUnk = model["fuse_unk"] as? Bool ?? false
+        if let pre {
+            guard (pre["replacement"] as? String ?? "\u{2581}") == "\u{2581}" else { throw TokenizerError.unsupported(source: source, what: "Metaspace replacement other than U+2581") }
+            if let scheme = pre["prepend_scheme"] as? String {
+                guard let s = SentencePieceSettings.PrependScheme(rawValue: scheme) else { throw TokenizerError.unsupported(source: source, what: "Metaspace prepend_scheme \(scheme)") }
+                sp.metaspacePrepend = s
+            } else {
+                sp.metaspacePrepend = (pre["add_prefix_space"] as? Bool ?? true) ? .always : .never
+            }
+            sp.metaspaceSplit = pre["split"] as? Bool ?? true
+        }
+        // Decoding drops the space the encoder put before the text: Llama 2's Strip step, or a
+        // Metaspace decoder that prepends.
+        let decoder = root["decoder"] as? [String: Any]
+        let steps = decoder?["type"] as? String == "Sequence" ? (decoder?["decoders"] as? [[String: Any]] ?? []) : decoder.map { [$0] } ?? []
+        sp.stripLeadingSpace = steps.contains { d in
+            switch d["type"] as? String {
+            case "Strip": return (d["start"] as? Int ?? 0) > 0
+            case "Metaspace": return (d["prepend_scheme"] as? String ?? ((d["add_prefix_space"] as? Bool ?? true) ? "always" : "never")) != "never"
+            default: return false
+            }
+        }
+        return sp
     }
 
     static func parsePreTokenizer(_ obj: Any?, source: String) throws -> PreTokenizer {

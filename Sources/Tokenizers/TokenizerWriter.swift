@@ -11,7 +11,7 @@ extension Tokenizer {
         }
         var vocabObj: [String: Int] = [:]
         for (t, i) in vocab { vocabObj[t] = i }  // added tokens too: `tokenizers` expects them in both
-        return [
+        var object: [String: Any] = [
             "version": "1.0",
             "truncation": NSNull(), "padding": NSNull(),
             "added_tokens": added,
@@ -23,6 +23,37 @@ extension Tokenizer {
                       "fuse_unk": false, "byte_fallback": false, "ignore_merges": ignoreMerges,
                       "vocab": vocabObj, "merges": mergeList.map { [$0.0, $0.1] }] as [String: Any],
         ]
+        if let sp = sentencePiece { sentencePieceJSON(sp, into: &object) }
+        return object
+    }
+
+    /// SentencePiece-style files as `tokenizers` writes them (Llama 2, Mistral, Gemma).
+    private func sentencePieceJSON(_ sp: SentencePieceSettings, into object: inout [String: Any]) {
+        let steps: [[String: Any]] = sp.normalizations.map {
+            switch $0 {
+            case .nfc: return ["type": "NFC"]
+            case .prepend(let p): return ["type": "Prepend", "prepend": p]
+            case .replace(let a, let b): return ["type": "Replace", "pattern": ["String": a], "content": b]
+            }
+        }
+        object["normalizer"] = steps.isEmpty ? NSNull() : ["type": "Sequence", "normalizers": steps] as [String: Any]
+        object["pre_tokenizer"] = sp.metaspacePrepend.map { ["type": "Metaspace", "replacement": "\u{2581}", "prepend_scheme": $0.rawValue, "split": sp.metaspaceSplit] as [String: Any] } ?? NSNull()
+        var decoders: [[String: Any]] = [["type": "Replace", "pattern": ["String": "\u{2581}"], "content": " "], ["type": "ByteFallback"], ["type": "Fuse"]]
+        if sp.stripLeadingSpace { decoders.append(["type": "Strip", "content": " ", "start": 1, "stop": 0]) }
+        object["decoder"] = ["type": "Sequence", "decoders": decoders] as [String: Any]
+        if addBosToken, let b = bosTokenId, let t = token(b) {
+            object["post_processor"] = ["type": "TemplateProcessing", "single": [["SpecialToken": ["id": t, "type_id": 0]], ["Sequence": ["id": "A", "type_id": 0]]],
+                                        "pair": [["SpecialToken": ["id": t, "type_id": 0]], ["Sequence": ["id": "A", "type_id": 0]], ["Sequence": ["id": "B", "type_id": 1]]],
+                                        "special_tokens": [t: ["id": t, "ids": [b], "tokens": [t]]]] as [String: Any]
+        } else {
+            object["post_processor"] = NSNull()
+        }
+        var model = object["model"] as! [String: Any]
+        model["byte_fallback"] = sp.byteFallback
+        model["fuse_unk"] = sp.fuseUnk
+        model["unk_token"] = sp.unkToken ?? NSNull()
+        model["continuing_subword_prefix"] = NSNull(); model["end_of_word_suffix"] = NSNull()
+        object["model"] = model
     }
 
     static func json(_ p: PreTokenizer) -> [String: Any] {
