@@ -2,7 +2,7 @@ import Foundation
 import Tensor
 
 /// A decoder's `config.json`, with Hugging Face's keys: the fields Llama 2/3, Mistral, Qwen2,
-/// SmolLM2 and Phi-3 share. `model_type` picks the architecture (`Architectures`), which
+/// SmolLM2, Phi-3 and Gemma 2 share, and Gemma 2's own (`gemma`). `model_type` picks the architecture (`Architectures`), which
 /// decides the layer's parameters and forward pass.
 public struct LlamaConfig: Codable, Sendable, Equatable {
     public static var supportedModelTypes: [String] { Architectures.modelTypes }
@@ -26,6 +26,25 @@ public struct LlamaConfig: Codable, Sendable, Equatable {
     /// `mlp_bias`: biases on gate, up and down projections (Llama).
     public var mlpBias: Bool
     public var hiddenAct: String
+    /// Gemma 2's settings, read for model_type gemma2 only.
+    public var gemma: GemmaSettings?
+
+    /// Gemma 2's config keys: attention scaled by query_pre_attn_scalar^-0.5, attention scores
+    /// and final logits soft-capped, sliding-window attention on the layers `layer_types` names.
+    public struct GemmaSettings: Sendable, Equatable {
+        public var queryPreAttnScalar: Double
+        public var attnLogitSoftcapping: Double?
+        public var finalLogitSoftcapping: Double?
+        public var slidingWindow: Int?
+        /// "sliding_attention" or "full_attention" per layer.
+        public var layerTypes: [String]
+        public init(queryPreAttnScalar: Double, attnLogitSoftcapping: Double? = 50, finalLogitSoftcapping: Double? = 30, slidingWindow: Int? = 4096, layerTypes: [String]) {
+            self.queryPreAttnScalar = queryPreAttnScalar; self.attnLogitSoftcapping = attnLogitSoftcapping
+            self.finalLogitSoftcapping = finalLogitSoftcapping; self.slidingWindow = slidingWindow; self.layerTypes = layerTypes
+        }
+        /// transformers' default: even layers (0, 2, ...) slide, odd ones attend to everything.
+        public static func alternatingLayers(_ n: Int) -> [String] { (0..<n).map { $0 % 2 == 0 ? "sliding_attention" : "full_attention" } }
+    }
 
     /// `rope_scaling` (or transformers 5's `rope_parameters`): only "default" and "llama3" are
     /// supported; anything else is refused rather than silently ignored.
@@ -70,6 +89,9 @@ public struct LlamaConfig: Codable, Sendable, Equatable {
         case maxPositionEmbeddings = "max_position_embeddings", tieWordEmbeddings = "tie_word_embeddings"
         case attentionBias = "attention_bias", mlpBias = "mlp_bias", hiddenAct = "hidden_act"
         case partialRotaryFactor = "partial_rotary_factor"
+        case hiddenActivation = "hidden_activation", queryPreAttnScalar = "query_pre_attn_scalar"
+        case attnLogitSoftcapping = "attn_logit_softcapping", finalLogitSoftcapping = "final_logit_softcapping"
+        case slidingWindow = "sliding_window", layerTypes = "layer_types"
     }
 
     struct RopeParameters: Decodable {
@@ -114,9 +136,27 @@ public struct LlamaConfig: Codable, Sendable, Equatable {
         tieWordEmbeddings = try c.decodeIfPresent(Bool.self, forKey: .tieWordEmbeddings) ?? false
         attentionBias = try c.decodeIfPresent(Bool.self, forKey: .attentionBias) ?? false
         mlpBias = try c.decodeIfPresent(Bool.self, forKey: .mlpBias) ?? false
-        hiddenAct = try c.decodeIfPresent(String.self, forKey: .hiddenAct) ?? "silu"
-        guard hiddenAct == "silu" else {
-            throw DecodingError.dataCorruptedError(forKey: .hiddenAct, in: c, debugDescription: "hidden_act '\(hiddenAct)' is not supported (only silu)")
+        if modelType == "gemma2" {
+            hiddenAct = try c.decodeIfPresent(String.self, forKey: .hiddenActivation) ?? c.decodeIfPresent(String.self, forKey: .hiddenAct) ?? "gelu_pytorch_tanh"
+            guard hiddenAct == "gelu_pytorch_tanh" else {
+                throw DecodingError.dataCorruptedError(forKey: .hiddenActivation, in: c, debugDescription: "hidden_activation '\(hiddenAct)' is not supported for gemma2 (only gelu_pytorch_tanh)")
+            }
+            let layers = try c.decodeIfPresent([String].self, forKey: .layerTypes) ?? GemmaSettings.alternatingLayers(numHiddenLayers)
+            guard layers.count == numHiddenLayers, layers.allSatisfy({ ["sliding_attention", "full_attention"].contains($0) }) else {
+                throw DecodingError.dataCorruptedError(forKey: .layerTypes, in: c, debugDescription: "layer_types must name sliding_attention or full_attention for each of the \(numHiddenLayers) layers")
+            }
+            gemma = GemmaSettings(queryPreAttnScalar: try c.decodeIfPresent(Double.self, forKey: .queryPreAttnScalar) ?? 256,
+                                  attnLogitSoftcapping: try c.decodeIfPresent(Double.self, forKey: .attnLogitSoftcapping),
+                                  finalLogitSoftcapping: try c.decodeIfPresent(Double.self, forKey: .finalLogitSoftcapping),
+                                  slidingWindow: try c.decodeIfPresent(Int.self, forKey: .slidingWindow), layerTypes: layers)
+            guard gemma!.queryPreAttnScalar > 0, (gemma!.slidingWindow ?? 1) > 0, (gemma!.attnLogitSoftcapping ?? 1) > 0, (gemma!.finalLogitSoftcapping ?? 1) > 0 else {
+                throw DecodingError.dataCorruptedError(forKey: .queryPreAttnScalar, in: c, debugDescription: "query_pre_attn_scalar, sliding_window and the softcapping values must be positive")
+            }
+        } else {
+            hiddenAct = try c.decodeIfPresent(String.self, forKey: .hiddenAct) ?? "silu"
+            guard hiddenAct == "silu" else {
+                throw DecodingError.dataCorruptedError(forKey: .hiddenAct, in: c, debugDescription: "hidden_act '\(hiddenAct)' is not supported (only silu)")
+            }
         }
         // Rotary embeddings over part of each head (Phi-3's and Phi-2's partial_rotary_factor)
         // are not implemented: refused rather than computed wrongly.
@@ -141,6 +181,14 @@ public struct LlamaConfig: Codable, Sendable, Equatable {
         try c.encode(tieWordEmbeddings, forKey: .tieWordEmbeddings); try c.encode(attentionBias, forKey: .attentionBias)
         try c.encode(mlpBias, forKey: .mlpBias)
         try c.encode(hiddenAct, forKey: .hiddenAct)
+        if let g = gemma {
+            try c.encode(hiddenAct, forKey: .hiddenActivation)
+            try c.encode(g.queryPreAttnScalar, forKey: .queryPreAttnScalar)
+            try c.encode(g.attnLogitSoftcapping, forKey: .attnLogitSoftcapping)
+            try c.encode(g.finalLogitSoftcapping, forKey: .finalLogitSoftcapping)
+            try c.encode(g.slidingWindow, forKey: .slidingWindow)
+            try c.encode(g.layerTypes, forKey: .layerTypes)
+        }
     }
 
     /// The architecture `model_type` names. Decoding refuses model types no architecture

@@ -85,9 +85,12 @@ public final class LlamaModel {
         return Ops.linear(x, weight: param(module.weight), bias: bias)
     }
 
-    /// RMSNorm with the module's weight.
+    /// RMSNorm with the module's weight (plus the architecture's offset: Gemma scales by 1 + w).
     func norm(_ x: Variable, _ module: WeightScope) -> Variable {
-        Ops.rmsNorm(x, weight: param(module.weight), eps: Float(config.rmsNormEps))
+        let offset = config.architecture.normWeightOffset
+        var weight = param(module.weight)
+        if offset != 0 { weight = weight + Variable(Tensor(repeating: offset, shape: weight.shape)) }
+        return Ops.rmsNorm(x, weight: weight, eps: Float(config.rmsNormEps))
     }
 
     /// Causal grouped-query self-attention of layer `layer` over projected q [B, T, heads * headDim]
@@ -100,11 +103,12 @@ public final class LlamaModel {
         let kr = Ops.rope(k.reshaped([batch, time, c.numKeyValueHeads, c.headDim]), cos: rope.cos, sin: rope.sin)
         let vr = v.reshaped([batch, time, c.numKeyValueHeads, c.headDim])
         let attn: Variable
+        let options = c.architecture.attentionOptions(c, layer: layer)
         if let cache {
             let (keys, values) = cache.append(layer: layer, keys: kr.value, values: vr.value)
-            attn = Ops.attention(q: qr, k: Variable(keys), v: Variable(values), keyStart: cache.padding)
+            attn = Ops.attention(q: qr, k: Variable(keys), v: Variable(values), keyStart: cache.padding, options: options)
         } else {
-            attn = Ops.attention(q: qr, k: kr, v: vr)
+            attn = Ops.attention(q: qr, k: kr, v: vr, options: options)
         }
         return attn.reshaped([batch, time, c.numAttentionHeads * c.headDim])
     }
@@ -149,7 +153,7 @@ public final class LlamaModel {
         let c = config
         let positions = cache?.positions(time: time) ?? (0..<batch).flatMap { _ in (0..<time).map { Int32($0) } }
         let rope = ropeAngles(positions)
-        var h = Ops.embedding(param(Self.embeddings), ids: ids).reshaped([batch, time, c.hiddenSize])
+        var h = embed(ids).reshaped([batch, time, c.hiddenSize])
         let checkpointed = gradientCheckpointing && GradMode.isEnabled && cache == nil
         for i in 0..<c.numHiddenLayers {
             h = checkpointed ? checkpointedLayer(i, h, rope: rope) : c.architecture.decoderLayer(self, layer: i, h, rope: rope, cache: cache)
@@ -165,10 +169,17 @@ public final class LlamaModel {
             h = h.reshaped([batch * time, c.hiddenSize]).rows(outputRows)
         }
         h = norm(h, WeightScope.root["model"]["norm"])
-        return linear(h, weightName: c.tieWordEmbeddings ? Self.embeddings : WeightScope.root["lm_head"].weight)
+        let logits = linear(h, weightName: c.tieWordEmbeddings ? Self.embeddings : WeightScope.root["lm_head"].weight)
+        return c.architecture.finalLogitSoftcap(c).map { Ops.softcap(logits, cap: $0) } ?? logits
     }
 
     static let embeddings = WeightScope.root["model"]["embed_tokens"].weight
+
+    /// The token embeddings, scaled as the architecture asks: [ids.count, hidden].
+    func embed(_ ids: [Int32]) -> Variable {
+        let e = Ops.embedding(param(Self.embeddings), ids: ids)
+        return config.architecture.embeddingScale(config).map { $0 * e } ?? e
+    }
 
     /// Decoder layer `i` keeping only its input: the graph of its forward pass is dropped once
     /// its output is computed, and rebuilt in the backward pass, which then runs through it.
@@ -210,7 +221,7 @@ public final class LlamaModel {
         for l in layers { precondition((0...config.numHiddenLayers).contains(l), "layer \(l) outside 0...\(config.numHiddenLayers)") }
         return GradMode.withNoGrad {
             let rope = ropeAngles((0..<ids.count).map { Int32($0) })
-            var h = Ops.embedding(param(Self.embeddings), ids: ids).reshaped([1, ids.count, config.hiddenSize])
+            var h = embed(ids).reshaped([1, ids.count, config.hiddenSize])
             var out: [Int: Tensor] = [:]
             func keep(_ l: Int) { if layers.contains(l) { out[l] = h.value.reshaped([ids.count, config.hiddenSize]).contiguous() } }
             keep(0)
@@ -250,7 +261,7 @@ extension LlamaModel {
         var rng = SplitMix64(seed: seed)
         var out: [String: Tensor] = [:]
         for (name, shape) in expectedShapes(config) {
-            if name.hasSuffix("norm.weight") { out[name] = Tensor(repeating: 1, shape: shape) } else if name.hasSuffix(".bias") { out[name] = Tensor(zeros: shape) } else {
+            if name.hasSuffix("norm.weight") { out[name] = Tensor(repeating: 1 - config.architecture.normWeightOffset, shape: shape) } else if name.hasSuffix(".bias") { out[name] = Tensor(zeros: shape) } else {
                 out[name] = Tensor.randn(shape, std: std, rng: &rng)
             }
         }

@@ -3,7 +3,7 @@ import Testing
 @testable import Models
 @testable import Tensor
 
-/// Tiny two-layer Llama, Qwen2 and Phi-3 models: logits, loss and every parameter gradient against PyTorch +
+/// Tiny two-layer Llama, Qwen2, Phi-3 and Gemma 2 models: logits, loss and every parameter gradient against PyTorch +
 /// transformers (float64). The golden files and the script that made them:
 /// scripts/golden/make_tiny_llama_golden.py.
 @Suite struct TinyLlamaGoldenTests {
@@ -20,7 +20,7 @@ import Testing
         return zip(x, y).map { abs($0 - $1) }.max()! / scale
     }
 
-    @Test(arguments: ["gqa_llama3", "tied_bias", "qwen2", "phi3"])
+    @Test(arguments: ["gqa_llama3", "tied_bias", "qwen2", "phi3", "gemma2"])
     func lossLogitsAndGradientsMatchTransformers(caseName: String) throws {
         let file = try Self.golden(caseName)
         let config = try JSONDecoder().decode(LlamaConfig.self, from: Data(file.metadata["config"]!.utf8))

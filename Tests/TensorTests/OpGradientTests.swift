@@ -102,6 +102,20 @@ import Testing
         check.check([q, k, v]) { Ops.attention(q: $0[0], k: $0[1], v: $0[2], keyStart: [0, 2]) }
     }
 
+    /// Gemma 2's attention: its own scale, scores capped at 1.5 (tight enough to bend them) and
+    /// a window of 3 keys, over one block and across two blocks of query rows.
+    @Test(arguments: [(7, 7), (130, 130), (3, 7)])
+    func attentionWithSoftcapAndSlidingWindow(t: Int, s: Int) {
+        let q = param([1, t, 2, 4], seed: 63, std: 1.5), k = param([1, s, 1, 4], seed: 64, std: 1.5), v = param([1, s, 1, 4], seed: 65)
+        let options = AttentionOptions(scale: 0.3, softcap: 1.5, window: 3)
+        check.check([q, k, v]) { Ops.attention(q: $0[0], k: $0[1], v: $0[2], options: options) }
+    }
+
+    @Test func softcapAndGegluTanh() {
+        check.check([param([3, 19], seed: 66, std: 3)]) { Ops.softcap($0[0], cap: 2) }
+        check.check([param([3, 19], seed: 67, std: 2), param([3, 19], seed: 68)]) { Ops.gegluTanh(gate: $0[0], up: $0[1]) }
+    }
+
     @Test func embeddingWithRepeatedIds() {
         check.check([param([7, 6], seed: 16)]) { Ops.embedding($0[0], ids: [1, 3, 1, 6, 0, 1]) }
     }

@@ -1,14 +1,15 @@
 #!/usr/bin/env python3
 """Golden values for saro's tensor engine: tiny two-layer Llama-family models' logits, loss
-and gradients, computed by PyTorch + transformers (LlamaForCausalLM, Qwen2ForCausalLM and
-Phi3ForCausalLM, eager attention, float64).
+and gradients, computed by PyTorch + transformers (LlamaForCausalLM, Qwen2ForCausalLM,
+Phi3ForCausalLM and Gemma2ForCausalLM, eager attention, float64).
 
 Writes Tests/ModelsTests/Golden/tiny_llama_<case>.safetensors holding:
   every parameter under its Hugging Face name (F32), input_ids and labels (I64),
   "expected.logits", "expected.loss", "expected.hidden_1" (hidden_states[1] of the first
   sequence), "grad.<parameter name>" (F32),
   and the model's config.json in the metadata key "config".
-Run from the repository root:  python3 scripts/golden/make_tiny_llama_golden.py
+Run from the repository root:  python3 scripts/golden/make_tiny_llama_golden.py [CASE ...]
+(all cases when none are named)
 Needs torch (the CPU wheel these machines carry), transformers and safetensors.
 """
 import json
@@ -16,7 +17,10 @@ import os
 
 import torch
 from safetensors.torch import save_file
-from transformers import LlamaConfig, LlamaForCausalLM, Phi3Config, Phi3ForCausalLM, Qwen2Config, Qwen2ForCausalLM
+import sys
+
+from transformers import (Gemma2Config, Gemma2ForCausalLM, LlamaConfig, LlamaForCausalLM, Phi3Config, Phi3ForCausalLM, Qwen2Config,
+                          Qwen2ForCausalLM)
 
 OUT = os.path.join("Tests", "ModelsTests", "Golden")
 
@@ -51,9 +55,20 @@ CASES = {
         original_max_position_embeddings=64, tie_word_embeddings=False, rope_theta=10000.0,
         pad_token_id=0, bos_token_id=1, eos_token_id=2,
     ),
+    # Gemma 2: four norms per layer scaling by 1 + w, GeGLU (tanh GELU), scaled embeddings,
+    # attention scaled by query_pre_attn_scalar (not head_dim), small soft caps so that they
+    # bend the scores and logits, and a sliding window of 4 on layer 0 shorter than the 9 tokens.
+    "gemma2": dict(
+        arch="gemma2", vocab_size=60, hidden_size=32, intermediate_size=40, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, head_dim=8, rms_norm_eps=1e-6, max_position_embeddings=64,
+        tie_word_embeddings=True, rope_theta=10000.0, query_pre_attn_scalar=12, attn_logit_softcapping=2.0,
+        final_logit_softcapping=3.0, sliding_window=4, hidden_activation="gelu_pytorch_tanh",
+        pad_token_id=0, bos_token_id=2, eos_token_id=1,
+    ),
 }
 
-ARCHS = {"llama": (LlamaConfig, LlamaForCausalLM), "qwen2": (Qwen2Config, Qwen2ForCausalLM), "phi3": (Phi3Config, Phi3ForCausalLM)}
+ARCHS = {"llama": (LlamaConfig, LlamaForCausalLM), "qwen2": (Qwen2Config, Qwen2ForCausalLM), "phi3": (Phi3Config, Phi3ForCausalLM),
+         "gemma2": (Gemma2Config, Gemma2ForCausalLM)}
 
 
 def make(name, kwargs, seed):
@@ -98,5 +113,7 @@ def make(name, kwargs, seed):
 
 if __name__ == "__main__":
     os.makedirs(OUT, exist_ok=True)
+    wanted = sys.argv[1:] or list(CASES)
     for i, (name, kwargs) in enumerate(CASES.items()):
-        make(name, kwargs, seed=1234 + i)
+        if name in wanted:
+            make(name, kwargs, seed=1234 + i)

@@ -22,11 +22,23 @@ public protocol DecoderArchitecture: Sendable {
     func extraConfigKeys(_ c: LlamaConfig) -> [String: Sendable]
     /// One decoder layer over the residual stream h [B, T, hidden].
     func decoderLayer(_ m: LlamaModel, layer: Int, _ h: Variable, rope: RopeAngles, cache: KVCache?) -> Variable
+    /// What the token embeddings are multiplied by before the first layer (Gemma: sqrt(hidden)).
+    func embeddingScale(_ c: LlamaConfig) -> Float?
+    /// Added to every RMSNorm weight (Gemma stores w and scales by 1 + w).
+    var normWeightOffset: Float { get }
+    /// The attention of layer `layer`: its scale, score cap and sliding window.
+    func attentionOptions(_ c: LlamaConfig, layer: Int) -> AttentionOptions
+    /// logits become cap * tanh(logits / cap) when set (Gemma 2's final_logit_softcapping).
+    func finalLogitSoftcap(_ c: LlamaConfig) -> Float?
 }
 
 extension DecoderArchitecture {
     public var fusedModules: [String: String] { [:] }
     public func extraConfigKeys(_ c: LlamaConfig) -> [String: Sendable] { [:] }
+    public func embeddingScale(_ c: LlamaConfig) -> Float? { nil }
+    public var normWeightOffset: Float { 0 }
+    public func attentionOptions(_ c: LlamaConfig, layer: Int) -> AttentionOptions { AttentionOptions() }
+    public func finalLogitSoftcap(_ c: LlamaConfig) -> Float? { nil }
 }
 
 /// Rotary angles for the positions of one forward pass: cos and sin [positions, headDim / 2].
@@ -37,7 +49,7 @@ public struct RopeAngles {
 
 /// The architectures saro runs, by `model_type`.
 public enum Architectures {
-    public static let all: [any DecoderArchitecture] = [LlamaFamily(), Phi3()]
+    public static let all: [any DecoderArchitecture] = [LlamaFamily(), Phi3(), Gemma2()]
 
     public static func named(_ modelType: String) -> (any DecoderArchitecture)? {
         all.first { $0.modelTypes.contains(modelType) }

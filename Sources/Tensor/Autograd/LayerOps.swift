@@ -121,16 +121,20 @@ public enum Ops {
 
     /// Causal attention: q [B, T, Hq, D], k and v [B, S, Hkv, D] -> [B, T, Hq, D]. See `Attention`.
     /// k and v may be views of a KV cache (batch entries further apart than S * Hkv * D); that
-    /// layout is read in place, without a copy, when no gradient is needed.
-    public static func attention(q: Variable, k: Variable, v: Variable, keyStart: [Int]? = nil) -> Variable {
+    /// layout is read in place, without a copy, when no gradient is needed. `options` carries
+    /// Gemma 2's scale, score cap and sliding window.
+    public static func attention(q: Variable, k: Variable, v: Variable, keyStart: [Int]? = nil, options: AttentionOptions = .init()) -> Variable {
         let qv = q.value.contiguous()
         let needsGrad = GradMode.isEnabled && (q.requiresGrad || k.requiresGrad || v.requiresGrad)
         let cacheStride = needsGrad ? nil : batchStridedRows(k.value).flatMap { s in batchStridedRows(v.value) == s ? s : nil }
         let kv = cacheStride != nil ? k.value : k.value.contiguous(), vv = cacheStride != nil ? v.value : v.value.contiguous()
         precondition(qv.rank == 4 && kv.rank == 4 && kv.shape == vv.shape && qv.shape[0] == kv.shape[0] && qv.shape[3] == kv.shape[3],
                      "attention: q \(qv.shape), k \(kv.shape), v \(vv.shape)")
-        let s = AttentionShape(batch: qv.shape[0], queryLength: qv.shape[1], keyLength: kv.shape[1],
+        var s = AttentionShape(batch: qv.shape[0], queryLength: qv.shape[1], keyLength: kv.shape[1],
                                queryHeads: qv.shape[2], kvHeads: kv.shape[2], headDim: qv.shape[3], kvBatchStride: cacheStride)
+        if let scale = options.scale { s.scale = scale }
+        s.softcap = options.softcap ?? 0
+        s.window = options.window ?? 0
         let out = Tensor(uninitialized: qv.shape), lse = Tensor(uninitialized: [s.batch, s.queryHeads, s.queryLength])
         Attention.forward(q: qv.data, k: kv.data, v: vv.data, o: out.data, lse: lse.data, shape: s, keyStart: keyStart)
         return Variable(result: out, parents: [q, k, v]) { [unowned q, unowned k, unowned v] g in

@@ -1,4 +1,5 @@
 import CSupport
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -13,20 +14,30 @@ import Glibc
 /// The softmax is kept numerically stable with a running max; forward saves only the
 /// log-sum-exp per row (lse [B, Hq, T]). The T x S score matrix lives in one scratch buffer
 /// per call, reused for every (batch, head), and is recomputed in backward from lse.
+///
+/// Gemma 2's variations: scores scaled by `scale` instead of 1 / sqrt(D), capped as
+/// softcap * tanh(score / softcap) before the softmax, and a sliding window in which query i
+/// sees only its `window` latest keys (transformers: kv_idx > q_idx - window).
 public struct AttentionShape: Sendable, Equatable {
     public var batch: Int, queryLength: Int, keyLength: Int, queryHeads: Int, kvHeads: Int, headDim: Int
     /// Elements between batch entries of k and v: keyLength * kvHeads * headDim when they are
     /// contiguous, more when they are views of a KV cache with room for longer sequences.
     public var kvBatchStride: Int
+    /// Multiplies q . k (default 1 / sqrt(headDim)).
+    public var scale: Float
+    /// Scores become softcap * tanh(score / softcap) when this is above 0.
+    public var softcap: Float = 0
+    /// Keys further back than this many positions are masked when above 0.
+    public var window: Int = 0
     public init(batch: Int, queryLength: Int, keyLength: Int, queryHeads: Int, kvHeads: Int, headDim: Int, kvBatchStride: Int? = nil) {
         precondition(queryHeads % kvHeads == 0, "\(queryHeads) query heads do not divide into \(kvHeads) KV heads")
         precondition(queryLength <= keyLength, "more queries (\(queryLength)) than keys (\(keyLength))")
         self.batch = batch; self.queryLength = queryLength; self.keyLength = keyLength
         self.queryHeads = queryHeads; self.kvHeads = kvHeads; self.headDim = headDim
         self.kvBatchStride = kvBatchStride ?? keyLength * kvHeads * headDim
+        scale = 1 / Float(headDim).squareRoot()
     }
     var group: Int { queryHeads / kvHeads }
-    var scale: Float { 1 / Float(headDim).squareRoot() }
     var qRowStride: Int { queryHeads * headDim }
     var kvRowStride: Int { kvHeads * headDim }
     func qOffset(_ b: Int, _ h: Int) -> Int { b * queryLength * qRowStride + h * headDim }
@@ -42,7 +53,19 @@ public struct AttentionShape: Sendable, Equatable {
     /// The visible key range of query row i in batch b.
     func visible(_ i: Int, keyStart: Int) -> Range<Int> {
         let hi = min(keyLength, i + keyLength - queryLength + 1)
-        return keyStart < hi ? keyStart..<hi : 0..<0
+        let lo = window > 0 ? max(keyStart, hi - window) : keyStart
+        return lo < hi ? lo..<hi : 0..<0
+    }
+
+    /// softcap * tanh(score / softcap) over a row's visible scores; with `derivative`, the
+    /// derivative of that map at each score (1 - tanh^2), which backward multiplies in.
+    func capScores(_ row: UnsafeMutablePointer<Float>, _ vis: Range<Int>, derivative: UnsafeMutablePointer<Float>? = nil) {
+        guard softcap > 0 else { return }
+        for j in vis {
+            let t = Foundation.tanh(row[j] / softcap)
+            row[j] = softcap * t
+            derivative?[j] = 1 - t * t
+        }
     }
 }
 
@@ -81,6 +104,7 @@ public enum Attention {
                                 lseRow[i] = -.infinity
                                 continue
                             }
+                            s.capScores(row, vis)
                             let m = SIMDMath.max(row + vis.lowerBound, vis.count)
                             let sum = SIMDMath.sumExp(row + vis.lowerBound, vis.count, shift: m)
                             let l = m + Float(log(sum))
@@ -126,6 +150,7 @@ public enum Attention {
                     // Scores and values of the visible keys only; the softmax in between.
                     let kv = kvo + vis.lowerBound * s.kvRowStride, n = vis.count
                     saro_attention_scores(q + qo + i * s.qRowStride, k + kv, s.kvRowStride, n, D, s.scale, scores)
+                    s.capScores(scores, 0..<n)
                     let m = SIMDMath.max(scores, n)
                     let l = m + Float(log(SIMDMath.sumExp(scores, n, shift: m)))
                     lseOut.pointee = l
@@ -150,6 +175,9 @@ public enum Attention {
         let T = s.queryLength, S = s.keyLength, D = s.headDim
         let pStore = TensorStorage(count: T * S, zeroed: false), dpStore = TensorStorage(count: T * S, zeroed: false)
         let p = pStore.pointer, dp = dpStore.pointer
+        // The softcap's derivative at each score, when scores are capped.
+        let capStore = s.softcap > 0 ? TensorStorage(count: T * S, zeroed: false) : nil
+        let cap = capStore?.pointer
         for b in 0..<s.batch {
             let start = keyStart?[b] ?? 0
             for h in 0..<s.queryHeads {
@@ -166,6 +194,7 @@ public enum Attention {
                         for i in (r0 + part.lowerBound)..<(r0 + part.upperBound) {
                             let vis = s.visible(i, keyStart: start)
                             if vis.isEmpty { (p + i * S).update(repeating: 0, count: keys); continue }
+                            s.capScores(p + i * S, vis, derivative: cap.map { $0 + i * S })
                             softmaxFromLSE(p + i * S, visible: vis, count: keys, lse: lseRow[i])
                         }
                     }
@@ -180,6 +209,7 @@ public enum Attention {
                             let di = SIMDMath.dot(dout + qo + i * s.qRowStride, o + qo + i * s.qRowStride, D)
                             let pr = p + i * S, dpr = dp + i * S
                             for j in s.visible(i, keyStart: start) { pr[j] = pr[j] * (dpr[j] - di) }
+                            if let cap { for j in s.visible(i, keyStart: start) { pr[j] *= cap[i * S + j] } }
                         }
                     }
                     // dQ (+)= scale * dS K ; dK += scale * dS^T Q
@@ -202,4 +232,13 @@ public enum Attention {
         while j < vis.upperBound { row[j] = SIMDMath.scalarExp(row[j] - lse); j += 1 }
         if vis.upperBound < count { (row + vis.upperBound).update(repeating: 0, count: count - vis.upperBound) }
     }
+}
+
+/// How an architecture's attention differs from plain causal attention (Gemma 2); nil keeps
+/// the default: 1 / sqrt(D), no cap, no window.
+public struct AttentionOptions: Sendable, Equatable {
+    public var scale: Float?
+    public var softcap: Float?
+    public var window: Int?
+    public init(scale: Float? = nil, softcap: Float? = nil, window: Int? = nil) { self.scale = scale; self.softcap = softcap; self.window = window }
 }
