@@ -111,6 +111,12 @@ public struct LlamaConfig: Codable, Sendable, Equatable {
         self.ropeTheta = ropeTheta; self.ropeScaling = ropeScaling; self.maxPositionEmbeddings = maxPositionEmbeddings
         self.tieWordEmbeddings = tieWordEmbeddings; self.attentionBias = attentionBias ?? false
         self.mlpBias = mlpBias; self.hiddenAct = hiddenAct
+        if modelType == "gemma2" {
+            // A Gemma 2 made in code (saro model init) scales attention by the head size, as
+            // Gemma 2's 2B and 9B configurations do, and writes every Gemma key to config.json.
+            self.hiddenAct = "gelu_pytorch_tanh"
+            gemma = GemmaSettings(queryPreAttnScalar: Double(self.headDim), layerTypes: GemmaSettings.alternatingLayers(numHiddenLayers))
+        }
     }
 
     public init(from decoder: Decoder) throws {

@@ -22,7 +22,20 @@ public enum ModelWriter {
             obj["pad_token_id"] = t.padTokenId.map { $0 as Any } ?? NSNull()
         }
         for (key, value) in c.architecture.extraConfigKeys(c) { obj[key] = value }
-        return try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys, .prettyPrinted])
+        let text = String(decoding: try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys, .prettyPrinted]), as: UTF8.self)
+        return Data(Self.floatLiterals(text, keys: floatKeys).utf8)
+    }
+
+    /// Keys transformers' configs type as float and check strictly (Gemma 2's soft caps):
+    /// a whole number must be written "30.0", which JSONSerialization writes as "30".
+    static let floatKeys = ["attn_logit_softcapping", "final_logit_softcapping", "rope_theta"]
+
+    static func floatLiterals(_ json: String, keys: [String]) -> String {
+        var out = json
+        for key in keys {
+            out = out.replacingOccurrences(of: #"("\#(key)" ?: ?)(-?[0-9]+)(?=[,\n}])"#, with: "$1$2.0", options: .regularExpression)
+        }
+        return out
     }
 
     /// Writes the model to `directory` (created if needed). Every file is written atomically.

@@ -51,9 +51,10 @@ struct ModelCommand: ParsableCommand {
 
     struct Init: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Create a randomly initialised Llama model (for training from scratch and tests).",
+            abstract: "Create a randomly initialised model (for training from scratch and tests).",
             discussion: "The tokenizer (and its vocabulary size) comes from --tokenizer-from: a model name, a model folder, a .gguf file, or a folder holding only tokenizer.json.")
         @Option(help: "Where the tokenizer comes from.") var tokenizerFrom = ModelStore.defaultModel
+        @Option(help: "Architecture (config.json's model_type): \(LlamaConfig.supportedModelTypes.joined(separator: ", ")).") var modelType = "llama"
         @Option(help: "Hidden size.") var hiddenSize = 64
         @Option(help: "MLP intermediate size.") var intermediateSize = 128
         @Option(help: "Decoder layers.") var layers = 2
@@ -72,11 +73,14 @@ struct ModelCommand: ParsableCommand {
             if !(std > 0 && std.isFinite) { throw ValidationError("--std must be a positive number") }
             if heads % kvHeads != 0 { throw ValidationError("--heads must be a multiple of --kv-heads") }
             if hiddenSize % heads != 0 || (hiddenSize / heads) % 2 != 0 { throw ValidationError("--hidden-size must split into heads of even size") }
+            if !LlamaConfig.supportedModelTypes.contains(modelType) {
+                throw ValidationError("--model-type must be one of \(LlamaConfig.supportedModelTypes.joined(separator: ", "))")
+            }
         }
 
         func run() throws {
             let tokenizer = try PretrainedModel.loadTokenizer(tokenizerFrom)
-            let config = LlamaConfig(vocabSize: tokenizer.vocabularySize, hiddenSize: hiddenSize, intermediateSize: intermediateSize,
+            let config = LlamaConfig(modelType: modelType, vocabSize: tokenizer.vocabularySize, hiddenSize: hiddenSize, intermediateSize: intermediateSize,
                                      numHiddenLayers: layers, numAttentionHeads: heads, numKeyValueHeads: kvHeads,
                                      maxPositionEmbeddings: maxPositions, tieWordEmbeddings: true)
             do { try config.validate() } catch { throw ValidationError("\(error) (from the flags: --hidden-size, --layers, --heads, --kv-heads, ...)") }
