@@ -113,6 +113,12 @@ public final class LlamaModel {
         return attn.reshaped([batch, time, c.numAttentionHeads * c.headDim])
     }
 
+    /// Self-attention of layer `layer` with separate q_proj, k_proj and v_proj under `attn`
+    /// (Llama's and Gemma's layout), before the output projection.
+    func selfAttention(_ x: Variable, _ attn: WeightScope, layer: Int, rope: RopeAngles, cache: KVCache?) -> Variable {
+        selfAttention(q: project(x, attn["q_proj"]), k: project(x, attn["k_proj"]), v: project(x, attn["v_proj"]), layer: layer, rope: rope, cache: cache)
+    }
+
     /// x W^T (+ b) through the few-rows kernel, or nil when it does not apply: it takes
     /// products without gradients (decoding) of at most `fewRowsLimit` rows, on the quantized
     /// copy of W when there is one, else on a float32 W the kernel reads.

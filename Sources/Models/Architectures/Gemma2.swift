@@ -45,9 +45,7 @@ struct Gemma2: DecoderArchitecture {
     func decoderLayer(_ m: LlamaModel, layer i: Int, _ hIn: Variable, rope: RopeAngles, cache: KVCache?) -> Variable {
         let s = Architectures.layer(i), attn = s["self_attn"], mlp = s["mlp"]
         var h = hIn
-        let x = m.norm(h, s["input_layernorm"])
-        let a = m.selfAttention(q: m.project(x, attn["q_proj"]), k: m.project(x, attn["k_proj"]), v: m.project(x, attn["v_proj"]),
-                                layer: i, rope: rope, cache: cache)
+        let a = m.selfAttention(m.norm(h, s["input_layernorm"]), attn, layer: i, rope: rope, cache: cache)
         h = h + m.norm(m.project(a, attn["o_proj"]), s["post_attention_layernorm"])
         let y = m.norm(h, s["pre_feedforward_layernorm"])
         let f = m.project(Ops.gegluTanh(gate: m.project(y, mlp["gate_proj"]), up: m.project(y, mlp["up_proj"])), mlp["down_proj"])
