@@ -16,7 +16,9 @@ struct GenerateBench: ParsableCommand {
             bandwidth) is printed beside it. The batched run is timed twice: as one pass over both \
             cores, and as one lane per core each decoding its part of the batch (what evaluation \
             and data sampling do). With --reference, transformers' generate runs on the \
-            same GGUF in python3 and the ratio is printed.
+            same GGUF in python3 and the ratio is printed. With --llama-bench and \
+            --llama-batched-bench (paths to llama.cpp's binaries), llama.cpp times the same \
+            runs on the same GGUF with saro's thread count, and the ratios are printed.
             """)
 
     @OptionGroup var modelOptions: ModelOptions
@@ -26,6 +28,14 @@ struct GenerateBench: ParsableCommand {
     @Option(help: "Prompt tokens before decoding.") var promptLength = 16
     @Option(help: "Prompt tokens of the prefill run.") var prefillLength = 512
     @Flag(help: "Also time transformers' generate (python3 with torch and transformers) on the same model.") var reference = false
+    @Option(help: "llama.cpp's llama-bench: also time batch-1 decoding and prefill with llama.cpp (a .gguf model).") var llamaBench: String?
+    @Option(help: "llama.cpp's llama-batched-bench: also time decoding --batch sequences at once with llama.cpp (a .gguf model).") var llamaBatchedBench: String?
+
+    func validate() throws {
+        for (flag, v) in [("--batch", batch), ("--new-tokens", newTokens), ("--prompt-length", promptLength), ("--prefill-length", prefillLength)] where v < 1 {
+            throw ValidationError("\(flag) must be at least 1")
+        }
+    }
 
     func run() throws {
         let loaded = try modelOptions.load()
@@ -37,9 +47,23 @@ struct GenerateBench: ParsableCommand {
             var ratio_batch1_vs_transformers: Double?
             var ratio_batched_vs_batch1: Double
             var ratio_lanes_vs_one_pass: Double
+            var llama_cpp: LlamaCppReference.Bench?
+            var llama_cpp_batched_tokens_per_second: Double?
+            var threads = Parallel.threads
         }
         var report = Report(result: r, ratio_batched_vs_batch1: r.decode_batched_tokens_per_second / r.decode_batch1_tokens_per_second,
                             ratio_lanes_vs_one_pass: r.decode_batched_lanes_tokens_per_second / r.decode_batched_tokens_per_second)
+        if llamaBench != nil || llamaBatchedBench != nil, loaded.source.pathExtension != "gguf" {
+            throw ValidationError("--llama-bench and --llama-batched-bench need a .gguf model; \(loaded.source.path) is not one")
+        }
+        if let llamaBench {
+            report.llama_cpp = try LlamaCppReference.bench(binary: llamaBench, model: loaded.source.path, prefillTokens: prefillLength,
+                                                          newTokens: newTokens, threads: Parallel.threads)
+        }
+        if let llamaBatchedBench {
+            report.llama_cpp_batched_tokens_per_second = try LlamaCppReference.batched(binary: llamaBatchedBench, model: loaded.source.path, promptTokens: promptLength,
+                                                                                      newTokens: newTokens, batch: batch, threads: Parallel.threads)
+        }
         if reference {
             let tps = try TransformersReference.generateTokensPerSecond(model: loaded.source, newTokens: newTokens)
             report.transformers_tokens_per_second = tps
@@ -53,6 +77,17 @@ struct GenerateBench: ParsableCommand {
         print(String(format: "  in %d lanes:    %7.1f tokens/s  (%.2fx one pass)", r.lanes, r.decode_batched_lanes_tokens_per_second,
                      r.decode_batched_lanes_tokens_per_second / r.decode_batched_tokens_per_second))
         print(String(format: "prefill %d:       %7.1f tokens/s", r.prefill_tokens, r.prefill_tokens_per_second))
+        if let l = report.llama_cpp {
+            print(String(format: "llama.cpp%@, %d threads: decode batch 1 %.1f tokens/s (saro %.2fx)", l.build_commit.map { " " + $0 } ?? "", report.threads,
+                         l.decode_tokens_per_second, r.decode_batch1_tokens_per_second / l.decode_tokens_per_second))
+            if let p = l.prefill_tokens_per_second {
+                print(String(format: "  prefill %d: %.1f tokens/s (saro %.2fx)", r.prefill_tokens, p, r.prefill_tokens_per_second / p))
+            }
+        }
+        if let b = report.llama_cpp_batched_tokens_per_second {
+            print(String(format: "llama.cpp batched, %d sequences: %.1f tokens/s (saro %.2fx in one pass, %.2fx in lanes)", r.batch, b,
+                         r.decode_batched_tokens_per_second / b, r.decode_batched_lanes_tokens_per_second / b))
+        }
         if let t = report.transformers_tokens_per_second, let ratio = report.ratio_batch1_vs_transformers {
             print(String(format: "transformers generate: %.1f tokens/s; saro batch 1 is %.2fx", t, ratio))
         }
