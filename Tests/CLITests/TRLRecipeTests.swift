@@ -1,4 +1,5 @@
 import Foundation
+import Support
 import Testing
 import Models
 import Tokenizers
@@ -20,6 +21,30 @@ import Tokenizers
         }
     }
 
+    /// A run stopped while transformers wrote a checkpoint leaves a folder without a whole
+    /// trainer_state.json: trl_train.py resumes from the newest whole one and removes the other.
+    @Test func resumeSkipsACheckpointLeftHalfWritten() throws {
+        let dir = TrainResumeTests.work("trl-checkpoints")
+        for (step, state) in [(2, #"{"global_step": 2}"#), (4, #"{"global_step": 4}"#), (6, "")] {
+            let folder = dir.appendingPathComponent("checkpoint-\(step)")
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            try Data(state.utf8).write(to: folder.appendingPathComponent("trainer_state.json"))
+        }
+        let script = TrainResumeTests.repo.appendingPathComponent("Sources/TRLBridge/Resources/trl_train.py").path
+        let python = ModelStore.cacheDirectory.appendingPathComponent("trl-venv/bin/python").path
+        let r = try Subprocess.run([python, "-c", """
+            import importlib.util, sys
+            spec = importlib.util.spec_from_file_location("trl_train", sys.argv[1])
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            print(module.last_complete_checkpoint(sys.argv[2]))
+            """, script, dir.path])
+        #expect(r.succeeded, "\(r.stderrTail(5))")
+        #expect(String(decoding: r.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) == dir.appendingPathComponent("checkpoint-4").path)
+        #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("checkpoint-6").path))
+        #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("checkpoint-2").path))
+    }
+
     @Test func trlStagesResumeAfterAKillAndMatchSarosFirstLoss() throws {
         let out = TrainResumeTests.work("recipe-tiny-trl")
         let recipe = TrainResumeTests.repo.appendingPathComponent("recipes/tiny-trl.yaml").path
@@ -34,7 +59,10 @@ import Tokenizers
         let p = try CLITests.startInBackground(["run", recipe, "--out", out.path, "--quiet"])
         let firstCheckpoint = out.appendingPathComponent("checkpoints/rw/trl/checkpoint-5/trainer_state.json").path
         let deadline = Date().addingTimeInterval(600)
-        while Date() < deadline && p.isRunning && !FileManager.default.fileExists(atPath: firstCheckpoint) { Thread.sleep(forTimeInterval: 0.01) }
+        // Whole, not only begun: transformers writes the file in place, and a trainer frozen
+        // mid-write leaves a checkpoint that the rerun has to drop (trl_train.py does).
+        func written() -> Bool { (try? JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: firstCheckpoint)))) != nil }
+        while Date() < deadline && p.isRunning && !written() { Thread.sleep(forTimeInterval: 0.01) }
         // Not the watchdog: it is the shell whose command line names the launcher.
         let frozen = Self.trainers(mentioning: out.path).filter { !$0.line.hasPrefix("/bin/sh") }
         for t in frozen { kill(t.pid, SIGSTOP) }

@@ -22,6 +22,8 @@ Exit status 3 means a missing or too old package, with the reason on standard er
 """
 import json
 import os
+import re
+import shutil
 import sys
 import time
 
@@ -48,7 +50,6 @@ for module in (trl, transformers, peft):
         fail(f"{module.__name__} {module.__version__} is older than {need} (make the environment with scripts/setup-trl.sh)")
 
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedTokenizerFast, TrainerCallback
-from transformers.trainer_utils import get_last_checkpoint
 from trl import DPOConfig, DPOTrainer, SFTConfig, SFTTrainer
 
 
@@ -97,6 +98,25 @@ def tokenizer_for(folder, pad_token_id):
     return tok
 
 
+def last_complete_checkpoint(output_dir):
+    """The newest checkpoint-N folder whose trainer_state.json reads back. transformers writes a
+    checkpoint's files in place, so a run stopped while saving leaves a folder without a whole
+    state; resuming from it would fail, so such folders are removed and the one before is taken."""
+    if not os.path.isdir(output_dir):
+        return None
+    numbered = sorted((int(m.group(1)), name) for name in os.listdir(output_dir) if (m := re.fullmatch(r"checkpoint-(\d+)", name)))
+    for _, name in reversed(numbered):
+        path = os.path.join(output_dir, name)
+        try:
+            with open(os.path.join(path, "trainer_state.json"), encoding="utf-8") as f:
+                json.load(f)
+            return path
+        except (OSError, ValueError):
+            print(f"trl_train.py: {path} was not completely written; removing it", file=sys.stderr)
+            shutil.rmtree(path, ignore_errors=True)
+    return None
+
+
 def main():
     if len(sys.argv) != 2:
         fail("usage: trl_train.py STAGE.json", status=2)
@@ -127,7 +147,7 @@ def main():
     config = config_type(**common, **args)
     trainer = trainer_type(model=model, args=config, train_dataset=data["train"], eval_dataset=data.get("eval"),
                            processing_class=tokenizer, peft_config=lora, callbacks=[Events(stage["events_file"])])
-    last = get_last_checkpoint(stage["output_dir"]) if os.path.isdir(stage["output_dir"]) else None
+    last = last_complete_checkpoint(stage["output_dir"])
     trainer.train(resume_from_checkpoint=last)
     if "eval" in data:
         trainer.evaluate()
