@@ -47,7 +47,13 @@ enum PythonText {
     }
 
     static func quoted(_ s: String) -> String {
-        let quote: Character = s.contains("'") && !s.contains("\"") ? "\"" : "'"
+        let quote: Unicode.Scalar = s.contains("'") && !s.contains("\"") ? "\"" : "'"
+        return escaped(s, quote: quote) { c in c.value < 0x20 || c.value == 0x7F ? "\\x" + hex(c.value, width: 2) : nil }
+    }
+
+    /// `s` between quotes with a backslash before the quote and the backslash, \n \r \t for
+    /// those, and `other`'s text for any other character it escapes (repr's and JSON's differ).
+    static func escaped(_ s: String, quote: Unicode.Scalar, other: (Unicode.Scalar) -> String?) -> String {
         var out = String(quote)
         for c in s.unicodeScalars {
             switch c {
@@ -55,13 +61,12 @@ enum PythonText {
             case "\n": out += "\\n"
             case "\r": out += "\\r"
             case "\t": out += "\\t"
-            default:
-                if Character(c) == quote { out += "\\\(quote)" } else if c.value < 0x20 || c.value == 0x7F {
-                    out += "\\x" + hex(c.value, width: 2)
-                } else { out.unicodeScalars.append(c) }
+            case quote: out += "\\" + String(quote)
+            default: if let e = other(c) { out += e } else { out.unicodeScalars.append(c) }
             }
         }
-        return out + String(quote)
+        out.unicodeScalars.append(quote)
+        return out
     }
 
     static func hex(_ v: UInt32, width: Int) -> String {
@@ -106,25 +111,18 @@ enum PythonText {
     }
 
     static func jsonString(_ s: String, ascii: Bool) -> String {
-        var out = "\""
-        for c in s.unicodeScalars {
+        escaped(s, quote: "\"") { c in
             switch c {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case "\u{08}": out += "\\b"
-            case "\u{0C}": out += "\\f"
+            case "\u{08}": return "\\b"
+            case "\u{0C}": return "\\f"
             default:
-                if c.value < 0x20 || (ascii && c.value > 0x7F) {
-                    if c.value > 0xFFFF {
-                        let v = c.value - 0x10000
-                        out += "\\u" + hex(0xD800 + (v >> 10), width: 4) + "\\u" + hex(0xDC00 + (v & 0x3FF), width: 4)
-                    } else { out += "\\u" + hex(c.value, width: 4) }
-                } else { out.unicodeScalars.append(c) }
+                guard c.value < 0x20 || (ascii && c.value > 0x7F) else { return nil }
+                if c.value > 0xFFFF {
+                    let v = c.value - 0x10000
+                    return "\\u" + hex(0xD800 + (v >> 10), width: 4) + "\\u" + hex(0xDC00 + (v & 0x3FF), width: 4)
+                }
+                return "\\u" + hex(c.value, width: 4)
             }
         }
-        return out + "\""
     }
 }
