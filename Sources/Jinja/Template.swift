@@ -6,11 +6,14 @@ import Foundation
 public struct Template: @unchecked Sendable {
     public let source: String
     private let nodes: [Node]
+    /// Whether the template marks what the assistant generates with `{% generation %}`.
+    public let hasGenerationBlocks: Bool
 
     /// Parses `source`; a syntax error names its line.
     public init(_ source: String) throws {
         self.source = source
         nodes = try Parser.parse(source)
+        hasGenerationBlocks = Self.containsGeneration(nodes)
     }
 
     public struct Rendered: Sendable, Equatable {
@@ -18,9 +21,6 @@ public struct Template: @unchecked Sendable {
         /// UTF-8 byte ranges of `text` written inside `{% generation %}` blocks.
         public var generationSpans: [Range<Int>]
     }
-
-    /// Whether the template marks what the assistant generates with `{% generation %}`.
-    public var hasGenerationBlocks: Bool { Self.containsGeneration(nodes) }
 
     private static func containsGeneration(_ nodes: [Node]) -> Bool {
         nodes.contains { node in

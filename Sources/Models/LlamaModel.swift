@@ -87,10 +87,7 @@ public final class LlamaModel {
 
     /// RMSNorm with the module's weight (plus the architecture's offset: Gemma scales by 1 + w).
     func norm(_ x: Variable, _ module: WeightScope) -> Variable {
-        let offset = config.architecture.normWeightOffset
-        var weight = param(module.weight)
-        if offset != 0 { weight = weight + Variable(Tensor(repeating: offset, shape: weight.shape)) }
-        return Ops.rmsNorm(x, weight: weight, eps: Float(config.rmsNormEps))
+        Ops.rmsNorm(x, weight: param(module.weight), eps: Float(config.rmsNormEps), weightOffset: config.architecture.normWeightOffset)
     }
 
     /// Causal grouped-query self-attention of layer `layer` over projected q [B, T, heads * headDim]

@@ -33,6 +33,8 @@ public final class OpenAIServer: @unchecked Sendable {
     public let options: Options
     let tokenizer: Tokenizer
     let template: ChatTemplate
+    /// The template's end-of-turn and end-of-sequence tokens (found by rendering: once).
+    let stopTokens: Set<Int>
     let contextLength: Int
     /// The base model's scheduler.
     public let scheduler: BatchScheduler
@@ -48,6 +50,7 @@ public final class OpenAIServer: @unchecked Sendable {
         self.options = options
         self.tokenizer = tokenizer
         self.template = template
+        stopTokens = template.stopTokenIds(tokenizer: tokenizer)
         self.adapterLoader = adapterLoader
         contextLength = model.config.maxPositionEmbeddings
         scheduler = Self.makeScheduler(model, tokenizer: tokenizer, options: options)
@@ -190,7 +193,7 @@ public final class OpenAIServer: @unchecked Sendable {
                                   type: "invalid_request_error", param: "messages", code: "context_length_exceeded")
         }
         let sampling = SamplingParameters(temperature: Float(temperature ?? 1), topK: Swift.max(0, topK ?? 0), topP: Float(topP ?? 1), seed: (seed ?? UInt64.random(in: 0...UInt64.max)) &+ UInt64(choice))
-        return GenerationOptions(maxNewTokens: max, sampling: sampling, stopTokens: template.stopTokenIds(tokenizer: tokenizer), stopStrings: stop?.strings ?? [])
+        return GenerationOptions(maxNewTokens: max, sampling: sampling, stopTokens: stopTokens, stopStrings: stop?.strings ?? [])
     }
 
     func chat(_ request: Request) async throws -> Response {

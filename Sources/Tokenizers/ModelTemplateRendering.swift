@@ -41,9 +41,11 @@ struct ModelTemplateRendering {
         var text = full.text
         if open, let last = messages.last {
             // As transformers does: cut after the final message's content, leaving the turn open.
-            let content = last.content.utf8.isEmpty ? nil : [last.content, Template.strip(last.content)].first { text.utf8.lastRange(of: $0.utf8) != nil }
-            guard let content, let r = text.utf8.lastRange(of: content.utf8) else { throw ChatTemplateError.continuation(last.content) }
-            text = String(decoding: Array(text.utf8)[..<r.upperBound], as: UTF8.self)
+            let bytes = Array(text.utf8)
+            guard let r = [last.content, Template.strip(last.content)].lazy.compactMap({ bytes.lastRange(of: Array($0.utf8)) }).first else {
+                throw ChatTemplateError.continuation(last.content)
+            }
+            text = String(decoding: bytes[..<r.upperBound], as: UTF8.self)
         }
         var spans: [Range<Int>] = []
         do {
@@ -104,21 +106,15 @@ struct ModelTemplateRendering {
     /// the model was trained to end its turn with ("<|im_end|>", "<|eot_id|>", "<end_of_turn>").
     func endOfTurnTokenId() -> Int? {
         let marker = "SARO-END-OF-TURN-PROBE"
-        guard let text = try? text([.user("Hi"), .assistant(marker)], addGenerationPrompt: false).text,
-              let r = text.utf8.lastRange(of: marker.utf8) else { return nil }
-        let after = String(decoding: Array(text.utf8)[r.upperBound...], as: UTF8.self)
+        guard let bytes = (try? text([.user("Hi"), .assistant(marker)], addGenerationPrompt: false)).map({ Array($0.text.utf8) }),
+              let r = bytes.lastRange(of: Array(marker.utf8)) else { return nil }
+        let after = String(decoding: bytes[r.upperBound...], as: UTF8.self)
         return tokenizer.encodeWithOffsets(after).first { tokenizer.addedTokenIds.contains($0.id) }?.id
     }
 }
 
-extension String.UTF8View {
-    /// Byte offsets of the last occurrence of `needle`.
-    func lastRange<C: Collection>(of needle: C) -> Range<Int>? where C.Element == UInt8 {
-        Array(self).lastRange(of: Array(needle))
-    }
-}
-
 extension Array where Element == UInt8 {
+    /// Byte offsets of the last occurrence of `needle`; nil for an empty one.
     func lastRange(of needle: [UInt8]) -> Range<Int>? {
         guard !needle.isEmpty, needle.count <= count else { return nil }
         for start in stride(from: count - needle.count, through: 0, by: -1) where self[start..<(start + needle.count)].elementsEqual(needle) {

@@ -90,37 +90,22 @@ extension Tokenizer {
 
     /// BPE over one piece's characters, each symbol keeping the source bytes it covers.
     private func mergePiece(_ piece: [NormalizedScalar], _ settings: SentencePieceSettings) -> [(id: Int, start: Int, end: Int)] {
-        var symbols: [(id: Int32, start: Int, end: Int)] = []
+        var symbols: [Symbol] = []
         let unk = settings.unkToken.flatMap { vocab[$0] }
         var lastWasUnk = false
         for c in piece {
+            let (start, end) = (c.source.lowerBound, c.source.upperBound)
             if let id = vocab[String(c.scalar)] {
-                symbols.append((Int32(id), c.source.lowerBound, c.source.upperBound)); lastWasUnk = false
+                symbols.append(Symbol(id: Int32(id), start: start, end: end)); lastWasUnk = false
             } else if settings.byteFallback, case let ids = Array(String(c.scalar).utf8).map({ byteIds[Int($0)] }), ids.allSatisfy({ $0 != nil }) {
-                for id in ids { symbols.append((Int32(id!), c.source.lowerBound, c.source.upperBound)) }
+                for id in ids { symbols.append(Symbol(id: Int32(id!), start: start, end: end)) }
                 lastWasUnk = false
             } else if let unk {
-                if settings.fuseUnk && lastWasUnk { symbols[symbols.count - 1].end = c.source.upperBound } else { symbols.append((Int32(unk), c.source.lowerBound, c.source.upperBound)) }
+                if settings.fuseUnk && lastWasUnk { symbols[symbols.count - 1].end = end } else { symbols.append(Symbol(id: Int32(unk), start: start, end: end)) }
                 lastWasUnk = true
             }
         }
-        while symbols.count > 1 {
-            var bestRank = Int.max, bestIndex = -1, bestId = 0
-            for i in 0..<(symbols.count - 1) {
-                if let m = merges[Pair(a: symbols[i].id, b: symbols[i + 1].id)], m.rank < bestRank { bestRank = m.rank; bestIndex = i; bestId = m.id }
-            }
-            if bestIndex < 0 { break }
-            let a = symbols[bestIndex].id, b = symbols[bestIndex + 1].id
-            var merged: [(id: Int32, start: Int, end: Int)] = []
-            var i = 0
-            while i < symbols.count {
-                if i + 1 < symbols.count && symbols[i].id == a && symbols[i + 1].id == b {
-                    merged.append((Int32(bestId), symbols[i].start, symbols[i + 1].end)); i += 2
-                } else { merged.append(symbols[i]); i += 1 }
-            }
-            symbols = merged
-        }
-        return symbols.map { (Int($0.id), $0.start, $0.end) }
+        return merge(symbols).map { (Int($0.id), $0.start, $0.end) }
     }
 
     /// The text of `ids`: "▁" back to spaces, runs of byte tokens back to UTF-8 (each byte of an

@@ -118,13 +118,7 @@ public final class Tokenizer: @unchecked Sendable {
     public func encode(_ text: String, addSpecialTokens: Bool = false, parseSpecial: Bool = true) -> [Int] {
         var ids: [Int] = []
         if addSpecialTokens && addBosToken, let bos = bosTokenId { ids.append(bos) }
-        if let sp = sentencePiece {
-            for (span, added) in splitOnAddedTokens(text, enabled: parseSpecial) {
-                if let added { ids.append(added); continue }
-                ids += sentencePieceEncode(span, atTextStart: span.startIndex == text.startIndex, sp).map(\.id)
-            }
-            return ids
-        }
+        if sentencePiece != nil { return ids + encodeWithOffsets(text, parseSpecial: parseSpecial).map(\.id) }
         let text = normalizeNFC ? text.precomposedStringWithCanonicalMapping : text
         for (span, added) in splitOnAddedTokens(text, enabled: parseSpecial) {
             if let added { ids.append(added); continue }
@@ -135,10 +129,10 @@ public final class Tokenizer: @unchecked Sendable {
 
     /// Token ids with the UTF-8 byte range of `text` each stands for (special tokens recognised).
     /// A span the normalizer changed (NFC) gets offsets in the normalized text, clamped to the span.
-    public func encodeWithOffsets(_ text: String) -> [(id: Int, start: Int, end: Int)] {
+    public func encodeWithOffsets(_ text: String, parseSpecial: Bool = true) -> [(id: Int, start: Int, end: Int)] {
         var out: [(id: Int, start: Int, end: Int)] = []
         var offset = 0
-        for (span, added) in splitOnAddedTokens(text, enabled: true) {
+        for (span, added) in splitOnAddedTokens(text, enabled: parseSpecial) {
             let spanBytes = span.utf8.count
             if let added { out.append((added, offset, offset + spanBytes)); offset += spanBytes; continue }
             if let sp = sentencePiece {
@@ -212,33 +206,43 @@ public final class Tokenizer: @unchecked Sendable {
     /// pair with the lowest merge rank.
     func bpe(_ piece: String) -> [Int] {
         if let whole = vocab[piece], ignoreMerges || piece.unicodeScalars.count == 1 { return [whole] }
-        var symbols: [Int32] = piece.unicodeScalars.compactMap { s in
+        let symbols: [Symbol] = piece.unicodeScalars.compactMap { s in
             let id = ByteLevel.scalarToByte[s.value].flatMap { byteIds[Int($0)] } ?? vocab[String(s)]
-            return id.map { Int32($0) }
+            return id.map { Symbol(id: Int32($0), start: 0, end: 0) }
         }
+        return merge(symbols).map { Int($0.id) }
+    }
+
+    /// A token of a piece being merged, with the source bytes it covers (SentencePiece's
+    /// offsets; byte-level pieces leave them at 0).
+    struct Symbol { var id: Int32; var start: Int; var end: Int }
+
+    /// BPE: repeatedly merge the adjacent pair with the lowest merge rank, every non-overlapping
+    /// occurrence of it left to right, until no pair has a merge.
+    func merge(_ input: [Symbol]) -> [Symbol] {
+        var symbols = input
         while symbols.count > 1 {
             var bestRank = Int.max, bestIndex = -1, bestId = 0
             for i in 0..<(symbols.count - 1) {
-                if let m = merges[Pair(a: symbols[i], b: symbols[i + 1])], m.rank < bestRank {
+                if let m = merges[Pair(a: symbols[i].id, b: symbols[i + 1].id)], m.rank < bestRank {
                     bestRank = m.rank; bestIndex = i; bestId = m.id
                 }
             }
             if bestIndex < 0 { break }
-            // Merge every non-overlapping occurrence of this pair, left to right.
-            let a = symbols[bestIndex], b = symbols[bestIndex + 1]
-            var merged: [Int32] = []
+            let a = symbols[bestIndex].id, b = symbols[bestIndex + 1].id
+            var merged: [Symbol] = []
             merged.reserveCapacity(symbols.count)
             var i = 0
             while i < symbols.count {
-                if i + 1 < symbols.count && symbols[i] == a && symbols[i + 1] == b {
-                    merged.append(Int32(bestId)); i += 2
+                if i + 1 < symbols.count && symbols[i].id == a && symbols[i + 1].id == b {
+                    merged.append(Symbol(id: Int32(bestId), start: symbols[i].start, end: symbols[i + 1].end)); i += 2
                 } else {
                     merged.append(symbols[i]); i += 1
                 }
             }
             symbols = merged
         }
-        return symbols.map { Int($0) }
+        return symbols
     }
 
     // MARK: decoding

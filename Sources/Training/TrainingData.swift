@@ -47,9 +47,12 @@ public struct DatasetReader {
     public let tokenizer: Tokenizer
     public let template: ChatTemplate
     public let maxLength: Int
+    /// What preference completions end with: the template's end-of-turn token (found once).
+    let endOfTurn: [Int]
 
     public init(tokenizer: Tokenizer, template: ChatTemplate, maxLength: Int) {
         self.tokenizer = tokenizer; self.template = template; self.maxLength = maxLength
+        endOfTurn = template.endOfTurnTokenId(tokenizer: tokenizer).map { [$0] } ?? []
     }
 
     public struct Report: Sendable {
@@ -126,13 +129,12 @@ public struct DatasetReader {
             do {
                 prompt = try template.render(promptMessages, tokenizer: tokenizer, addGenerationPrompt: !partial, continueFinalMessage: partial).ids
             } catch { throw DataError.malformed(file: path, line: number, reason: "\(error)") }
-            let eot = template.endOfTurnTokenId(tokenizer: tokenizer).map { [$0] } ?? []
             func completion(_ t: Turns) throws -> [Int] {
                 switch t {
-                case .text(let s): return tokenizer.encode(s, parseSpecial: false) + eot
+                case .text(let s): return tokenizer.encode(s, parseSpecial: false) + endOfTurn
                 case .messages(let m):
                     guard m.allSatisfy({ $0.role == "assistant" }) else { throw DataError.malformed(file: path, line: number, reason: "chosen and rejected messages must be assistant messages") }
-                    return tokenizer.encode(m.map(\.content).joined(), parseSpecial: false) + eot
+                    return tokenizer.encode(m.map(\.content).joined(), parseSpecial: false) + endOfTurn
                 }
             }
             var chosen = try completion(r.chosen), rejected = try completion(r.rejected)

@@ -50,9 +50,16 @@ public enum Ops {
         }
     }
 
-    /// RMSNorm over the last dimension, with a learned scale weight [C].
-    public static func rmsNorm(_ x: Variable, weight: Variable, eps: Float) -> Variable {
-        let xv = x.value.contiguous(), w = weight.value.contiguous()
+    /// RMSNorm over the last dimension, with a learned scale weight [C], used as weight +
+    /// `weightOffset` (Gemma stores w and scales by 1 + w; the weight's gradient is the same).
+    public static func rmsNorm(_ x: Variable, weight: Variable, eps: Float, weightOffset: Float = 0) -> Variable {
+        let xv = x.value.contiguous()
+        var w = weight.value.contiguous()
+        if weightOffset != 0 {
+            let shifted = Tensor(uninitialized: w.shape)
+            for i in 0..<w.count { shifted.data[i] = w.data[i] + weightOffset }
+            w = shifted
+        }
         let c = w.count
         precondition(x.shape.last == c, "rmsNorm: input \(x.shape) does not end in \(c)")
         let n = xv.count / c
