@@ -60,8 +60,6 @@ public indirect enum Value: Sendable {
         }
     }
 
-    public init(_ s: String) { self = .string(s) }
-
     /// Python's truthiness.
     public var truthy: Bool {
         switch self {
