@@ -71,7 +71,6 @@ struct ModelTemplateRendering {
     /// directly follows it.
     private func assistantSpans(_ messages: [ChatMessage], in text: String, open: Bool) throws -> [Range<Int>] {
         let full = Array(text.utf8)
-        let endOfTurn = endOfTurnTokenId().flatMap(tokenizer.token).map { Array($0.utf8) }
         var spans: [Range<Int>] = []
         var previousEnd = 0
         for (i, m) in messages.enumerated() where m.role == "assistant" {
@@ -91,7 +90,8 @@ struct ModelTemplateRendering {
                 start = start ?? found.lowerBound
                 if end == nil {
                     var e = found.upperBound
-                    if let eot = endOfTurn, full[e...].starts(with: eot) { e += eot.count }
+                    // Rendered only here: most templates never need this fallback.
+                    if let eot = endOfTurnTokenId().flatMap(tokenizer.token).map({ Array($0.utf8) }), full[e...].starts(with: eot) { e += eot.count }
                     end = e
                 }
             }
