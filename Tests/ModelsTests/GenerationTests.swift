@@ -183,7 +183,9 @@ import Testing
         let f = try gguf.llamaWeights(config: config)
         var rng = SplitMix64(seed: 5)
         for name in ["model.layers.0.self_attn.q_proj.weight", "model.layers.3.self_attn.k_proj.weight", "model.layers.7.mlp.down_proj.weight", "model.embed_tokens.weight"] {
-            let m = try #require(q[name])
+            let loaded = try #require(q[name])
+            #expect(loaded.packed != nil || !QuantizedMatrix.integerKernelAvailable, "\(name): decoding uses the integer kernel where the CPU has it")
+            let m = QuantizedMatrix(type: loaded.type, rows: loaded.rows, cols: loaded.cols, bytes: loaded.bytes, integerKernel: false)
             #expect(m.dequantized().scalars == f[name]!.scalars, "\(name): quantized copy decodes to the float32 weights")
             for rows in [1, 3, 11] {
                 let x = Tensor.randn([rows, m.cols], rng: &rng)
@@ -204,6 +206,42 @@ import Testing
         let expected = x.matmul(try file.tensor("expected.Q4_0").transposed())
         let got = m.matmul(x)
         #expect(Self.maxDifference(got.data, expected.data, got.count) < 1e-4)
+    }
+
+    /// The integer kernel against gguf.quants (scripts/golden/make_dequant_golden.py): Q4 weights
+    /// times activations through ggml's Q8_0 rounding (to float32 rounding), Q8_0 weights times
+    /// the activations themselves, within the int16 rounding's bound (each activation off by at
+    /// most half a step, max|x of its block| / 32767 / 2, times |w|), for 1 to 5 rows (one and
+    /// two passes of four) and both groups of eight output rows.
+    @Test(.enabled(if: QuantizedMatrix.integerKernelAvailable, "the CPU has no AVX-512 VNNI"))
+    func integerKernelMatchesGGMLActivationRounding() throws {
+        let file = try GGUFFile(path: DefaultModel_goldenPath("dequant", "gguf"))
+        let x = try file.tensor("mm.x")
+        for type in [GGMLType.q8_0, .q4_0, .q4_1] {
+            let name = "mm.\(type == .q8_0 ? "Q8_0" : type == .q4_0 ? "Q4_0" : "Q4_1")"
+            let info = try #require(file.tensors[name])
+            let m = QuantizedMatrix(type: type, rows: info.shape[0], cols: info.shape[1], bytes: try file.rawBytes(name))
+            #expect(m.packed != nil, "\(name) is packed")
+            let expected = try file.tensor("mm.expected." + name.dropFirst(3))
+            let w = m.dequantized().scalars, xs = x.scalars, k = m.cols
+            for rows in 1...5 {
+                let got = m.matmul(x.slice(0, 0..<rows).contiguous()).scalars
+                let want = expected.slice(0, 0..<rows).contiguous().scalars
+                let scale = want.map(abs).max()!
+                for r in 0..<rows {
+                    for n in 0..<m.rows {
+                        var bound = 1e-5 * scale
+                        if type == .q8_0 {
+                            for i in 0..<k {
+                                let block = xs[(r * k + i / 32 * 32)..<(r * k + i / 32 * 32 + 32)].map(abs).max()!
+                                bound += abs(w[n * k + i]) * block / 32767 / 2
+                            }
+                        }
+                        #expect(abs(got[r * m.rows + n] - want[r * m.rows + n]) <= bound, "\(name), row \(r) of \(rows), output \(n)")
+                    }
+                }
+            }
+        }
     }
 
     /// Float32 weights through the few-rows kernel (decoding an unquantized model, such as a

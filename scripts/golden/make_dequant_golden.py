@@ -2,7 +2,10 @@
 """Golden values for GGUF reading and dequantization: a small GGUF file (written by the gguf
 package, llama.cpp's own Python library) holding one tensor of random blocks for each type saro
 decodes, plus "expected.<name>" F32 tensors with gguf.quants.dequantize's output, and metadata
-of every value type.
+of every value type. For the integer matmul kernel: "mm.<type>" weights (16 x 128; Q8_0, Q4_0,
+Q4_1), activations "mm.x" (5 x 128) and "mm.expected.<type>" = x' W^T in float64, where x' is x
+through ggml's Q8_0 quantizer and back (gguf.quants, as llama.cpp rounds activations for Q4
+weights) and x itself for Q8_0 weights (saro rounds those activations to int16).
 
 Writes Tests/ModelsTests/Golden/dequant.gguf. Run from the repository root:
 python3 scripts/golden/make_dequant_golden.py   (needs numpy and gguf)
@@ -12,7 +15,7 @@ import os
 import numpy as np
 import gguf
 from gguf import GGMLQuantizationType as T
-from gguf.quants import dequantize
+from gguf.quants import dequantize, quantize
 
 OUT = os.path.join("Tests", "ModelsTests", "Golden", "dequant.gguf")
 TYPES = [T.Q8_0, T.Q4_0, T.Q4_1, T.Q4_K, T.Q5_K, T.Q6_K, T.F16, T.BF16]
@@ -61,6 +64,17 @@ def main():
         assert expected.shape == (rows, cols), expected.shape
         w.add_tensor(f"q.{qtype.name}", raw, raw_dtype=qtype)
         w.add_tensor(f"expected.{qtype.name}", expected)
+    mm_rng = np.random.default_rng(11)
+    x = mm_rng.standard_normal((5, 128)).astype(np.float32)
+    x[:, 7] *= 20   # an outlier column, as real hidden states have
+    w.add_tensor("mm.x", x)
+    x_q8 = dequantize(quantize(x, T.Q8_0), T.Q8_0).astype(np.float64)
+    for qtype in (T.Q8_0, T.Q4_0, T.Q4_1):
+        raw = random_blocks(qtype, 16, 128, mm_rng)
+        weights = dequantize(raw, qtype).astype(np.float64)
+        activations = x.astype(np.float64) if qtype == T.Q8_0 else x_q8
+        w.add_tensor(f"mm.{qtype.name}", raw, raw_dtype=qtype)
+        w.add_tensor(f"mm.expected.{qtype.name}", (activations @ weights.T).astype(np.float32))
     w.write_header_to_file()
     w.write_kv_data_to_file()
     w.write_tensors_to_file()

@@ -45,6 +45,20 @@ int saro_quant_matmul(int type, const void *w, long row_bytes, long k,
                       const float *x, long ldx, long rows,
                       float *y, long ldy, long n_begin, long n_end);
 
+/// The integer form of the product above, as llama.cpp computes it: each 32-wide block of an
+/// activation row rounded to int8 as ggml's Q8_0 quantizer does (scale max|x| / 127 kept as
+/// float16), then exact integer dot products against the weights' codes (AVX-512 VNNI), scaled
+/// per block. The weights first go through `saro_quant_pack` (eight output rows interleaved;
+/// rows a multiple of 8). `saro_quant_packed_bytes` is the packed size, or -1 when the type or
+/// shape has no packed form; `saro_quant_pack` returns that size or -1. The product covers
+/// output rows [8 g_begin, 8 g_end) and returns 0, or -1 when this CPU has no VNNI (see
+/// `saro_quant_packed_supported`) or the type is not Q8_0, Q4_0 or Q4_1.
+long saro_quant_packed_bytes(int type, long rows, long k);
+long saro_quant_pack(int type, const void *w, long row_bytes, long rows, long k, void *out);
+int saro_quant_packed_supported(void);
+int saro_quant_matmul_packed(int type, const void *packed, long k, const float *x, long ldx, long rows,
+                             float *y, long ldy, long g_begin, long g_end);
+
 /// Attention scores of one query against n keys: scores[j] = scale * (q . k[j * stride ...])
 /// over d dimensions.
 void saro_attention_scores(const float *q, const float *k, long stride, long n, long d, float scale, float *scores);

@@ -72,14 +72,15 @@ public enum GenerationBenchmark {
                       memory_bandwidth_gb_per_second: bandwidth / 1e9, decode_bound_tokens_per_second: bandwidth / Double(bytes))
     }
 
-    /// Weight bytes one decoding step reads: quantized matrices at their size, other
-    /// parameters as float32; the embedding table contributes one row.
+    /// Weight bytes one decoding step reads: quantized matrices at their size (in the integer
+    /// kernel's packed form where it runs), other parameters as float32; the embedding table
+    /// contributes one row.
     public static func weightBytesPerToken(_ model: LlamaModel) -> Int {
         var total = 0
         for (name, p) in model.parameters {
             let asHead = name == LlamaModel.embeddings && model.config.tieWordEmbeddings
             if name == LlamaModel.embeddings && !asHead { total += model.config.hiddenSize * 4; continue }
-            if let q = model.quantized[name] { total += q.bytes.count } else { total += p.value.count * 4 }
+            if let q = model.quantized[name] { total += q.packed?.count ?? q.bytes.count } else { total += p.value.count * 4 }
         }
         return total
     }
