@@ -113,13 +113,27 @@ public final class Pipeline: @unchecked Sendable {
 
     var baseModel: String { recipe.initModel == nil ? recipe.model : layout.initializedBase }
 
+    /// Whether saro's engine decodes the base model from a GGUF's blocks (see `engine`).
+    var baseDecodesFromBlocks: Bool {
+        recipe.engine.isEmbedded && recipe.initModel == nil && (try? ModelStore.resolve(recipe.model))?.pathExtension.lowercased() == "gguf"
+    }
+
     /// The engine a generating stage runs `model` on: saro's own; the servers the recipe names,
     /// which hold the base model (the stage's adapter loaded into them); or a server started
     /// from the recipe's command on first use. Servers are released when the stage ends.
     func engine(_ model: String, adapter: String?, batchSize: Int, stage kind: StageKind) throws -> InferenceEngine {
         let stage = kind.name
         let e = recipe.engine
-        if e.isEmbedded { return try EmbeddedEngine.open(model, adapter: adapter, batchSize: batchSize) }
+        if e.isEmbedded {
+            // The RW model is the base plus RW's adapter, merged into float32 weights for
+            // training; a GGUF base decodes from its blocks several times faster (integer
+            // products), so generation runs the base with the adapter(s) unmerged: the same
+            // weights, dequantized block plus low-rank update, in another order of operations.
+            if model != baseModel, baseDecodesFromBlocks, let onBase = try adapterOnBase(model, adapter: adapter) {
+                return try EmbeddedEngine.open(baseModel, adapter: onBase, batchSize: batchSize)
+            }
+            return try EmbeddedEngine.open(model, adapter: adapter, batchSize: batchSize)
+        }
         let url = try ModelStore.resolve(model)
         let key = EmbeddedEngine.modelKey(url, adapter: adapter)
         let tokenizer = try PretrainedModel.loadTokenizer(url.path)
@@ -169,7 +183,7 @@ public final class Pipeline: @unchecked Sendable {
     }
 
     /// The one adapter that turns the base model into `model` with `adapter` (nil: the base
-    /// alone), for servers that hold only the base. The RW model is the base with RW's adapter
+    /// alone), for servers that hold only the base and for saro's engine on a GGUF base. The RW model is the base with RW's adapter
     /// (saro merges it into a model of its own, which such servers do not have), so the RW
     /// model alone is the base with `checkpoints/rw`, and an adapter trained on it (SaRO,
     /// SaRO+SRS) is stacked with RW's into one adapter, written to `models/<name>-with-rw`.
@@ -431,8 +445,14 @@ public final class Pipeline: @unchecked Sendable {
     }
 
     /// Throughputs for the plan's time estimates (see `Rates`), for this recipe's model on
-    /// this machine: sgemm is timed here once, in a fraction of a second.
+    /// this machine: measured with the model in a few seconds, or scaled from the reference
+    /// run where the model cannot be loaded here.
     public func rates() -> Rates {
+        if recipe.initModel == nil, let loaded = try? PretrainedModel.load(recipe.model),
+           let measured = try? Rates.measure(loaded: loaded, batch: max(recipe.sampling.batchSize, recipe.evaluation.batchSize),
+                                             rank: recipe.rw.loraRank, gradientCheckpointing: recipe.rw.gradientCheckpointing ?? false) {
+            return measured
+        }
         var params = 135e6
         if recipe.initModel == nil, let url = try? ModelStore.resolve(recipe.model) {
             let config: LlamaConfig? = url.pathExtension.lowercased() == "gguf"

@@ -1,19 +1,32 @@
+import Foundation
+import Support
+import Models
 import Tensor
+import Training
 
 /// Throughputs for `saro run --dry-run`'s time estimates, in tokens per second.
 ///
-/// The reference figures come from a real run of the default recipe (SmolLM2-135M, 2 cores,
-/// 2026-11-30): each stage's seconds in stages.json against the tokens the plan counts for it
-/// (207,040 decoded in 29 min, 358,000 trained in 37 min; the plan then matched the 66 min the
-/// stages took). A model of another size scales them by its parameter count (the work per token
-/// of decoding and training is about proportional to it), and another machine by its own sgemm
-/// speed against the reference machine's at the same shape, since both training and batched
-/// decoding spend most of their time in matrix products.
+/// Measured on this machine with the recipe's own model where it can be loaded: a few decoding
+/// steps of a batch in lanes (as sampling and evaluation decode; models made from the base,
+/// such as the RW model, decode as the base with adapters, see `Pipeline.engine`), and one LoRA
+/// SFT step at the recipe's rank and checkpointing. That takes a few seconds and follows this
+/// machine's speed today, kernel changes and the model's size, where rates scaled from an old
+/// run by an sgemm timing missed all three.
+///
+/// Where the model is not on this machine yet (a GPU recipe's plan, a random model a stage will
+/// make), the rates are the reference run's, scaled by parameter count and by this machine's
+/// sgemm speed against the reference machine's.
 public struct Rates: Sendable, Equatable {
+    /// Batched decoding of the base model as loaded (from its blocks where it is a GGUF).
     public var decode: Double
+    /// LoRA SFT tokens per second (forward, backward and update).
     public var train: Double
-    /// This machine's sgemm speed at `gemmShape` (GFLOP/s), the one the rates were scaled by.
-    public var gflops: Double
+    /// How the rates were obtained, for the plan's last line.
+    public var source: String
+
+    public init(decode: Double, train: Double, source: String) {
+        self.decode = decode; self.train = train; self.source = source
+    }
 
     static let referenceDecode = 118.0, referenceTrain = 162.0
     static let referenceParameters = 135e6
@@ -23,16 +36,36 @@ public struct Rates: Sendable, Equatable {
     /// A training-sized product: 512 tokens x width 576 x MLP width 1536 (SmolLM2-135M).
     static let gemmShape = (m: 512, n: 1536, k: 576)
 
+    /// The fallback: the reference run's rates scaled by model size and sgemm speed.
     public static func estimate(parameters: Double, gflops: Double) -> Rates {
         // A failed or absurd measurement falls back to the reference machine's speed.
         let machine = gflops.isFinite && gflops > 0 ? min(max(gflops / referenceGflops, 0.1), 20) : 1
         let model = referenceParameters / max(parameters, 1e6)
-        return Rates(decode: referenceDecode * model * machine, train: referenceTrain * model * machine, gflops: gflops)
+        return Rates(decode: referenceDecode * model * machine, train: referenceTrain * model * machine,
+                     source: String(format: "scaled from the reference run by this machine's sgemm speed, %.0f GFLOP/s", gflops))
     }
 
     /// sgemm GFLOP/s at `gemmShape` with the BLAS the trainer uses: best of five calls, about
     /// 50 ms.
     public static func measureGflops() -> Double {
         GemmBenchmark.run(m: gemmShape.m, n: gemmShape.n, k: gemmShape.k, runs: 5).gflops
+    }
+
+    /// Sizes of the measurement: a batch of `decodeBatch` rows decoding `decodeTokens` tokens
+    /// after `promptTokens` (in the stages' lanes), and an SFT step of `trainBatch` sequences
+    /// of `trainLength` tokens (after a warm-up step).
+    static let decodeTokens = 8, promptTokens = 32, trainBatch = 2, trainLength = 128
+
+    /// Rates measured with `loaded` on this machine: decoding at `batch` rows, training with
+    /// LoRA rank `rank`, with or without gradient checkpointing.
+    public static func measure(loaded: PretrainedModel, batch: Int, rank: Int, gradientCheckpointing: Bool) throws -> Rates {
+        let t0 = MonotonicClock.seconds()
+        let lanes = Parallel.laneCount(items: batch)
+        let decode = GenerationBenchmark.decodeRate(model: try loaded.makeModel(), batch: batch, lanes: lanes, promptLength: promptTokens,
+                                                    newTokens: decodeTokens)
+        let train = try TrainingBenchmark.run(loaded: loaded, batch: trainBatch, length: min(trainLength, loaded.config.maxPositionEmbeddings),
+                                              rank: rank, steps: 1, dpoPairs: 0, gradientCheckpointing: gradientCheckpointing).sft_tokens_per_second
+        return Rates(decode: decode, train: train,
+                     source: String(format: "measured here with the recipe's model in %.0f s", MonotonicClock.seconds() - t0))
     }
 }

@@ -51,12 +51,16 @@ public enum TrainingBenchmark {
         }
         let sft = SFTObjective(examples: (0..<batch).map { _ in SFTExample(ids: tokens(length), mask: [Bool](repeating: true, count: length)) }, padToken: 0)
         let sftSeconds = timeSteps(sft, Array(0..<batch))
-        let half = length / 2
-        let pairs = (0..<dpoPairs).map { _ in PreferenceExample(prompt: tokens(half), chosen: tokens(half), rejected: tokens(half)) }
-        let dpo = DPOObjective(examples: pairs, config: DPOLossConfig(), reference: [Float](repeating: -1000, count: 2 * dpoPairs), padToken: 0)
-        let dpoSeconds = timeSteps(dpo, Array(0..<dpoPairs))
+        // No pairs: SFT only (DPO's figures 0).
+        var dpoSeconds = 0.0
+        if dpoPairs > 0 {
+            let half = length / 2
+            let pairs = (0..<dpoPairs).map { _ in PreferenceExample(prompt: tokens(half), chosen: tokens(half), rejected: tokens(half)) }
+            let dpo = DPOObjective(examples: pairs, config: DPOLossConfig(), reference: [Float](repeating: -1000, count: 2 * dpoPairs), padToken: 0)
+            dpoSeconds = timeSteps(dpo, Array(0..<dpoPairs))
+        }
         return Result(sft_tokens_per_second: Double(batch * length) / sftSeconds, sft_seconds_per_step: sftSeconds,
-                      dpo_pairs_per_second: Double(dpoPairs) / dpoSeconds, dpo_seconds_per_step: dpoSeconds,
+                      dpo_pairs_per_second: dpoPairs > 0 ? Double(dpoPairs) / dpoSeconds : 0, dpo_seconds_per_step: dpoSeconds,
                       batch_size: batch, sequence_length: length, lora_rank: rank, steps: steps,
                       peak_resident_megabytes: ResidentMemory.peakMegabytes(), gradient_checkpointing: gradientCheckpointing)
     }

@@ -1,8 +1,10 @@
+import Foundation
+import Models
 import Recipes
 import Testing
 
-/// The dry run's throughputs: the default recipe's measured rates, scaled by model size and by
-/// this machine's sgemm speed against the reference machine's.
+/// The dry run's throughputs: measured with the recipe's model, or (no model here) the reference
+/// run's rates scaled by model size and by this machine's sgemm speed.
 @Suite struct PlanRatesTests {
     @Test func ratesScaleWithModelSizeAndMachineSpeed() {
         let reference = Rates.estimate(parameters: 135e6, gflops: 125)
@@ -20,5 +22,19 @@ import Testing
     @Test func measuredSgemmSpeedIsPlausible() {
         let g = Rates.measureGflops()
         #expect(g > 1 && g < 100_000, "\(g) GFLOP/s")
+    }
+
+    /// Measured on a tiny model: positive rates, and the plan of a recipe on that model says
+    /// they were measured.
+    @Test func ratesAreMeasuredWithTheRecipesModel() throws {
+        let loaded = try PretrainedModel.load(CorruptInputTests.tinyModel.path)
+        let r = try Rates.measure(loaded: loaded, batch: 4, rank: 4, gradientCheckpointing: true)
+        #expect(r.decode > 0 && r.decode.isFinite && r.train > 0 && r.train.isFinite, "\(r)")
+        #expect(r.source.contains("measured"), "\(r)")
+        let dir = TrainResumeTests.work("plan-measured")
+        let recipe = dir.appendingPathComponent("r.yaml")
+        try Data("name: measured\nmodel: \(CorruptInputTests.tinyModel.path)\ndata: {harmful: 2, jailbreak: 2, benign: 2}\neval: {suite: quick}\n".utf8).write(to: recipe)
+        let plan = try CLITests.saro(["run", recipe.path, "--out", dir.appendingPathComponent("run").path, "--dry-run"])
+        #expect(plan.status == 0 && plan.out.contains("measured here with the recipe's model"), "\(plan.out.suffix(400)) \(plan.err.suffix(300))")
     }
 }

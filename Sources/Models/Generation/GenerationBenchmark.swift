@@ -23,38 +23,46 @@ public enum GenerationBenchmark {
         public var decode_bound_tokens_per_second: Double
     }
 
+    /// Tokens per second of decoding `newTokens` tokens at batch `batch` after `promptLength`
+    /// random prompt tokens (their prefill not timed), as `lanes` parts at once (each its own
+    /// cache on one core, as `Generator` runs a batch without streaming) or as one
+    /// multi-threaded pass.
+    public static func decodeRate(model: LlamaModel, batch: Int, lanes: Int = 1, promptLength: Int, newTokens: Int, seed: UInt64 = 1) -> Double {
+        var rng = SplitMix64(seed: seed)
+        let vocab = model.config.vocabSize
+        func randomIds(_ n: Int) -> [Int32] { (0..<n).map { _ in Int32(rng.next() % UInt64(vocab)) } }
+        let parts = Parallel.contiguousParts(batch, lanes)
+        let prompts = parts.map { randomIds($0.count * promptLength) }
+        let starts = parts.map { randomIds($0.count) }
+        let caches = parts.map { KVCache(config: model.config, batch: $0.count, capacity: promptLength + newTokens + 1) }
+        for (i, part) in parts.enumerated() {
+            _ = GradMode.withNoGrad { model.forward(ids: prompts[i], batch: part.count, time: promptLength, cache: caches[i], lastOnly: true) }
+        }
+        let t0 = MonotonicClock.seconds()
+        Parallel.lanes(lanes) { lane in
+            let rows = parts[lane].count
+            var next = starts[lane]
+            for _ in 0..<newTokens {
+                let logits = GradMode.withNoGrad { model.forward(ids: next, batch: rows, time: 1, cache: caches[lane], lastOnly: true) }.value
+                next = (0..<rows).map { row in
+                    let p = logits.data + row * vocab
+                    var best = 0
+                    for i in 1..<vocab where p[i] > p[best] { best = i }
+                    return Int32(best)
+                }
+            }
+        }
+        return Double(batch * newTokens) / (MonotonicClock.seconds() - t0)
+    }
+
     /// Times decoding `newTokens` tokens after `promptLength` prompt tokens (the prompt's
     /// prefill excluded), at batch 1 and at `batch`, and prefill of `prefillLength` tokens.
     public static func run(model: LlamaModel, promptLength: Int = 16, newTokens: Int = 128, batch: Int = 16, prefillLength: Int = 512) -> Result {
         var rng = SplitMix64(seed: 1)
         let vocab = model.config.vocabSize
         func randomIds(_ n: Int) -> [Int32] { (0..<n).map { _ in Int32(rng.next() % UInt64(vocab)) } }
-
-        /// Decoding at batch b, as `lanes` parts at once (each its own cache on one core, as
-        /// `Generator` runs a batch without streaming) or as one multi-threaded pass.
         func decode(batch b: Int, lanes: Int = 1) -> Double {
-            let parts = Parallel.contiguousParts(b, lanes)
-            let prompts = parts.map { randomIds($0.count * promptLength) }
-            let starts = parts.map { randomIds($0.count) }
-            let caches = parts.map { KVCache(config: model.config, batch: $0.count, capacity: promptLength + newTokens + 1) }
-            for (i, part) in parts.enumerated() {
-                _ = GradMode.withNoGrad { model.forward(ids: prompts[i], batch: part.count, time: promptLength, cache: caches[i], lastOnly: true) }
-            }
-            let t0 = MonotonicClock.seconds()
-            Parallel.lanes(lanes) { lane in
-                let rows = parts[lane].count
-                var next = starts[lane]
-                for _ in 0..<newTokens {
-                    let logits = GradMode.withNoGrad { model.forward(ids: next, batch: rows, time: 1, cache: caches[lane], lastOnly: true) }.value
-                    next = (0..<rows).map { row in
-                        let p = logits.data + row * vocab
-                        var best = 0
-                        for i in 1..<vocab where p[i] > p[best] { best = i }
-                        return Int32(best)
-                    }
-                }
-            }
-            return Double(b * newTokens) / (MonotonicClock.seconds() - t0)
+            decodeRate(model: model, batch: b, lanes: lanes, promptLength: promptLength, newTokens: newTokens, seed: rng.next())
         }
         let single = decode(batch: 1)
         let batched = decode(batch: batch)

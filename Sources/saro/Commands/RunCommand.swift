@@ -53,9 +53,9 @@ struct RunCommand: AsyncParsableCommand {
             }
             let todo = stages.filter { $0.status != .done }
             print(String(format: "estimated: %d tokens decoded, %d tokens trained, about %@ on this machine (at ~%.0f decode and ~%.0f training tokens/s, "
-                         + "scaled by this machine's sgemm speed, %.0f GFLOP/s; teacher calls, judging and stages on servers or TRL not counted)",
+                         + "%@; teacher calls, judging and stages on servers or TRL not counted)",
                          todo.map(\.decodeTokens).reduce(0, +), todo.map(\.trainTokens).reduce(0, +), ProgressBar.clock(todo.map(\.seconds).reduce(0, +)),
-                         rates.decode, rates.train, rates.gflops))
+                         rates.decode, rates.train, rates.source))
             return
         }
         try await pipeline.run()
