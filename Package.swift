@@ -55,7 +55,7 @@ let package = Package(
         ),
         .target(
             name: "Models",
-            dependencies: ["Tensor", "Tokenizers", "Support"],
+            dependencies: ["CSupport", "Tensor", "Tokenizers", "Support"],
             swiftSettings: simdFlags
         ),
         .target(

@@ -244,6 +244,28 @@ import Testing
         }
     }
 
+    /// A LoRA adapter's update in decoding (added in place by the few-rows C pass) against the
+    /// training path (two BLAS products, `LoRAAdapters.apply`), on float32 weights so the base
+    /// products agree too; one row and six.
+    @Test func loraUpdateInDecodingEqualsTheTrainingPath() throws {
+        let loaded = try PretrainedModel.load(url: DefaultModel.path)
+        let model = try LlamaModel(config: loaded.config, weights: loaded.weights)
+        let adapters = try LoRAAdapters(config: LoRAConfig(rank: 8, alpha: 16, dropout: 0), model: model, seed: 2)
+        var rng = SplitMix64(seed: 3)
+        for (_, m) in adapters.modules { m.b.value.copyElements(from: Tensor.randn(m.b.value.shape, std: 0.05, rng: &rng)) }
+        let ids: [Int32] = [1, 504, 3101, 28, 3205, 30]
+        let base = GradMode.withNoGrad { model.forward(ids: ids, batch: 1, time: ids.count) }.value
+        model.lora = adapters
+        for n in [1, ids.count] {
+            let decoded = GradMode.withNoGrad { model.forward(ids: Array(ids.prefix(n)), batch: 1, time: n) }.value
+            let reference = model.forward(ids: Array(ids.prefix(n)), batch: 1, time: n).value
+            let scale = reference.scalars.map(abs).max()!
+            #expect(Self.maxDifference(decoded.data, reference.data, decoded.count) < 1e-4 * scale, "\(n) rows")
+        }
+        let adapted = GradMode.withNoGrad { model.forward(ids: ids, batch: 1, time: ids.count) }.value
+        #expect(Self.maxDifference(adapted.data, base.data, base.count) > 0.1, "the adapter changes the logits")
+    }
+
     /// Float32 weights through the few-rows kernel (decoding an unquantized model, such as a
     /// merged adapter) against BLAS, at the row counts of its one-row and several-row forms
     /// and past eight rows (two passes); 64-column blocks so the weight is two blocks wide.

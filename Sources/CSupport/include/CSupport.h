@@ -59,6 +59,12 @@ int saro_quant_packed_supported(void);
 int saro_quant_matmul_packed(int type, const void *packed, long k, const float *x, long ldx, long rows,
                              float *y, long ldy, long g_begin, long g_end);
 
+/// y[r * ldy + o] += scale * sum_j (x[r] . a[j]) b[o * rank + j] for rows r < rows and outputs o
+/// in [o_begin, o_end): a LoRA module's update (A [rank, k], B [outputs, rank]) added to the
+/// base product of a few decoding rows. Returns 0, or -1 when out of memory.
+int saro_lora_rows(const float *x, long ldx, long rows, long k, const float *a, long rank, const float *b, float scale,
+                   float *y, long ldy, long o_begin, long o_end);
+
 /// Attention scores of one query against n keys: scores[j] = scale * (q . k[j * stride ...])
 /// over d dimensions.
 void saro_attention_scores(const float *q, const float *k, long stride, long n, long d, float scale, float *scores);
