@@ -60,8 +60,10 @@ struct Stage {
     var restartsWhenInputsChange = false
     /// What the plan prints: sizes and estimated work.
     var plan: String
-    /// Estimated tokens decoded and tokens trained on (forward and backward).
+    /// Estimated tokens decoded, positions run forward without decoding (prompts' prefill,
+    /// NLL scoring, hidden states) and tokens trained on (forward and backward).
     var decodeTokens = 0
+    var forwardTokens = 0
     var trainTokens = 0
     /// The stage's model work runs on another engine (a server, TRL): this machine's rates
     /// do not estimate it.
@@ -287,14 +289,16 @@ public final class Pipeline: @unchecked Sendable {
         }
         let base = baseModel
         /// A data stage that builds `set` with the base model answering (offline teacher).
-        func data(_ set: RunLayout.DataSet, plan: String, decodeTokens: Int = 0, elsewhere: Bool = false,
+        func data(_ set: RunLayout.DataSet, plan: String, decodeTokens: Int = 0, forwardTokens: Int = 0, elsewhere: Bool = false,
                   build: @escaping (DataPipeline) async throws -> Void) -> Stage {
             Stage(kind: .data(set), inputs: [base], settings: dataSettings, outputs: [l.data(set)], run: { [self] in
                 try await build(try dataPipeline(answerModel: base, stage: .data(set)))
-            }, plan: plan, decodeTokens: decodeTokens, elsewhere: elsewhere)
+            }, plan: plan, decodeTokens: decodeTokens, forwardTokens: forwardTokens, elsewhere: elsewhere)
         }
+        let benignAnswers = r.teacher == .offline ? r.data.benign : 0
         s.append(data(.ritd, plan: "\(q) queries x teacher; \(r.data.benign) benign answers of <= \(r.data.answerTokens) tokens from the base model\(r.teacher == .offline ? onServer : "")",
-                      decodeTokens: r.teacher == .offline ? r.data.benign * r.data.answerTokens : 0, elsewhere: !r.engine.isEmbedded) { _ = try await $0.buildRITD() })
+                      decodeTokens: benignAnswers * r.data.answerTokens, forwardTokens: benignAnswers * TypicalSizes.benignPromptTokens,
+                      elsewhere: !r.engine.isEmbedded) { _ = try await $0.buildRITD() })
         if r.baselines.safetySFT || r.baselines.safetyDPO {
             s.append(data(.direct, plan: "the same \(q) queries, direct answers (Safety-SFT); benign answers shared with data-ritd") { _ = try await $0.buildDirect() })
         }
@@ -311,15 +315,16 @@ public final class Pipeline: @unchecked Sendable {
         }, plan: "fold the RW adapter into the base: the RW model and SRPO's reference"))
         let rwModel = l.rwModel
         /// A data stage that samples `set` from the RW model, reading `after` (the data it builds on).
-        func samples(_ set: RunLayout.DataSet, after: RunLayout.DataSet, plan: String, decodeTokens: Int = 0, elsewhere: Bool = false,
+        func samples(_ set: RunLayout.DataSet, after: RunLayout.DataSet, plan: String, decodeTokens: Int = 0, forwardTokens: Int = 0, elsewhere: Bool = false,
                      build: @escaping (DataPipeline, InferenceEngine) async throws -> Void) -> Stage {
             Stage(kind: .data(set), inputs: [rwModel, l.data(after)], settings: samplingSettings, outputs: [l.data(set)], run: { [self] in
                 let policy = try engine(rwModel, adapter: nil, batchSize: r.sampling.batchSize, stage: .data(set))
                 try await build(try dataPipeline(answerModel: base, stage: .data(set)), policy)
-            }, plan: plan, decodeTokens: decodeTokens, elsewhere: elsewhere)
+            }, plan: plan, decodeTokens: decodeTokens, forwardTokens: forwardTokens, elsewhere: elsewhere)
         }
         s.append(samples(.opcot, after: .ritd, plan: "\(q) prompts x \(sampling.samples) samples of <= \(sampling.maxTokens) tokens from the RW model\(onServer)",
-                         decodeTokens: q * sampling.samples * sampling.maxTokens, elsewhere: !r.engine.isEmbedded) {
+                         decodeTokens: q * sampling.samples * sampling.maxTokens, forwardTokens: q * sampling.samples * TypicalSizes.evalPromptTokens,
+                         elsewhere: !r.engine.isEmbedded) {
             _ = try await $0.buildOPCOT(policyModel: $1, sampling: sampling)
         })
         s.append(samples(.ppcot, after: .opcot, plan: "reflection pairs from the flawed samples, early-versus-late reflection pairs") {
@@ -349,6 +354,15 @@ public final class Pipeline: @unchecked Sendable {
             try writeReport()
         }, plan: "report.html and report.md"))
         return s
+    }
+
+    /// Reference answers a suite entry scores (for the plan's estimate).
+    static func scoredItems(_ e: Suite.Entry) -> Int {
+        switch e.name {
+        case "nll-gsm8k": return e.limit ?? 100
+        case "nll-humaneval": return e.limit ?? 164
+        default: return 0
+        }
     }
 
     /// Generations a suite entry makes (for the plan's estimate).
@@ -415,6 +429,7 @@ public final class Pipeline: @unchecked Sendable {
         // Servers expose no hidden states: a server-backed evaluation has no embedding analysis.
         let embeddings = e.embeddings && recipe.engine.isEmbedded
         let stage = StageKind.evaluate(label: label)
+        let suite = try? Suite.named(e.suite)
         return Stage(kind: stage, inputs: [model] + (adapter.map { [$0] } ?? []),
                      settings: Self.settings(["eval": e, "judge": recipe.judge].merging(engineSettings) { a, _ in a }),
                      outputs: [out + "/results.json"] + (embeddings ? [out + "/embedding.json"] : []), run: { [self] in
@@ -423,7 +438,9 @@ public final class Pipeline: @unchecked Sendable {
                                     embeddings: e.embeddings ? (e.embeddingCount, nil) : nil)
             _ = try await job.run(engine: try engine(model, adapter: adapter, batchSize: e.batchSize, stage: stage), out: out, events: { events(.build($0)) })
         }, plan: "suite \(e.suite)\(embeddings ? " + embeddings" : "") on \(label)\(recipe.engine.isEmbedded ? "" : " (server)")",
-           decodeTokens: ((try? Suite.named(e.suite)).map { s in s.maxTokens * s.entries.map { Self.generations($0) }.reduce(0, +) }) ?? 0,
+           decodeTokens: suite.map { s in s.maxTokens * s.entries.map { Self.generations($0) }.reduce(0, +) } ?? 0,
+           forwardTokens: (suite.map { s in s.entries.map { Self.generations($0) * TypicalSizes.evalPromptTokens + Self.scoredItems($0) * TypicalSizes.nllItemTokens }
+                                                .reduce(0, +) } ?? 0) + (embeddings ? e.embeddingCount * TypicalSizes.embeddingPromptTokens : 0),
            elsewhere: !recipe.engine.isEmbedded)
     }
 
@@ -477,7 +494,7 @@ public final class Pipeline: @unchecked Sendable {
             if state != .done { rewritten += s.outputs }
             if s.elsewhere { return PlannedStage(name: s.name, status: state, plan: s.plan, decodeTokens: 0, trainTokens: 0, seconds: 0) }
             return PlannedStage(name: s.name, status: state, plan: s.plan, decodeTokens: s.decodeTokens, trainTokens: s.trainTokens,
-                                seconds: Double(s.decodeTokens) / r.decode + Double(s.trainTokens) / r.train)
+                                seconds: Double(s.decodeTokens) / r.decode + Double(s.forwardTokens) / r.prefill + Double(s.trainTokens) / r.train)
         }
     }
 

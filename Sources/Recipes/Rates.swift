@@ -19,16 +19,20 @@ import Training
 public struct Rates: Sendable, Equatable {
     /// Batched decoding of the base model as loaded (from its blocks where it is a GGUF).
     public var decode: Double
+    /// Positions run forward without decoding: prompts' prefill, scoring, hidden states.
+    public var prefill: Double
     /// LoRA SFT tokens per second (forward, backward and update).
     public var train: Double
     /// How the rates were obtained, for the plan's last line.
     public var source: String
 
-    public init(decode: Double, train: Double, source: String) {
-        self.decode = decode; self.train = train; self.source = source
+    public init(decode: Double, prefill: Double, train: Double, source: String) {
+        self.decode = decode; self.prefill = prefill; self.train = train; self.source = source
     }
 
-    static let referenceDecode = 118.0, referenceTrain = 162.0
+    /// The reference run's rates; prefill there was about five times decoding (`saro bench
+    /// generate`, 2026-12-01).
+    static let referenceDecode = 118.0, referencePrefill = 590.0, referenceTrain = 162.0
     static let referenceParameters = 135e6
     /// sgemm at `gemmShape` on the reference machine (oneDNN, 2 threads, idle; `saro bench gemm
     /// --shapes 512x1536x576` gave 119-129).
@@ -41,7 +45,7 @@ public struct Rates: Sendable, Equatable {
         // A failed or absurd measurement falls back to the reference machine's speed.
         let machine = gflops.isFinite && gflops > 0 ? min(max(gflops / referenceGflops, 0.1), 20) : 1
         let model = referenceParameters / max(parameters, 1e6)
-        return Rates(decode: referenceDecode * model * machine, train: referenceTrain * model * machine,
+        return Rates(decode: referenceDecode * model * machine, prefill: referencePrefill * model * machine, train: referenceTrain * model * machine,
                      source: String(format: "scaled from the reference run by this machine's sgemm speed, %.0f GFLOP/s", gflops))
     }
 
@@ -52,20 +56,26 @@ public struct Rates: Sendable, Equatable {
     }
 
     /// Sizes of the measurement: a batch of `decodeBatch` rows decoding `decodeTokens` tokens
-    /// after `promptTokens` (in the stages' lanes), and an SFT step of `trainBatch` sequences
-    /// of `trainLength` tokens (after a warm-up step).
-    static let decodeTokens = 8, promptTokens = 32, trainBatch = 2, trainLength = 128
+    /// after `promptTokens` (in the stages' lanes), a prefill of `trainBatch` x `trainLength`
+    /// positions, and an SFT step of that shape (after a warm-up step).
+    static let decodeTokens = 8, promptTokens = 32, trainBatch = 2, trainLength = 256
 
     /// Rates measured with `loaded` on this machine: decoding at `batch` rows, training with
     /// LoRA rank `rank`, with or without gradient checkpointing.
     public static func measure(loaded: PretrainedModel, batch: Int, rank: Int, gradientCheckpointing: Bool) throws -> Rates {
         let t0 = MonotonicClock.seconds()
         let lanes = Parallel.laneCount(items: batch)
-        let decode = GenerationBenchmark.decodeRate(model: try loaded.makeModel(), batch: batch, lanes: lanes, promptLength: promptTokens,
-                                                    newTokens: decodeTokens)
-        let train = try TrainingBenchmark.run(loaded: loaded, batch: trainBatch, length: min(trainLength, loaded.config.maxPositionEmbeddings),
+        let model = try loaded.makeModel()
+        let decode = GenerationBenchmark.decodeRate(model: model, batch: batch, lanes: lanes, promptLength: promptTokens, newTokens: decodeTokens)
+        let length = min(trainLength, loaded.config.maxPositionEmbeddings)
+        var rng = SplitMix64(seed: 5)
+        let ids = (0..<(trainBatch * length)).map { _ in Int32(rng.next() % UInt64(loaded.config.vocabSize)) }
+        let p0 = MonotonicClock.seconds()
+        _ = GradMode.withNoGrad { model.forward(ids: ids, batch: trainBatch, time: length, lastOnly: true) }
+        let prefill = Double(ids.count) / (MonotonicClock.seconds() - p0)
+        let train = try TrainingBenchmark.run(loaded: loaded, batch: trainBatch, length: length,
                                               rank: rank, steps: 1, dpoPairs: 0, gradientCheckpointing: gradientCheckpointing).sft_tokens_per_second
-        return Rates(decode: decode, train: train,
+        return Rates(decode: decode, prefill: prefill, train: train,
                      source: String(format: "measured here with the recipe's model in %.0f s", MonotonicClock.seconds() - t0))
     }
 }

@@ -87,12 +87,22 @@ enum StageKind: Hashable {
 enum TypicalSizes {
     /// A RIT-D example: jailbreak-wrapped prompt, reasoning and answer.
     static let ritdTokens = 350
-    /// A direct-answer example (Safety-SFT).
-    static let directTokens = 150
+    /// A direct-answer example (Safety-SFT): on 2026-12-06 prompts averaged 55 tokens, answers
+    /// 110, the chat template about 35.
+    static let directTokens = 200
     /// A Safety-DPO pair (prompt, chosen and rejected).
     static let safetyDPOPairTokens = 300
-    /// An SRPO pair (prompt with reasoning chosen and rejected).
-    static let srpoPairTokens = 1000
+    /// An SRPO pair: the positions one DPO step runs for it (the prompt twice, the reasoning
+    /// chosen and rejected); 2026-12-06's 370 pairs averaged about 1,860 characters.
+    static let srpoPairTokens = 720
+    /// Prompt positions a generation prefills: a chat-templated request (jailbreak-wrapped
+    /// ones run to 300 tokens); a RIT-D benign request is shorter.
+    static let evalPromptTokens = 120
+    static let benignPromptTokens = 60
+    /// Positions one reference-answer NLL item scores (question and reference answer), and one
+    /// embedding-analysis prompt.
+    static let nllItemTokens = 250
+    static let embeddingPromptTokens = 60
     /// OP-COT and PP-COT pairs per query, together.
     static let srpoPairsPerQuery = 2.5
     /// Template families of the jailbreak evaluation set.
