@@ -65,6 +65,9 @@ struct Stage {
     var decodeTokens = 0
     var forwardTokens = 0
     var trainTokens = 0
+    /// Its generation runs with LoRA adapters on the base (a trained model), which decodes
+    /// slower than the base alone.
+    var adapted = false
     /// The stage's model work runs on another engine (a server, TRL): this machine's rates
     /// do not estimate it.
     var elsewhere = false
@@ -320,7 +323,7 @@ public final class Pipeline: @unchecked Sendable {
             Stage(kind: .data(set), inputs: [rwModel, l.data(after)], settings: samplingSettings, outputs: [l.data(set)], run: { [self] in
                 let policy = try engine(rwModel, adapter: nil, batchSize: r.sampling.batchSize, stage: .data(set))
                 try await build(try dataPipeline(answerModel: base, stage: .data(set)), policy)
-            }, plan: plan, decodeTokens: decodeTokens, forwardTokens: forwardTokens, elsewhere: elsewhere)
+            }, plan: plan, decodeTokens: decodeTokens, forwardTokens: forwardTokens, adapted: true, elsewhere: elsewhere)
         }
         s.append(samples(.opcot, after: .ritd, plan: "\(q) prompts x \(sampling.samples) samples of <= \(sampling.maxTokens) tokens from the RW model\(onServer)",
                          decodeTokens: q * sampling.samples * sampling.maxTokens, forwardTokens: q * sampling.samples * TypicalSizes.evalPromptTokens,
@@ -441,7 +444,7 @@ public final class Pipeline: @unchecked Sendable {
            decodeTokens: suite.map { s in s.maxTokens * s.entries.map { Self.generations($0) }.reduce(0, +) } ?? 0,
            forwardTokens: (suite.map { s in s.entries.map { Self.generations($0) * TypicalSizes.evalPromptTokens + Self.scoredItems($0) * TypicalSizes.nllItemTokens }
                                                 .reduce(0, +) } ?? 0) + (embeddings ? e.embeddingCount * TypicalSizes.embeddingPromptTokens : 0),
-           elsewhere: !recipe.engine.isEmbedded)
+           adapted: model != baseModel || adapter != nil, elsewhere: !recipe.engine.isEmbedded)
     }
 
     func writeReport() throws {
@@ -494,7 +497,8 @@ public final class Pipeline: @unchecked Sendable {
             if state != .done { rewritten += s.outputs }
             if s.elsewhere { return PlannedStage(name: s.name, status: state, plan: s.plan, decodeTokens: 0, trainTokens: 0, seconds: 0) }
             return PlannedStage(name: s.name, status: state, plan: s.plan, decodeTokens: s.decodeTokens, trainTokens: s.trainTokens,
-                                seconds: Double(s.decodeTokens) / r.decode + Double(s.forwardTokens) / r.prefill + Double(s.trainTokens) / r.train)
+                                seconds: Double(s.decodeTokens) / (s.adapted ? r.decodeAdapted : r.decode) + Double(s.forwardTokens) / r.prefill
+                                    + Double(s.trainTokens) / r.train)
         }
     }
 

@@ -17,8 +17,10 @@ import Training
 /// make), the rates are the reference run's, scaled by parameter count and by this machine's
 /// sgemm speed against the reference machine's.
 public struct Rates: Sendable, Equatable {
-    /// Batched decoding of the base model as loaded (from its blocks where it is a GGUF).
+    /// Batched decoding of the base model as loaded (from its blocks where it is a GGUF), and
+    /// of the same with LoRA adapters of the recipe's rank (every model the method trains).
     public var decode: Double
+    public var decodeAdapted: Double
     /// Positions run forward without decoding: prompts' prefill, scoring, hidden states.
     public var prefill: Double
     /// LoRA SFT tokens per second (forward, backward and update).
@@ -26,8 +28,8 @@ public struct Rates: Sendable, Equatable {
     /// How the rates were obtained, for the plan's last line.
     public var source: String
 
-    public init(decode: Double, prefill: Double, train: Double, source: String) {
-        self.decode = decode; self.prefill = prefill; self.train = train; self.source = source
+    public init(decode: Double, decodeAdapted: Double, prefill: Double, train: Double, source: String) {
+        self.decode = decode; self.decodeAdapted = decodeAdapted; self.prefill = prefill; self.train = train; self.source = source
     }
 
     /// The reference run's rates; prefill there was about five times decoding (`saro bench
@@ -45,7 +47,7 @@ public struct Rates: Sendable, Equatable {
         // A failed or absurd measurement falls back to the reference machine's speed.
         let machine = gflops.isFinite && gflops > 0 ? min(max(gflops / referenceGflops, 0.1), 20) : 1
         let model = referenceParameters / max(parameters, 1e6)
-        return Rates(decode: referenceDecode * model * machine, prefill: referencePrefill * model * machine, train: referenceTrain * model * machine,
+        return Rates(decode: referenceDecode * model * machine, decodeAdapted: referenceDecode * model * machine, prefill: referencePrefill * model * machine, train: referenceTrain * model * machine,
                      source: String(format: "scaled from the reference run by this machine's sgemm speed, %.0f GFLOP/s", gflops))
     }
 
@@ -67,6 +69,9 @@ public struct Rates: Sendable, Equatable {
         let lanes = Parallel.laneCount(items: batch)
         let model = try loaded.makeModel()
         let decode = GenerationBenchmark.decodeRate(model: model, batch: batch, lanes: lanes, promptLength: promptTokens, newTokens: decodeTokens)
+        model.lora = try LoRAAdapters(config: LoRAConfig(rank: rank, alpha: Double(2 * rank), dropout: 0), model: model, seed: 1)
+        let decodeAdapted = GenerationBenchmark.decodeRate(model: model, batch: batch, lanes: lanes, promptLength: promptTokens, newTokens: decodeTokens)
+        model.lora = nil
         let length = min(trainLength, loaded.config.maxPositionEmbeddings)
         var rng = SplitMix64(seed: 5)
         let ids = (0..<(trainBatch * length)).map { _ in Int32(rng.next() % UInt64(loaded.config.vocabSize)) }
@@ -75,7 +80,7 @@ public struct Rates: Sendable, Equatable {
         let prefill = Double(ids.count) / (MonotonicClock.seconds() - p0)
         let train = try TrainingBenchmark.run(loaded: loaded, batch: trainBatch, length: length,
                                               rank: rank, steps: 1, dpoPairs: 0, gradientCheckpointing: gradientCheckpointing).sft_tokens_per_second
-        return Rates(decode: decode, prefill: prefill, train: train,
+        return Rates(decode: decode, decodeAdapted: decodeAdapted, prefill: prefill, train: train,
                      source: String(format: "measured here with the recipe's model in %.0f s", MonotonicClock.seconds() - t0))
     }
 }

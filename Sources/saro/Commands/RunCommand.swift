@@ -52,10 +52,10 @@ struct RunCommand: AsyncParsableCommand {
                 print("\(String(format: "%2d", i + 1)). \(s.name.padding(toLength: 18, withPad: " ", startingAt: 0)) \(s.status.rawValue.padding(toLength: 15, withPad: " ", startingAt: 0)) \(s.plan)\(estimate)")
             }
             let todo = stages.filter { $0.status != .done }
-            print(String(format: "estimated: %d tokens decoded, %d tokens trained, about %@ on this machine (at ~%.0f decode, ~%.0f prefill and ~%.0f training tokens/s, "
+            print(String(format: "estimated: %d tokens decoded, %d tokens trained, about %@ on this machine (at ~%.0f decode (~%.0f with adapters), ~%.0f prefill and ~%.0f training tokens/s, "
                          + "%@; teacher calls, judging and stages on servers or TRL not counted)",
                          todo.map(\.decodeTokens).reduce(0, +), todo.map(\.trainTokens).reduce(0, +), ProgressBar.clock(todo.map(\.seconds).reduce(0, +)),
-                         rates.decode, rates.prefill, rates.train, rates.source))
+                         rates.decode, rates.decodeAdapted, rates.prefill, rates.train, rates.source))
             return
         }
         try await pipeline.run()
