@@ -19,27 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-// Round to the nearest float16 and back (ties to even), as ggml stores a block's scale.
-static float through_f16(float f) {
-    unsigned int x;
-    memcpy(&x, &f, 4);
-    unsigned int sign = x & 0x80000000u, ax = x & 0x7fffffffu;
-    if (ax >= 0x477ff000u) { unsigned int inf = sign | 0x7f800000u; float r; memcpy(&r, &inf, 4); return ax > 0x7f800000u ? f : r; }
-    if (ax < 0x38800000u) {   // subnormal float16: multiples of 2^-24
-        float a = fabsf(f) * 16777216.0f;
-        float r = nearbyintf(a) / 16777216.0f;
-        return sign ? -r : r;
-    }
-    // Keep 10 mantissa bits: round the low 13 bits to even.
-    unsigned int lsb = (ax >> 13) & 1;
-    ax += 0x0fffu + lsb;
-    ax &= ~0x1fffu;
-    unsigned int bits = sign | ax;
-    float r;
-    memcpy(&r, &bits, 4);
-    return r;
-}
-
 static int block_bytes(int type) { return type == 8 ? 34 : type == 2 ? 18 : type == 3 ? 20 : 0; }
 // Bytes of one (eight rows, one block) record: float16 scales d[8] and m[8], then the codes.
 static long record_bytes(int type) { return 32 + (type == 8 ? 256 : 128); }
@@ -82,10 +61,14 @@ long saro_quant_pack(int type, const void *w, long row_bytes, long rows, long k,
     return size;
 }
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define VNNI_TARGET __attribute__((target("avx2,fma,f16c,avx512f,avx512vl,avx512bw,avx512vnni")))
+
 // x rows rounded per 32-wide block to integer codes of at most `qmax` (127: ggml's Q8_0
 // quantizer, its scale kept as float16; 32767: int16 codes, the scale as float32), written to
 // xq8 or xq16 [r * k + i], with the scale dx and the code sum sq [r * nblocks + b].
-static void quantize_rows(const float *x, long ldx, long rows, long k, int qmax, signed char *xq8, short *xq16,
+static VNNI_TARGET void quantize_rows(const float *x, long ldx, long rows, long k, int qmax, signed char *xq8, short *xq16,
                           float *dx, int *sq) {
     long nblocks = k / 32;
     for (long r = 0; r < rows; r++) {
@@ -101,15 +84,11 @@ static void quantize_rows(const float *x, long ldx, long rows, long k, int qmax,
                 else xq16[r * k + b * 32 + i] = (short)q;
                 s += q;
             }
-            dx[r * nblocks + b] = qmax == 127 ? through_f16(d) : d;
+            dx[r * nblocks + b] = qmax == 127 ? _cvtsh_ss(_cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT)) : d;
             sq[r * nblocks + b] = s;
         }
     }
 }
-
-#if defined(__x86_64__)
-#include <immintrin.h>
-#define VNNI_TARGET __attribute__((target("avx2,fma,f16c,avx512f,avx512vl,avx512bw,avx512vnni")))
 
 // RC activation rows against eight output rows, Q4_0 / Q4_1 weights and int8 activations. RC
 // is a constant at each call, so the accumulators stay in registers.

@@ -79,7 +79,7 @@ public final class LlamaModel {
     func project(_ x: Variable, _ module: WeightScope) -> Variable {
         let bias = parameters[module.bias]
         if let y = fewRowsLinear(x, weightName: module.weight, bias: bias) {
-            if let lora, !lora.addDelta(x.value, path: module.path, into: y.value) { return lora.delta(x, path: module.path).map { y + $0 } ?? y }
+            lora?.addDelta(x.value, path: module.path, into: y.value)
             return y
         }
         if let adapted = lora?.apply(x, path: module.path, weight: param(module.weight), bias: bias) { return adapted }

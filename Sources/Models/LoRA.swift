@@ -94,17 +94,13 @@ public final class LoRAAdapters {
     }
 
     /// The adapter's contribution alone, for inference on top of a quantized base projection.
-    func delta(_ x: Variable, path: String) -> Variable? {
-        guard enabled, let m = modules[path] else { return nil }
-        return config.scale * Ops.linear(Ops.linear(x, weight: m.a), weight: m.b)
-    }
-
-    /// Adds the module's update for the rows x [n, in] into y [n, out] in place (decoding, no
-    /// gradients): one C pass per core instead of two BLAS calls and two temporaries, which
-    /// at batch 1 cost more than the base product itself. False when the module has no adapter
-    /// or the adapters are off.
-    func addDelta(_ x: Tensor, path: String, into y: Tensor) -> Bool {
-        guard enabled, let m = modules[path], y.isContiguous else { return false }
+    /// Adds the module's update for the rows x [n, in] into y [n, out] (contiguous) in place
+    /// (decoding, no gradients): one C pass per core instead of two BLAS calls and two
+    /// temporaries, which at batch 1 cost more than the base product itself. Nothing when the
+    /// module has no adapter or the adapters are off.
+    func addDelta(_ x: Tensor, path: String, into y: Tensor) {
+        guard enabled, let m = modules[path] else { return }
+        precondition(y.isContiguous, "LoRA update of \(path) into a strided tensor")
         let a = m.a.value.contiguous(), b = m.b.value.contiguous(), xc = x.contiguous()
         let (rank, k, outputs) = (a.shape[0], a.shape[1], b.shape[0])
         let rows = xc.count / k, scale = config.scale
@@ -113,7 +109,6 @@ public final class LoRAAdapters {
             let status = saro_lora_rows(xc.data, k, rows, k, a.data, rank, b.data, scale, y.data, outputs, r.lowerBound, r.upperBound)
             precondition(status == 0, "LoRA update of \(path): out of memory")
         }
-        return true
     }
 
     // MARK: PEFT files

@@ -57,9 +57,9 @@ public struct Rates: Sendable, Equatable {
         GemmBenchmark.run(m: gemmShape.m, n: gemmShape.n, k: gemmShape.k, runs: 5).gflops
     }
 
-    /// Sizes of the measurement: a batch of `decodeBatch` rows decoding `decodeTokens` tokens
-    /// after `promptTokens` (in the stages' lanes), a prefill of `trainBatch` x `trainLength`
-    /// positions, and an SFT step of that shape (after a warm-up step).
+    /// Sizes of the measurement: the stages' batch decoding `decodeTokens` tokens after
+    /// `promptTokens` (in their lanes), a prefill of `trainBatch` x `trainLength` positions, and
+    /// an SFT step of that shape (after a warm-up step).
     static let decodeTokens = 8, promptTokens = 32, trainBatch = 2, trainLength = 256
 
     /// Rates measured with `loaded` on this machine: decoding at `batch` rows, training with
@@ -73,11 +73,7 @@ public struct Rates: Sendable, Equatable {
         let decodeAdapted = GenerationBenchmark.decodeRate(model: model, batch: batch, lanes: lanes, promptLength: promptTokens, newTokens: decodeTokens)
         model.lora = nil
         let length = min(trainLength, loaded.config.maxPositionEmbeddings)
-        var rng = SplitMix64(seed: 5)
-        let ids = (0..<(trainBatch * length)).map { _ in Int32(rng.next() % UInt64(loaded.config.vocabSize)) }
-        let p0 = MonotonicClock.seconds()
-        _ = GradMode.withNoGrad { model.forward(ids: ids, batch: trainBatch, time: length, lastOnly: true) }
-        let prefill = Double(ids.count) / (MonotonicClock.seconds() - p0)
+        let prefill = GenerationBenchmark.prefillRate(model: model, batch: trainBatch, length: length)
         let train = try TrainingBenchmark.run(loaded: loaded, batch: trainBatch, length: length,
                                               rank: rank, steps: 1, dpoPairs: 0, gradientCheckpointing: gradientCheckpointing).sft_tokens_per_second
         return Rates(decode: decode, decodeAdapted: decodeAdapted, prefill: prefill, train: train,

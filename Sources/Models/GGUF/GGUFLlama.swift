@@ -96,15 +96,15 @@ extension GGUFFile {
         for (name, shape) in LlamaModel.expectedShapes(config) where shape.count == 2 {
             guard let g = GGUFFile.ggufName(forHF: name), let info = tensors[g], QuantizedMatrix.supportedTypes.contains(info.type),
                   info.shape == shape else { continue }
-            var m = QuantizedMatrix(type: info.type, rows: shape[0], cols: shape[1], bytes: try rawBytes(g))
+            var order: [Int]?
             if arch != "qwen2" {
                 if name.hasSuffix("self_attn.q_proj.weight") {
-                    m = m.reorderingRows(GGUFFile.rotaryRowOrder(rows: shape[0], heads: config.numAttentionHeads))
+                    order = GGUFFile.rotaryRowOrder(rows: shape[0], heads: config.numAttentionHeads)
                 } else if name.hasSuffix("self_attn.k_proj.weight") {
-                    m = m.reorderingRows(GGUFFile.rotaryRowOrder(rows: shape[0], heads: config.numKeyValueHeads))
+                    order = GGUFFile.rotaryRowOrder(rows: shape[0], heads: config.numKeyValueHeads)
                 }
             }
-            out[name] = m
+            out[name] = QuantizedMatrix(type: info.type, rows: shape[0], cols: shape[1], bytes: try rawBytes(g), rowOrder: order)
         }
         return out
     }

@@ -55,12 +55,21 @@ public enum GenerationBenchmark {
         return Double(batch * newTokens) / (MonotonicClock.seconds() - t0)
     }
 
+    /// Positions per second of one forward pass over `batch` x `length` random tokens (a
+    /// prompt's prefill), into a fresh cache.
+    public static func prefillRate(model: LlamaModel, batch: Int = 1, length: Int, seed: UInt64 = 1) -> Double {
+        var rng = SplitMix64(seed: seed)
+        let ids = (0..<(batch * length)).map { _ in Int32(rng.next() % UInt64(model.config.vocabSize)) }
+        let cache = KVCache(config: model.config, batch: batch, capacity: length)
+        let t0 = MonotonicClock.seconds()
+        _ = GradMode.withNoGrad { model.forward(ids: ids, batch: batch, time: length, cache: cache, lastOnly: true) }
+        return Double(ids.count) / (MonotonicClock.seconds() - t0)
+    }
+
     /// Times decoding `newTokens` tokens after `promptLength` prompt tokens (the prompt's
     /// prefill excluded), at batch 1 and at `batch`, and prefill of `prefillLength` tokens.
     public static func run(model: LlamaModel, promptLength: Int = 16, newTokens: Int = 128, batch: Int = 16, prefillLength: Int = 512) -> Result {
         var rng = SplitMix64(seed: 1)
-        let vocab = model.config.vocabSize
-        func randomIds(_ n: Int) -> [Int32] { (0..<n).map { _ in Int32(rng.next() % UInt64(vocab)) } }
         func decode(batch b: Int, lanes: Int = 1) -> Double {
             decodeRate(model: model, batch: b, lanes: lanes, promptLength: promptLength, newTokens: newTokens, seed: rng.next())
         }
@@ -68,10 +77,7 @@ public enum GenerationBenchmark {
         let batched = decode(batch: batch)
         let lanes = Parallel.laneCount(items: batch)
         let batchedLanes = lanes > 1 ? decode(batch: batch, lanes: lanes) : batched
-        let prompt = randomIds(prefillLength)
-        let t0 = MonotonicClock.seconds()
-        _ = GradMode.withNoGrad { model.forward(ids: prompt, batch: 1, time: prefillLength, cache: KVCache(config: model.config, batch: 1, capacity: prefillLength), lastOnly: true) }
-        let prefill = Double(prefillLength) / (MonotonicClock.seconds() - t0)
+        let prefill = prefillRate(model: model, length: prefillLength, seed: rng.next())
 
         let bytes = weightBytesPerToken(model)
         let bandwidth = measureReadBandwidth()

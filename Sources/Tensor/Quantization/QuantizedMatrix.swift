@@ -23,16 +23,18 @@ public struct QuantizedMatrix: @unchecked Sendable {
     /// keeps activations exact.
     public static let integerKernelAvailable = saro_quant_packed_supported() != 0
 
-    /// `integerKernel: false` keeps the float kernel even where the integer one runs.
-    public init(type: GGMLType, rows: Int, cols: Int, bytes: Data, integerKernel: Bool = true) {
+    /// `rowOrder`: row i of the matrix is row rowOrder[i] of `bytes` (GGUF's rotary layout of
+    /// q and k). `integerKernel: false` keeps the float kernel even where the integer one runs.
+    public init(type: GGMLType, rows: Int, cols: Int, bytes: Data, rowOrder: [Int]? = nil, integerKernel: Bool = true) {
         precondition(QuantizedMatrix.supportedTypes.contains(type), "\(type) has no quantized matmul kernel")
         precondition(cols % type.blockSize == 0, "\(cols) columns are not whole \(type) blocks")
         precondition(bytes.count == rows * type.byteCount(elements: cols), "\(bytes.count) bytes for a \(rows)x\(cols) \(type) matrix")
         self.type = type
         self.rows = rows
         self.cols = cols
-        self.bytes = bytes
-        packed = integerKernel && Self.integerKernelAvailable ? Self.pack(type: type, rows: rows, cols: cols, bytes: bytes) : nil
+        let ordered = rowOrder.map { Self.reordered(bytes, rowBytes: type.byteCount(elements: cols), order: $0) } ?? bytes
+        self.bytes = ordered
+        packed = integerKernel && Self.integerKernelAvailable ? Self.pack(type: type, rows: rows, cols: cols, bytes: ordered) : nil
     }
 
     static func pack(type: GGMLType, rows: Int, cols: Int, bytes: Data) -> Data? {
@@ -46,11 +48,10 @@ public struct QuantizedMatrix: @unchecked Sendable {
         return written == size ? out : nil
     }
 
-    /// The same matrix with its rows reordered: row i of the result is row order[i] of self.
-    public func reorderingRows(_ order: [Int]) -> QuantizedMatrix {
-        precondition(order.count == rows)
+    /// Rows of `rb` bytes reordered: row i of the result is row order[i] of `bytes`.
+    static func reordered(_ bytes: Data, rowBytes rb: Int, order: [Int]) -> Data {
+        precondition(order.count * rb == bytes.count, "a row order of \(order.count) rows for \(bytes.count / rb)")
         var out = Data(count: bytes.count)
-        let rb = rowBytes
         out.withUnsafeMutableBytes { dst in
             bytes.withUnsafeBytes { src in
                 for (i, r) in order.enumerated() {
@@ -58,7 +59,7 @@ public struct QuantizedMatrix: @unchecked Sendable {
                 }
             }
         }
-        return QuantizedMatrix(type: type, rows: rows, cols: cols, bytes: out, integerKernel: packed != nil)
+        return out
     }
 
     /// y [n, rows] = x [n, cols] W^T, spread over the cores by output rows.
