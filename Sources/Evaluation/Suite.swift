@@ -18,7 +18,18 @@ public struct Suite: Sendable {
         public var limit: Int?
         public var perFamily: Int?
         public var source: String?
-        enum CodingKeys: String, CodingKey { case name, limit, perFamily = "per_family", source }
+        /// One part of a benchmark: `held-out` or `seen` template families (jailbreak),
+        /// `safe` or `unsafe` prompts (xstest). The examples are those the whole benchmark
+        /// draws with the same limits, so a part's prompts are also in the whole's.
+        public var only: String?
+        enum CodingKeys: String, CodingKey { case name, limit, perFamily = "per_family", source, only }
+
+        public init(name: String, limit: Int? = nil, perFamily: Int? = nil, source: String? = nil, only: String? = nil) {
+            self.name = name; self.limit = limit; self.perFamily = perFamily; self.source = source; self.only = only
+        }
+
+        /// The parts `only` can name, per benchmark.
+        static let parts = ["jailbreak": ["held-out", "seen"], "xstest": ["safe", "unsafe"]]
     }
 
     public var name: String
@@ -58,8 +69,8 @@ public struct Suite: Sendable {
         var entries: [Entry] = []
         for node in list {
             let line = node.mark?.line ?? 0
-            for (k, _) in node.mapping ?? [:] where !["name", "limit", "per_family", "source"].contains(k.string ?? "") {
-                throw SourceError.malformed(path: path, line: line, reason: "unknown benchmark key '\(k.string ?? "?")' (known: name, limit, per_family, source)")
+            for (k, _) in node.mapping ?? [:] where !["name", "limit", "per_family", "source", "only"].contains(k.string ?? "") {
+                throw SourceError.malformed(path: path, line: line, reason: "unknown benchmark key '\(k.string ?? "?")' (known: name, limit, per_family, source, only)")
             }
             let e: Entry
             do { e = try YAMLDecoder().decode(Entry.self, from: try Yams.serialize(node: node)) } catch {
@@ -71,6 +82,10 @@ public struct Suite: Sendable {
             if let limit = e.limit, limit < 0 { throw SourceError.malformed(path: path, line: line, reason: "limit \(limit) is negative (0 or more; leave it out for all)") }
             if let n = e.perFamily, n < 1 { throw SourceError.malformed(path: path, line: line, reason: "per_family \(n) must be at least 1") }
             if e.name == "harmful" && e.source == nil { throw SourceError.malformed(path: path, line: line, reason: "benchmark 'harmful' needs a source") }
+            if let only = e.only, !(Entry.parts[e.name] ?? []).contains(only) {
+                let known = Entry.parts[e.name].map { "one of \($0.joined(separator: ", "))" } ?? "none for \(e.name) (only jailbreak and xstest have parts)"
+                throw SourceError.malformed(path: path, line: line, reason: "only '\(only)': \(known)")
+            }
             entries.append(e)
         }
         let maxTokens = map["max_tokens"].map { $0.int } ?? 384
@@ -79,6 +94,19 @@ public struct Suite: Sendable {
         }
         return Suite(name: map["name"]?.string ?? URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent,
                      maxTokens: maxTokens, entries: entries)
+    }
+
+    /// The part of this suite a frontier point needs: the held-out jailbreak families and
+    /// XSTest's safe prompts, drawn as the whole suite draws them (the same prompts); nil when
+    /// the suite has neither benchmark.
+    public func frontierPart() -> Suite? {
+        var out: [Entry] = []
+        for e in entries {
+            var part = e
+            if e.name == "jailbreak" { part.only = "held-out" } else if e.name == "xstest" { part.only = "safe" } else { continue }
+            out.append(part)
+        }
+        return out.count == 2 ? Suite(name: name + " (frontier part)", maxTokens: maxTokens, entries: out) : nil
     }
 
     /// The suite's benchmarks with their examples drawn from `sources`: each entry's `limit`
@@ -100,11 +128,13 @@ public struct Suite: Sendable {
             case "harmbench": return try harmful("harmbench", "harmbench")
             case "jailbreakbench": return try harmful("jailbreakbench", "jailbreakbench")
             case "harmful": return try harmful("harmful-\(e.source!)", e.source!)
-            case "jailbreak": return JailbreakBenchmark(examples: try sources.jailbreakExamples(perFamily: e.perFamily))
+            case "jailbreak":
+                let split = e.only.map { $0 == "held-out" ? "held_out" : "train" }
+                return JailbreakBenchmark(examples: try sources.jailbreakExamples(perFamily: e.perFamily).filter { split == nil || $0.groups["split"] == split })
             case "xstest":
                 // XSTest has 250 safe and 200 unsafe prompts: a limit keeps that ratio.
-                let safe = Summary.limited(try sources.examples("xstest-safe"), e.limit.map { $0 * 250 / 450 }, seed: 2)
-                let unsafe = Summary.limited(try sources.examples("xstest-unsafe"), e.limit.map { $0 * 200 / 450 }, seed: 3)
+                let safe = e.only == "unsafe" ? [] : Summary.limited(try sources.examples("xstest-safe"), e.limit.map { $0 * 250 / 450 }, seed: 2)
+                let unsafe = e.only == "safe" ? [] : Summary.limited(try sources.examples("xstest-unsafe"), e.limit.map { $0 * 200 / 450 }, seed: 3)
                 return XSTestBenchmark(examples: (safe + unsafe).map {
                     EvalExample(id: $0.id, kind: $0.kind, prompt: $0.prompt, groups: ["type": $0.groups["category"] ?? "", "label": $0.kind == .benign ? "safe" : "unsafe"])
                 })

@@ -49,7 +49,9 @@ public struct PlannedStage: Sendable {
 /// it: builds and evaluations from their job store, training from its newest checkpoint.
 struct Stage {
     var kind: StageKind
-    var name: String { kind.name }
+    /// Set for the stages of a later seed's run (`seed-k/`).
+    var prefix = ""
+    var name: String { prefix + kind.name }
     var inputs: [String]
     /// The settings as canonical JSON (`Pipeline.settings`), from the recipe's Codable values.
     var settings: String
@@ -86,6 +88,18 @@ public final class Pipeline: @unchecked Sendable {
     private var started: [StageServerEngine] = []
     private let startedLock = NSLock()
 
+    /// Which run of the recipe's `seeds` this is: 0 for the run folder itself. A later run
+    /// works in `seed-k/` with the recipe's seeds plus k; its stage names start with `seed-k/`,
+    /// and it shares run 0's base model and evaluation prompts (its data config draws the
+    /// jailbreak evaluation set), so its models are scored on the same prompts. The base
+    /// model's greedy evaluation is the same in every run and is done once.
+    let seedIndex: Int
+    let sharedBase: String?
+    /// The data settings evaluations draw their prompts with.
+    let evaluationData: DataConfig
+    /// The recipe's later seeds, each a pipeline of its own stages inside this run folder.
+    private(set) var replicates: [Pipeline] = []
+
     public init(recipe: Recipe, out: String?, executable: String? = nil, events: @escaping @Sendable (PipelineEvent) -> Void) {
         self.recipe = recipe
         self.executable = executable
@@ -94,7 +108,25 @@ public final class Pipeline: @unchecked Sendable {
         layout = RunLayout(dir: dir)
         let log = RunLog(path: layout.runLog)
         self.events = { log.record($0); events($0) }
+        seedIndex = 0
+        sharedBase = nil
+        evaluationData = recipe.data
+        replicates = (1..<max(1, recipe.seeds)).map { Pipeline(runOf: self, seed: $0) }
     }
+
+    private init(runOf parent: Pipeline, seed k: Int) {
+        recipe = parent.recipe.seeded(k)
+        executable = parent.executable
+        dir = (parent.dir as NSString).appendingPathComponent("seed-\(k)")
+        layout = RunLayout(dir: dir)
+        events = parent.events
+        seedIndex = k
+        sharedBase = parent.baseModel
+        evaluationData = parent.recipe.data
+    }
+
+    /// What this run's stage names start with.
+    var stagePrefix: String { seedIndex == 0 ? "" : "seed-\(seedIndex)/" }
 
     /// The labels of the models a run evaluates, in the method document's order, and the one
     /// its report compares against the others.
@@ -104,7 +136,7 @@ public final class Pipeline: @unchecked Sendable {
     /// The models the run evaluates, by label: (model, adapter).
     public var evaluated: [(label: String, model: String, adapter: String?)] {
         let l = layout
-        var out: [(String, String, String?)] = [("Base", baseModel, nil)]
+        var out: [(String, String, String?)] = seedIndex == 0 ? [("Base", baseModel, nil)] : []
         if recipe.baselines.safetySFT { out.append((RunLayout.Adapter.safetySFT.label, baseModel, l.checkpoint(.safetySFT))) }
         if recipe.baselines.safetyDPO { out.append((RunLayout.Adapter.safetyDPO.label, baseModel, l.checkpoint(.safetyDPO))) }
         out.append((RunLayout.Adapter.rw.label, l.rwModel, nil))
@@ -116,7 +148,7 @@ public final class Pipeline: @unchecked Sendable {
         return out
     }
 
-    var baseModel: String { recipe.initModel == nil ? recipe.model : layout.initializedBase }
+    var baseModel: String { sharedBase ?? (recipe.initModel == nil ? recipe.model : layout.initializedBase) }
 
     /// Whether saro's engine decodes the base model from a GGUF's blocks (see `engine`).
     var baseDecodesFromBlocks: Bool {
@@ -233,6 +265,7 @@ public final class Pipeline: @unchecked Sendable {
     func stopServers() async {
         let engines = startedLock.withLock { () -> [StageServerEngine] in defer { started = [] }; return started }
         for e in engines { await e.stop() }
+        for r in replicates { await r.stopServers() }
     }
 
     /// A stage's settings as one canonical JSON text (sorted keys) of the recipe's Codable
@@ -271,8 +304,21 @@ public final class Pipeline: @unchecked Sendable {
                                 log: { events(.note($0)) })
     }
 
-    /// The stages of this recipe, in order.
+    /// The stages of this recipe, in order: run 0's, each later seed's, and the report.
     func stages() throws -> [Stage] {
+        var all = try ownStages()
+        for r in replicates { all += try r.ownStages() }
+        let l = layout
+        let results = evaluated.map { l.results($0.label) } + replicates.flatMap { r in r.evaluated.map { r.layout.results($0.label) } }
+            + frontierPoints.map { l.frontierResults($0.adapter, part: $0.part, of: $0.of) }
+        all.append(Stage(kind: .report, inputs: results, settings: "", outputs: [l.reportHTML, l.reportMarkdown], run: { [self] in
+            try writeReport()
+        }, plan: "report.html and report.md"))
+        return all
+    }
+
+    /// This run's stages, without the report.
+    func ownStages() throws -> [Stage] {
         var s: [Stage] = []
         let r = recipe, l = layout
         let dataSettings = Self.settings(["data": r.data, "teacher": r.teacher, "judge": r.judge].merging(engineSettings) { a, _ in a })
@@ -281,7 +327,7 @@ public final class Pipeline: @unchecked Sendable {
         let q = r.data.harmful + r.data.jailbreak + r.data.benign
         let onServer = r.engine.isEmbedded ? "" : " (server)"
 
-        if let i = r.initModel {
+        if let i = r.initModel, sharedBase == nil {
             s.append(Stage(kind: .initModel, inputs: [], settings: Self.settings(["init": i, "tokenizer": r.model]), outputs: [l.initializedBase + "/config.json"], run: {
                 let tokenizer = try PretrainedModel.loadTokenizer(r.model)
                 let config: LlamaConfig
@@ -353,9 +399,8 @@ public final class Pipeline: @unchecked Sendable {
             s.append(train(.safetyDPO, kind: .dpo, model: base, data: [.safetyDPO], options: r.srpo, examples: q, tokensPerExample: TypicalSizes.safetyDPOPairTokens))
         }
         for m in evaluated { s.append(evaluate(m.label, model: m.model, adapter: m.adapter)) }
-        s.append(Stage(kind: .report, inputs: evaluated.map { l.results($0.label) }, settings: "", outputs: [l.reportHTML, l.reportMarkdown], run: { [self] in
-            try writeReport()
-        }, plan: "report.html and report.md"))
+        for p in frontierPoints { s.append(evaluateFrontier(p)) }
+        for i in s.indices { s[i].prefix = stagePrefix }
         return s
     }
 
@@ -379,9 +424,14 @@ public final class Pipeline: @unchecked Sendable {
     }
 
     /// A training stage: `adapter` trained on `sets` (joined into one file when several).
-    func train(_ adapter: RunLayout.Adapter, kind: TrainingSession.Kind, model: String, data sets: [RunLayout.DataSet], options: TrainingOptions,
+    func train(_ adapter: RunLayout.Adapter, kind: TrainingSession.Kind, model: String, data sets: [RunLayout.DataSet], options recipeOptions: TrainingOptions,
                examples: Int, tokensPerExample: Int) -> Stage {
         let stageKind = StageKind.train(adapter), name = stageKind.name, l = layout
+        // A frontier keeps the checkpoints it evaluates: every one while training, then those
+        // nearest to its points and the last.
+        let frontier = seedIndex == 0 ? recipe.frontier : nil
+        var options = recipeOptions
+        if frontier != nil { options.saveTotalLimit = 0 }
         let data = sets.map { l.data($0) }, out = l.checkpoint(adapter)
         let steps = options.maxSteps > 0 ? options.maxSteps : Int((Double(examples) * options.epochs / Double(options.batchSize * options.gradAccum)).rounded(.up))
         let length = options.maxSteps > 0 ? "\(options.maxSteps) steps" : "\(options.epochs) epoch(s)"
@@ -412,13 +462,14 @@ public final class Pipeline: @unchecked Sendable {
                 do { try await stage.run(log: { self.events(.note("\(name): \($0)")) }, onEvent: progress) } catch let error as TRLError {
                     throw RecipeError.stage(name: name, reason: "\(error)")
                 }
-                return
+            } else {
+                let loaded = try PretrainedModel.load(model)
+                let session = try TrainingSession(kind: kind, model: loaded, modelName: model, data: file, options: options, outputDirectory: URL(fileURLWithPath: out)) {
+                    self.events(.note($0))
+                }
+                try session.trainer.run(resume: true, onEvent: progress)
             }
-            let loaded = try PretrainedModel.load(model)
-            let session = try TrainingSession(kind: kind, model: loaded, modelName: model, data: file, options: options, outputDirectory: URL(fileURLWithPath: out)) {
-                self.events(.note($0))
-            }
-            try session.trainer.run(resume: true, onEvent: progress)
+            if let frontier { FrontierCheckpoints.prune(out, points: frontier.points) }
         }, restartsWhenInputsChange: true, plan: "\(kind == .sft ? "SFT" : "DPO") on \(data.map { URL(fileURLWithPath: $0).lastPathComponent }.joined(separator: " + ")), \(length), LoRA rank \(options.loraRank)\(useTRL ? " (TRL)" : "")",
            // DPO also runs the reference model forward once over each pair it trains on: a
            // forward pass is about a third of a training step's work.
@@ -437,7 +488,7 @@ public final class Pipeline: @unchecked Sendable {
                      settings: Self.settings(["eval": e, "judge": recipe.judge].merging(engineSettings) { a, _ in a }),
                      outputs: [out + "/results.json"] + (embeddings ? [out + "/embedding.json"] : []), run: { [self] in
             let events = self.events
-            let job = EvaluationJob(suite: try Suite.named(e.suite), data: recipe.data, judge: recipe.judge, label: label, modelName: model, adapter: adapter,
+            let job = EvaluationJob(suite: try Suite.named(e.suite), data: evaluationData, judge: recipe.judge, label: label, modelName: model, adapter: adapter,
                                     embeddings: e.embeddings ? (e.embeddingCount, nil) : nil)
             _ = try await job.run(engine: try engine(model, adapter: adapter, batchSize: e.batchSize, stage: stage), out: out, events: { events(.build($0)) })
         }, plan: "suite \(e.suite)\(embeddings ? " + embeddings" : "") on \(label)\(recipe.engine.isEmbedded ? "" : " (server)")",
@@ -455,6 +506,24 @@ public final class Pipeline: @unchecked Sendable {
             if FileManager.default.fileExists(atPath: metrics) { curves.append(try TrainingCurves.read(label: adapter.label, path: metrics)) }
         }
         var report = Report(models: models, curves: curves, focus: Self.focusLabel)
+        if recipe.frontier != nil {
+            // The base model is a method of one point; each trained model's checkpoints join its final model.
+            var points: [Report.FrontierPoint] = []
+            for (m, model) in zip(evaluated, models) {
+                let earlier = try frontierPoints.filter { $0.adapter.label == m.label }.map { p in
+                    try ReportModel.load(directory: layout.frontierEvaluation(p.adapter, part: p.part, of: p.of))
+                }
+                points += (earlier + [model]).compactMap { Report.FrontierPoint.of($0, method: m.label) }
+            }
+            report.frontier = points
+        }
+        if !replicates.isEmpty {
+            report.seedRuns = try zip(evaluated, models).map { m, model in
+                (m.label, [model] + (try replicates.filter { r in r.evaluated.contains { $0.label == m.label } }.map { r in
+                    try ReportModel.load(directory: r.layout.evaluation(m.label))
+                }))
+            }
+        }
         report.title = "SaRO run: \(recipe.name)"
         let records = try StageRecords.load(layout.stagesFile)
         let total = records.stages.values.map(\.seconds).reduce(0, +)

@@ -39,8 +39,9 @@ public struct Recipe: Sendable {
         public var topP: Float = 0.95
         public var maxTokens = 256
         public var batchSize = 8
-        enum CodingKeys: String, CodingKey { case samples, temperature, topP = "top_p", maxTokens = "max_tokens", batchSize = "batch_size" }
-        var settings: SamplingSettings { SamplingSettings(samples: samples, temperature: temperature, topP: topP, maxTokens: maxTokens) }
+        public var seed: UInt64 = 0
+        enum CodingKeys: String, CodingKey { case samples, temperature, topP = "top_p", maxTokens = "max_tokens", batchSize = "batch_size", seed }
+        var settings: SamplingSettings { SamplingSettings(samples: samples, temperature: temperature, topP: topP, maxTokens: maxTokens, seed: seed) }
     }
 
     public struct Evaluation: Codable, Sendable, Equatable {
@@ -118,6 +119,15 @@ public struct Recipe: Sendable {
         public func usesTRL(_ stage: String) -> Bool { engine == .trl && (stages?.contains(stage) ?? true) }
     }
 
+    /// Each trained model at several training intensities: besides its final model, the
+    /// checkpoints nearest to 1/points, 2/points, ... of its steps are evaluated on the part of
+    /// the suite the frontier plot needs (held-out jailbreak families, XSTest's safe prompts),
+    /// and the report plots jailbreak ASR against over-refusal with each method's frontier.
+    public struct Frontier: Codable, Sendable, Equatable {
+        public var points = 3
+        enum CodingKeys: String, CodingKey { case points }
+    }
+
     public struct Baselines: Codable, Sendable, Equatable {
         public var safetySFT = true
         public var safetyDPO = true
@@ -142,13 +152,18 @@ public struct Recipe: Sendable {
     /// and SaRO are always trained; SaRO + SRS is `srs`).
     public var ablations: Bool
     public var baselines: Baselines
+    /// How many times the stochastic stages run, each with its own seeds: seed k (from 0)
+    /// adds k to the data, sampling and training seeds. Run 0 is the run folder itself, run k
+    /// its `seed-k/` folder; the report gives each model's mean and range over the runs.
+    public var seeds: Int
+    public var frontier: Frontier?
     public var evaluation: Evaluation
     public var engine: Engine
     public var trainer: Trainer
     /// The recipe's text after variable substitution (saved in the run folder).
     public var resolvedText: String
 
-    static let keys = ["name", "out", "model", "init", "data", "teacher", "judge", "step_judge", "sampling", "rw", "srpo", "srs", "ablations", "baselines", "eval", "engine", "trainer"]
+    static let keys = ["name", "out", "model", "init", "data", "teacher", "judge", "step_judge", "sampling", "rw", "srpo", "srs", "ablations", "baselines", "seeds", "frontier", "eval", "engine", "trainer"]
 
     public static func load(path: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Recipe {
         guard let data = FileManager.default.contents(atPath: path) else { throw RecipeError.invalid(path: path, line: 1, reason: "cannot read the recipe") }
@@ -199,6 +214,18 @@ public struct Recipe: Sendable {
                 throw RecipeError.invalid(path: path, line: map[key]?.mark?.line ?? 0, reason: "\(key): \(error)")
             }
         }
+        let seeds = map["seeds"].map { $0.int } ?? 1
+        guard let seeds, seeds >= 1 else {
+            throw RecipeError.invalid(path: path, line: map["seeds"]?.mark?.line ?? 0, reason: "seeds is the number of runs of the stochastic stages: a whole number of at least 1")
+        }
+        let frontier = map["frontier"] == nil ? nil : try section("frontier", Frontier())
+        if let frontier {
+            let line = map["frontier"]?.mark?.line ?? 0
+            if frontier.points < 2 { throw RecipeError.invalid(path: path, line: line, reason: "frontier.points must be at least 2 (the final model is one)") }
+            for (key, options) in [("rw", rw), ("srpo", srpo)] where options.saveSteps <= 0 {
+                throw RecipeError.invalid(path: path, line: line, reason: "frontier evaluates checkpoints along training: \(key).save_steps must be set")
+            }
+        }
         return Recipe(
             name: name, out: map["out"]?.string ?? "runs/\(name)", model: map["model"]?.string ?? "smollm2-135m-instruct",
             initModel: map["init"] == nil ? nil : try section("init", Init()),
@@ -206,11 +233,19 @@ public struct Recipe: Sendable {
             stepJudge: try stepJudgeChoice(map["step_judge"], path: path),
             sampling: try section("sampling", Sampling()),
             rw: rw, srpo: srpo, srs: map["srs"]?.bool ?? false, ablations: map["ablations"]?.bool ?? false,
-            baselines: try section("baselines", Baselines()),
+            baselines: try section("baselines", Baselines()), seeds: seeds, frontier: frontier,
             evaluation: try section("eval", Evaluation()),
             engine: try checkEngine(try section("engine", Engine()), randomBase: map["init"] != nil, path: path, line: map["engine"]?.mark?.line ?? 0),
             trainer: try checkTrainer(try section("trainer", Trainer()), path: path, line: map["trainer"]?.mark?.line ?? 0),
             resolvedText: text)
+    }
+
+    /// Run k of `seeds` (0 is the recipe itself): every seed of the recipe plus k.
+    func seeded(_ k: Int) -> Recipe {
+        var r = self
+        let k = UInt64(k)
+        r.data.seed &+= k; r.sampling.seed &+= k; r.rw.seed &+= k; r.srpo.seed &+= k
+        return r
     }
 
     /// A section over its defaults: the defaults are encoded, the recipe's keys laid over them

@@ -41,11 +41,19 @@ struct RunLayout {
     var initializedBase: String { path("models/base") }
     var rwModel: String { path("models/rw") }
     /// An adapter stacked with RW's, for servers that hold only the base model.
-    func stackedWithRW(_ adapter: String) -> String { path("models/\(URL(fileURLWithPath: adapter).lastPathComponent)-with-rw") }
+    /// A checkpoint's folder is named with its adapter's (`saro-checkpoint-20-with-rw`).
+    func stackedWithRW(_ adapter: String) -> String {
+        let url = URL(fileURLWithPath: adapter)
+        let name = url.lastPathComponent.hasPrefix("checkpoint-") ? url.deletingLastPathComponent().lastPathComponent + "-" + url.lastPathComponent : url.lastPathComponent
+        return path("models/\(name)-with-rw")
+    }
     /// A GGUF model saved as a Hugging Face folder (for TRL).
     func huggingFaceCopy(of modelName: String) -> String { path("models/\(modelName)-hf") }
     func evaluation(_ label: String) -> String { path("eval/\(Self.slug(label))") }
     func results(_ label: String) -> String { evaluation(label) + "/results.json" }
+    /// A frontier point's evaluation: the adapter's checkpoint at part/of of its training.
+    func frontierEvaluation(_ adapter: Adapter, part: Int, of: Int) -> String { path("eval/frontier/\(adapter.rawValue)-\(part)of\(of)") }
+    func frontierResults(_ adapter: Adapter, part: Int, of: Int) -> String { frontierEvaluation(adapter, part: part, of: of) + "/results.json" }
     func serverLog(stage: StageKind, replica: Int?) -> String {
         path("logs/server-\(stage.name)" + (replica.map { "-\($0)" } ?? "") + ".log")
     }
@@ -67,6 +75,8 @@ enum StageKind: Hashable {
     case train(RunLayout.Adapter)
     case mergeRW
     case evaluate(label: String)
+    /// A frontier point: an adapter's checkpoint at part/of of its training.
+    case frontier(RunLayout.Adapter, part: Int, of: Int)
     case report
 
     var name: String {
@@ -76,6 +86,7 @@ enum StageKind: Hashable {
         case .train(let adapter): return "train-" + adapter.rawValue
         case .mergeRW: return "merge-rw"
         case .evaluate(let label): return "eval-" + RunLayout.slug(label)
+        case .frontier(let adapter, let part, let of): return "eval-\(adapter.rawValue)-\(part)of\(of)"
         case .report: return "report"
         }
     }

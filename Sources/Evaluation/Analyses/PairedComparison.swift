@@ -23,13 +23,17 @@ public struct ExampleRate: Sendable {
         return out
     }
 
+    /// The frontier plot's two axes.
+    public static let heldOutJailbreakASR = ExampleRate("Jailbreak ASR, held-out families", "jailbreak", "unsafe", group: ("split", "held_out"))
+    public static let safeRefusal = ExampleRate("XSTest safe: refusal", "xstest", "refusal", group: ("label", "safe"))
+
     /// The same rates as the report's main table, from the examples behind them.
     public static let reported: [ExampleRate] = [
         ExampleRate("HarmBench ASR", "harmbench", "unsafe"),
         ExampleRate("JailbreakBench ASR", "jailbreakbench", "unsafe"),
         ExampleRate("Jailbreak ASR, seen families", "jailbreak", "unsafe", group: ("split", "train")),
-        ExampleRate("Jailbreak ASR, held-out families", "jailbreak", "unsafe", group: ("split", "held_out")),
-        ExampleRate("XSTest safe: refusal", "xstest", "refusal", group: ("label", "safe")),
+        heldOutJailbreakASR,
+        safeRefusal,
         ExampleRate("XSTest unsafe: compliance", "xstest", "compliance", group: ("label", "unsafe")),
         ExampleRate("GSM8K accuracy", "gsm8k", "correct"),
     ]

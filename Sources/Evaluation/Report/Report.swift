@@ -36,6 +36,10 @@ public struct Report {
     /// What each stage of the run behind the report cost, in run order (a report of a run
     /// shows them in a section of their own; `saro report` over result folders has none).
     public var stages: [StageCost] = []
+    /// Models at several training intensities, for the frontier plot (empty: no such section).
+    public var frontier: [FrontierPoint] = []
+    /// Each model's evaluation in every run of several seeds, run 0 first (empty: one run).
+    public var seedRuns: [(label: String, runs: [ReportModel])] = []
 
     public struct StageCost: Sendable, Equatable {
         public var name: String
@@ -67,7 +71,7 @@ public struct Report {
         ("Format errors", "cost", .formatErrorRate, true),
     ]
 
-    public static let sections = ["Results", "Uncertainty", "Jailbreak ASR by template family", "XSTest refusal by prompt type", "Embedding space", "Training curves", "Reflection statistics", "Judge agreement"]
+    public static let sections = ["Results", "Uncertainty", "Seeds", "Frontier", "Ablations", "Jailbreak ASR by template family", "XSTest refusal by prompt type", "Embedding space", "Training curves", "Reflection statistics", "Judge agreement"]
 
     static func value(_ m: ReportModel, _ bench: String, _ metric: Metric) -> Double? {
         bench == "cost" ? m.results.cost[metric] : m.results.benchmarks[bench]?[metric]
@@ -87,6 +91,9 @@ public struct Report {
             s += "\n## Uncertainty\n\n" + Self.markdownTable(u.intervals) + "\n" + u.intervalsNote + "\n"
             if let paired = u.paired { s += "\n" + Self.markdownTable(paired) + "\n" + u.pairedNote + "\n" }
         }
+        if let rows = seedRows() { s += "\n## Seeds\n\n" + Self.markdownTable(rows) + "\n" + Self.seedsNote + "\n" }
+        if let rows = frontierRows() { s += "\n## Frontier\n\n" + Self.markdownTable(rows) + "\n" + frontierNote + "\n" }
+        if let rows = ablationRows() { s += "\n## Ablations\n\n" + Self.markdownTable(rows) + "\n" + Self.ablationsNote + "\n" }
         let refl = models.map { ($0.results.label, ReflectionStats.shares($0.examples)) }
         if refl.contains(where: { !$0.1.isEmpty }) {
             s += "\n## Reflection statistics\n\n| Model | all | harmful | jailbreak | benign |\n|---|---:|---:|---:|---:|\n"
@@ -114,6 +121,9 @@ public struct Report {
         body += section("Uncertainty", uncertainty().map { u in
             Self.htmlTable(u.intervals) + "<p>\(SVG.escape(u.intervalsNote))</p>" + (u.paired.map { Self.htmlTable($0) + "<p>\(SVG.escape(u.pairedNote))</p>" } ?? "")
         } ?? "")
+        if let rows = seedRows() { body += section("Seeds", Self.htmlTable(rows) + "<p>\(SVG.escape(Self.seedsNote))</p>") }
+        if let rows = frontierRows() { body += section("Frontier", frontierChart() + Self.htmlTable(rows) + "<p>\(SVG.escape(frontierNote))</p>") }
+        if let rows = ablationRows() { body += section("Ablations", Self.htmlTable(rows) + "<p>\(SVG.escape(Self.ablationsNote))</p>") }
         body += section("Jailbreak ASR by template family", familyChart())
         body += section("XSTest refusal by prompt type", xstestChart())
         body += section("Embedding space", embeddingPlots())

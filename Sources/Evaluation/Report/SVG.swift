@@ -63,6 +63,39 @@ enum SVG {
         return s + "</svg>"
     }
 
+    /// Rates against rates on axes from 0 to the largest value (at least 10%): each series'
+    /// points as dots (hover: their labels) and its frontier as a line.
+    static func frontier(title: String, xTitle: String, yTitle: String,
+                         series: [(String, [(x: Double, y: Double, label: String)], [(x: Double, y: Double)])]) -> String {
+        let width = 560.0, height = 400.0, left = 60.0, right = 150.0, top = 30.0, bottom = 50.0
+        let all = series.flatMap(\.1)
+        let xMax = max(0.1, all.map(\.x).max() ?? 0) * 1.05, yMax = max(0.1, all.map(\.y).max() ?? 0) * 1.05
+        func px(_ x: Double) -> Double { left + x / xMax * (width - left - right) }
+        func py(_ y: Double) -> Double { height - bottom - y / yMax * (height - top - bottom) }
+        var s = "<svg width=\"\(f(width))\" height=\"\(f(height))\" role=\"img\"><title>\(escape(title))</title>"
+        s += "<text x=\"\(f(left))\" y=\"18\" font-size=\"13\" font-weight=\"bold\">\(escape(title))</text>"
+        s += "<rect x=\"\(f(left))\" y=\"\(f(top))\" width=\"\(f(width - left - right))\" height=\"\(f(height - top - bottom))\" fill=\"none\" stroke=\"#ccc\"/>"
+        for t in 0...4 {
+            let fx = xMax * Double(t) / 4, fy = yMax * Double(t) / 4
+            s += "<text x=\"\(f(px(fx)))\" y=\"\(f(height - bottom + 14))\" font-size=\"10\" text-anchor=\"middle\">\(Int((fx * 100).rounded()))%</text>"
+            s += "<text x=\"\(f(left - 6))\" y=\"\(f(py(fy) + 4))\" font-size=\"10\" text-anchor=\"end\">\(Int((fy * 100).rounded()))%</text>"
+        }
+        s += "<text x=\"\(f((left + width - right) / 2))\" y=\"\(f(height - 12))\" font-size=\"11\" text-anchor=\"middle\">\(escape(xTitle))</text>"
+        s += "<text transform=\"translate(14,\(f((top + height - bottom) / 2))) rotate(-90)\" font-size=\"11\" text-anchor=\"middle\">\(escape(yTitle))</text>"
+        for (i, (name, points, front)) in series.enumerated() {
+            let colour = palette[i % palette.count]
+            if front.count > 1 {
+                s += "<polyline points=\"\(front.map { "\(f(px($0.x))),\(f(py($0.y)))" }.joined(separator: " "))\" fill=\"none\" stroke=\"\(colour)\" stroke-width=\"1.8\"/>"
+            }
+            for p in points {
+                s += "<circle cx=\"\(f(px(p.x)))\" cy=\"\(f(py(p.y)))\" r=\"4\" fill=\"\(colour)\"><title>\(escape(p.label)) (\(escape(name))): "
+                    + String(format: "%.1f%% refused, %.1f%% ASR", p.x * 100, p.y * 100) + "</title></circle>"
+            }
+        }
+        s += legend(series.map(\.0), x: width - right + 10, y: top)
+        return s + "</svg>"
+    }
+
     /// Line chart of several series of (x, y) points.
     static func lines(title: String, series: [(String, [[Double]])]) -> String {
         let width = 520.0, height = 260.0, left = 55.0, right = 140.0, top = 28.0, bottom = 30.0

@@ -10,7 +10,7 @@ struct RunCommand: AsyncParsableCommand {
             Stages run in order inside the run folder (recipe out:, or --out): data-ritd, \
             data-direct, data-safety-dpo, train-rw, merge-rw, data-opcot, data-ppcot, train-saro, \
             [data-opcot-srs, train-saro-srs], [train-saro-opcot, train-saro-ppcot], train-safety-sft, train-safety-dpo, eval-<model>..., \
-            report. stages.json records each finished stage with a fingerprint of its inputs and \
+            [eval-<adapter>-<k>of<n>: frontier points], [seed-<k>/...: the stages of later seeds], report. stages.json records each finished stage with a fingerprint of its inputs and \
             settings: a rerun skips finished stages whose inputs are unchanged and resumes an \
             interrupted one (builds and evaluations from their job stores, training from its \
             newest checkpoint). Shipped recipes: recipes/smollm2-135m.yaml, recipes/tiny.yaml, \
@@ -21,9 +21,16 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Run folder (default: the recipe's out:).", valueName: "dir")) var out: String?
     @Flag(help: "Print the plan (stages, whether each is done, what it will do) and stop.") var dryRun = false
     @Flag(help: "No progress bars.") var quiet = false
+    @Option(help: ArgumentHelp("Runs of the stochastic stages, each with the recipe's seeds plus its index (overrides the recipe's seeds:); the report shows each model's mean and range.", valueName: "n"))
+    var seeds: Int?
+
+    func validate() throws {
+        if let seeds, seeds < 1 { throw ValidationError("--seeds must be at least 1") }
+    }
 
     func run() async throws {
-        let r = try Recipe.load(path: recipe)
+        var r = try Recipe.load(path: recipe)
+        if let seeds { r.seeds = seeds }
         for warning in try r.checkInputs(recipePath: recipe, planOnly: dryRun) {
             FileHandle.standardError.write(Data("saro: warning: \(warning)\n".utf8))
         }
@@ -47,9 +54,11 @@ struct RunCommand: AsyncParsableCommand {
             print("recipe \(r.name): model \(r.model)\(r.initModel != nil ? " (random init)" : ""), run folder \(out ?? r.out)")
             let rates = pipeline.rates()
             let stages = try pipeline.plan(rates: rates)
+            // Names as wide as the longest (seed-k/ stages and frontier points run long).
+            let width = stages.map(\.name.count).max() ?? 18
             for (i, s) in stages.enumerated() {
                 let estimate = s.seconds > 0 ? " [~\(s.decodeTokens > 0 ? "\(s.decodeTokens) tokens decoded, " : "")\(s.trainTokens > 0 ? "\(s.trainTokens) trained, " : "")\(ProgressBar.clock(s.seconds))]" : ""
-                print("\(String(format: "%2d", i + 1)). \(s.name.padding(toLength: 18, withPad: " ", startingAt: 0)) \(s.status.rawValue.padding(toLength: 15, withPad: " ", startingAt: 0)) \(s.plan)\(estimate)")
+                print("\(String(format: "%2d", i + 1)). \(s.name.padding(toLength: width, withPad: " ", startingAt: 0)) \(s.status.rawValue.padding(toLength: 15, withPad: " ", startingAt: 0)) \(s.plan)\(estimate)")
             }
             let todo = stages.filter { $0.status != .done }
             print(String(format: "estimated: %d tokens decoded, %d tokens trained, about %@ on this machine (at ~%.0f decode (~%.0f with adapters), ~%.0f prefill and ~%.0f training tokens/s, "
