@@ -63,13 +63,15 @@ enum SVG {
         return s + "</svg>"
     }
 
-    /// Rates against rates on axes from 0 to the largest value (at least 10%): each series'
-    /// points as dots (hover: their labels) and its frontier as a line.
+    /// Rates against rates on axes from 0 to the largest value rounded up to a multiple of 20%
+    /// (ticks every 5% to 25%): each series' points as dots (hover: their labels) and its
+    /// frontier as a line.
     static func frontier(title: String, xTitle: String, yTitle: String,
                          series: [(String, [(x: Double, y: Double, label: String)], [(x: Double, y: Double)])]) -> String {
         let width = 560.0, height = 400.0, left = 60.0, right = 150.0, top = 30.0, bottom = 50.0
         let all = series.flatMap(\.1)
-        let xMax = max(0.1, all.map(\.x).max() ?? 0) * 1.05, yMax = max(0.1, all.map(\.y).max() ?? 0) * 1.05
+        func axisEnd(_ v: Double) -> Double { min(1, max(0.2, (v / 0.2).rounded(.up) * 0.2)) }
+        let xMax = axisEnd(all.map(\.x).max() ?? 0), yMax = axisEnd(all.map(\.y).max() ?? 0)
         func px(_ x: Double) -> Double { left + x / xMax * (width - left - right) }
         func py(_ y: Double) -> Double { height - bottom - y / yMax * (height - top - bottom) }
         var s = "<svg width=\"\(f(width))\" height=\"\(f(height))\" role=\"img\"><title>\(escape(title))</title>"
