@@ -64,11 +64,8 @@ extension Pipeline {
         let folder = l.checkpoint(p.adapter), out = l.frontierEvaluation(p.adapter, part: p.part, of: p.of)
         let kind = StageKind.frontier(p.adapter, part: p.part, of: p.of), stage = kind.name
         let part = (try? Suite.named(e.suite))?.frontierPart()
-        let heldOutFamilies = recipe.data.heldOutFamilies.count
-        func prompts(_ entry: Suite.Entry) -> Int {
-            entry.name == "jailbreak" ? (entry.perFamily ?? 10) * heldOutFamilies : (entry.limit ?? 450) * 250 / 450
-        }
-        let generations: Int = part?.entries.map(prompts).reduce(0, +) ?? 0
+        let heldOut = evaluationData.heldOutFamilies.count
+        let generations: Int = part?.entries.map { Self.generations($0, heldOutFamilies: heldOut) }.reduce(0, +) ?? 0
         return Stage(kind: kind, inputs: [p.model, folder + "/adapter_model.safetensors"],
                      settings: Self.settings(["eval": e, "judge": recipe.judge, "frontier": recipe.frontier].merging(engineSettings) { a, _ in a }),
                      outputs: [out + "/results.json"], run: { [self] in

@@ -413,12 +413,16 @@ public final class Pipeline: @unchecked Sendable {
         }
     }
 
-    /// Generations a suite entry makes (for the plan's estimate).
-    static func generations(_ e: Suite.Entry) -> Int {
-        switch e.name {
-        case "nll-gsm8k", "nll-humaneval": return 0
-        case "jailbreak": return (e.perFamily ?? 10) * TypicalSizes.jailbreakFamilies
-        case "xstest": return e.limit ?? 450
+    /// Generations a suite entry makes (for the plan's estimate), its `only` part included.
+    static func generations(_ e: Suite.Entry, heldOutFamilies: Int) -> Int {
+        switch (e.name, e.only) {
+        case ("nll-gsm8k", _), ("nll-humaneval", _): return 0
+        case ("jailbreak", "held-out"): return (e.perFamily ?? 10) * heldOutFamilies
+        case ("jailbreak", "seen"): return (e.perFamily ?? 10) * (TypicalSizes.jailbreakFamilies - heldOutFamilies)
+        case ("jailbreak", _): return (e.perFamily ?? 10) * TypicalSizes.jailbreakFamilies
+        case ("xstest", "safe"): return (e.limit ?? 450) * 250 / 450
+        case ("xstest", "unsafe"): return (e.limit ?? 450) * 200 / 450
+        case ("xstest", _): return e.limit ?? 450
         default: return e.limit ?? 100
         }
     }
@@ -484,6 +488,7 @@ public final class Pipeline: @unchecked Sendable {
         let embeddings = e.embeddings && recipe.engine.isEmbedded
         let stage = StageKind.evaluate(label: label)
         let suite = try? Suite.named(e.suite)
+        let heldOut = evaluationData.heldOutFamilies.count
         return Stage(kind: stage, inputs: [model] + (adapter.map { [$0] } ?? []),
                      settings: Self.settings(["eval": e, "judge": recipe.judge].merging(engineSettings) { a, _ in a }),
                      outputs: [out + "/results.json"] + (embeddings ? [out + "/embedding.json"] : []), run: { [self] in
@@ -492,8 +497,8 @@ public final class Pipeline: @unchecked Sendable {
                                     embeddings: e.embeddings ? (e.embeddingCount, nil) : nil)
             _ = try await job.run(engine: try engine(model, adapter: adapter, batchSize: e.batchSize, stage: stage), out: out, events: { events(.build($0)) })
         }, plan: "suite \(e.suite)\(embeddings ? " + embeddings" : "") on \(label)\(recipe.engine.isEmbedded ? "" : " (server)")",
-           decodeTokens: suite.map { s in s.maxTokens * s.entries.map { Self.generations($0) }.reduce(0, +) } ?? 0,
-           forwardTokens: (suite.map { s in s.entries.map { Self.generations($0) * TypicalSizes.evalPromptTokens + Self.scoredItems($0) * TypicalSizes.nllItemTokens }
+           decodeTokens: suite.map { s in s.maxTokens * s.entries.map { Self.generations($0, heldOutFamilies: heldOut) }.reduce(0, +) } ?? 0,
+           forwardTokens: (suite.map { s in s.entries.map { Self.generations($0, heldOutFamilies: heldOut) * TypicalSizes.evalPromptTokens + Self.scoredItems($0) * TypicalSizes.nllItemTokens }
                                                 .reduce(0, +) } ?? 0) + (embeddings ? e.embeddingCount * TypicalSizes.embeddingPromptTokens : 0),
            adapted: model != baseModel || adapter != nil, elsewhere: !recipe.engine.isEmbedded)
     }
