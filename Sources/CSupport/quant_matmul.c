@@ -3,6 +3,7 @@
 // a weight against 4 for float32), which is what bounds the speed of batch-1 decoding.
 #include "CSupport.h"
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 #include <immintrin.h>
@@ -183,4 +184,22 @@ int saro_quant_matmul(int type, const void *w, long row_bytes, long k,
     }
 #endif
     return 0;
+}
+
+void saro_quantize_q8_0(const float *x, long count, void *out) {
+    unsigned char *b = (unsigned char *)out;
+    for (long block = 0; block < count / 32; block++, x += 32, b += 34) {
+        float amax = 0;
+        for (int j = 0; j < 32; j++) amax = fmaxf(amax, fabsf(x[j]));
+        float d = amax / 127, inverse = d != 0 ? 1 / d : 0;
+#ifdef SARO_AVX2
+        unsigned short h = (unsigned short)_cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT);
+#else
+        _Float16 hf = (_Float16)d;
+        unsigned short h;
+        memcpy(&h, &hf, 2);
+#endif
+        memcpy(b, &h, 2);
+        for (int j = 0; j < 32; j++) b[2 + j] = (unsigned char)(signed char)roundf(x[j] * inverse);
+    }
 }

@@ -48,6 +48,10 @@ public final class LoRAAdapters {
     public var enabled = true
     /// Dropout masks; part of a checkpoint so a resumed run draws the same ones.
     public var rng: SplitMix64
+    /// B^T [rank, out] of each module, the layout the decoding update reads; made on first use
+    /// and dropped whenever B may change (a forward pass with gradients, `load`).
+    private var transposedB: [String: Tensor] = [:]
+    private let transposedLock = NSLock()
 
     /// New adapters for every targeted projection of `model`; `config`'s target modules are
     /// kept as the model's architecture names them (what PEFT's adapter_config.json needs).
@@ -89,6 +93,7 @@ public final class LoRAAdapters {
     /// are off): the base projection plus scale * dropout(x) A^T B^T, fused in one op.
     func apply(_ x: Variable, path: String, weight: Variable, bias: Variable?) -> Variable? {
         guard enabled, let m = modules[path] else { return nil }
+        if GradMode.isEnabled { dropTransposedB() }
         let adapterInput = GradMode.isEnabled && config.dropout > 0 ? Ops.dropout(x, p: Float(config.dropout), rng: &rng) : nil
         return Ops.loraLinear(x, weight: weight, bias: bias, a: m.a, b: m.b, scale: config.scale, adapterInput: adapterInput)
     }
@@ -101,14 +106,27 @@ public final class LoRAAdapters {
     func addDelta(_ x: Tensor, path: String, into y: Tensor) {
         guard enabled, let m = modules[path] else { return }
         precondition(y.isContiguous, "LoRA update of \(path) into a strided tensor")
-        let a = m.a.value.contiguous(), b = m.b.value.contiguous(), xc = x.contiguous()
-        let (rank, k, outputs) = (a.shape[0], a.shape[1], b.shape[0])
+        let a = m.a.value.contiguous(), bt = transposedB(path, m.b), xc = x.contiguous()
+        let (rank, k, outputs) = (a.shape[0], a.shape[1], bt.shape[1])
         let rows = xc.count / k, scale = config.scale
         precondition(y.count == rows * outputs, "LoRA update of \(path): \(rows) rows into \(y.shape)")
         Parallel.forRanges(outputs, minPerThread: 64, lowLatency: true) { r in
-            let status = saro_lora_rows(xc.data, k, rows, k, a.data, rank, b.data, scale, y.data, outputs, r.lowerBound, r.upperBound)
+            let status = saro_lora_rows(xc.data, k, rows, k, a.data, rank, bt.data, outputs, scale, y.data, outputs, r.lowerBound, r.upperBound)
             precondition(status == 0, "LoRA update of \(path): out of memory")
         }
+    }
+
+    private func transposedB(_ path: String, _ b: Variable) -> Tensor {
+        transposedLock.lock(); defer { transposedLock.unlock() }
+        if let t = transposedB[path] { return t }
+        let t = b.value.transposed().contiguous()
+        transposedB[path] = t
+        return t
+    }
+
+    private func dropTransposedB() {
+        transposedLock.lock(); defer { transposedLock.unlock() }
+        if !transposedB.isEmpty { transposedB = [:] }
     }
 
     // MARK: PEFT files
@@ -134,6 +152,7 @@ public final class LoRAAdapters {
     /// Loads adapters saved by saro or PEFT into this (matching) set of modules.
     public func load(from directory: URL) throws {
         let file = try SafeTensorsFile(path: directory.appendingPathComponent("adapter_model.safetensors").path)
+        dropTransposedB()
         for (path, m) in modules {
             for (which, v) in [("lora_A", m.a), ("lora_B", m.b)] {
                 let t = try file.tensor(LoRAAdapters.peftKey(path, which))

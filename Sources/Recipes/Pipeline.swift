@@ -357,8 +357,7 @@ public final class Pipeline: @unchecked Sendable {
         s.append(train(.rw, kind: .sft, model: base, data: [.ritd], options: r.rw, examples: q, tokensPerExample: TypicalSizes.ritdTokens))
         s.append(Stage(kind: .mergeRW, inputs: [base, l.checkpoint(.rw)], settings: "", outputs: [l.rwModel + "/config.json"], run: {
             let loaded = try PretrainedModel.load(base)
-            let model = try loaded.makeModel(adapter: l.checkpoint(.rw))
-            guard let adapters = model.lora else { throw RecipeError.stage(name: StageKind.mergeRW.name, reason: "no adapter in \(l.checkpoint(.rw))") }
+            let adapters = try loaded.loadAdapters(l.checkpoint(.rw))
             try ModelWriter.save(config: loaded.config, weights: adapters.merged(into: loaded.weights), tokenizer: loaded.tokenizer,
                                  to: URL(fileURLWithPath: l.rwModel))
         }, plan: "fold the RW adapter into the base: the RW model and SRPO's reference"))

@@ -14,6 +14,13 @@ import Testing
         return try LlamaModel(config: config, weights: weights)
     }
 
+    /// |a - b| / |b| over all elements.
+    static func relativeL2(_ a: Tensor, _ b: Tensor) -> Float {
+        var d: Float = 0, n: Float = 0
+        for i in 0..<b.count { d += (a.data[i] - b.data[i]) * (a.data[i] - b.data[i]); n += b.data[i] * b.data[i] }
+        return (d / n).squareRoot()
+    }
+
     static func maxDifference(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
         var worst: Float = 0
         for i in 0..<n { worst = max(worst, abs(a[i] - b[i])) }
@@ -264,6 +271,76 @@ import Testing
         }
         let adapted = GradMode.withNoGrad { model.forward(ids: ids, batch: 1, time: ids.count) }.value
         #expect(Self.maxDifference(adapted.data, base.data, base.count) > 0.1, "the adapter changes the logits")
+    }
+
+    /// An adapter folded into the default GGUF model (the adapted projections rounded to Q8_0)
+    /// decodes the adapted model as faithfully as the base with the adapter as a separate
+    /// update does (both against the adapted model in float32);
+    /// the projections without an adapter keep their Q4_1 blocks.
+    @Test func adapterFoldedIntoAGGUFModelDecodesLikeTheSeparateUpdate() throws {
+        let loaded = try PretrainedModel.load(url: DefaultModel.path)
+        let adapters = try LoRAAdapters(config: LoRAConfig(rank: 4, alpha: 8, dropout: 0, targetModules: ["q_proj", "v_proj", "down_proj"]),
+                                        model: try loaded.makeModel(), seed: 7)
+        var rng = SplitMix64(seed: 8)
+        for path in adapters.modules.keys.sorted() {
+            let b = adapters.modules[path]!.b.value
+            b.copyElements(from: Tensor.randn(b.shape, std: 0.1, rng: &rng))
+        }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("saro-fold-\(getpid())")
+        try adapters.save(to: dir, baseModel: DefaultModel.path.path)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let folded = try loaded.makeModel(adapter: dir.path)
+        let separate = try loaded.makeModel(adapter: dir.path, fold: false)
+        #expect(folded.lora == nil && separate.lora != nil)
+        #expect(folded.quantized["model.layers.3.self_attn.q_proj.weight"]?.type == .q8_0)
+        #expect(folded.quantized["model.layers.3.self_attn.k_proj.weight"]?.type == loaded.quantized["model.layers.3.self_attn.k_proj.weight"]?.type)
+        let ids: [Int32] = [1, 504, 3101, 28, 3205, 30]
+        let base = GradMode.withNoGrad { try! loaded.makeModel().forward(ids: ids, batch: 1, time: ids.count) }.value
+        let exactModel = try LlamaModel(config: loaded.config, weights: adapters.merged(into: loaded.weights))
+        var worst: Float = 0
+        for n in [1, ids.count] {
+            let prefix = Array(ids.prefix(n))
+            let a = GradMode.withNoGrad { folded.forward(ids: prefix, batch: 1, time: n) }.value
+            let b = GradMode.withNoGrad { separate.forward(ids: prefix, batch: 1, time: n) }.value
+            let exact = GradMode.withNoGrad { exactModel.forward(ids: prefix, batch: 1, time: n) }.value
+            // Against the adapted model in float32, relative to the logits' norm: folded 5.0%
+            // (1 row) and 2.0% (6 rows); the separate update on the Q4_1 blocks 0.7% and 4.1%.
+            let (foldedError, separateError) = (Self.relativeL2(a, exact), Self.relativeL2(b, exact))
+            #expect(foldedError < 0.08 && separateError < 0.08, "\(n) rows: folded \(foldedError), separate \(separateError)")
+            worst = max(worst, foldedError)
+        }
+        // The adapter moves the logits well beyond that rounding.
+        let adapted = GradMode.withNoGrad { folded.forward(ids: ids, batch: 1, time: ids.count) }.value
+        #expect(Self.relativeL2(adapted, base) > 2 * worst, "the adapter changes the logits by \(Self.relativeL2(adapted, base))")
+    }
+
+    /// The decoding update at a rank and output counts that are not multiples of the kernel's
+    /// 8- and 32-output blocks (the tiny model's projections), and after B changed the way
+    /// training changes it (a forward pass with gradients, then new values): the decoding
+    /// path reads B transposed and must not keep the old copy.
+    @Test func loraDecodingUpdateAtOddShapesFollowsBAfterTraining() throws {
+        let model = try Self.tinyModel()
+        let adapters = try LoRAAdapters(config: LoRAConfig(rank: 3, alpha: 6, dropout: 0), model: model, seed: 5)
+        var rng = SplitMix64(seed: 6)
+        func randomizeB() { for (_, m) in adapters.modules { m.b.value.copyElements(from: Tensor.randn(m.b.value.shape, std: 0.2, rng: &rng)) } }
+        randomizeB()
+        model.lora = adapters
+        let ids: [Int32] = [3, 17, 9, 40, 2]
+        func check(_ what: String) {
+            for n in [1, 3] {
+                let decoded = GradMode.withNoGrad { model.forward(ids: Array(ids.prefix(n)), batch: 1, time: n) }.value
+                let reference = model.forward(ids: Array(ids.prefix(n)), batch: 1, time: n).value
+                let scale = reference.scalars.map(abs).max()!
+                #expect(Self.maxDifference(decoded.data, reference.data, decoded.count) < 1e-4 * scale, "\(what), \(n) rows")
+            }
+        }
+        check("first adapter")
+        let before = GradMode.withNoGrad { model.forward(ids: [3], batch: 1, time: 1) }.value.scalars
+        _ = model.forward(ids: ids, batch: 1, time: ids.count)  // a training step's forward pass,
+        randomizeB()                                            // then its update of B
+        check("B changed after a forward pass with gradients")
+        let after = GradMode.withNoGrad { model.forward(ids: [3], batch: 1, time: 1) }.value.scalars
+        #expect(zip(before, after).map { abs($0 - $1) }.max()! > 1e-3, "the new B reaches decoding")
     }
 
     /// Float32 weights through the few-rows kernel (decoding an unquantized model, such as a

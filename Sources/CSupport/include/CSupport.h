@@ -59,11 +59,16 @@ int saro_quant_packed_supported(void);
 int saro_quant_matmul_packed(int type, const void *packed, long k, const float *x, long ldx, long rows,
                              float *y, long ldy, long g_begin, long g_end);
 
-/// y[r * ldy + o] += scale * sum_j (x[r] . a[j]) b[o * rank + j] for rows r < rows and outputs o
-/// in [o_begin, o_end): a LoRA module's update (A [rank, k], B [outputs, rank]) added to the
-/// base product of a few decoding rows. Returns 0, or -1 when out of memory.
-int saro_lora_rows(const float *x, long ldx, long rows, long k, const float *a, long rank, const float *b, float scale,
-                   float *y, long ldy, long o_begin, long o_end);
+/// x [count] (whole 32-value blocks) rounded to Q8_0 blocks into out (34 bytes per block) as
+/// ggml's reference quantizer does: d = max |x| / 127 stored as float16, q = round(x / d).
+void saro_quantize_q8_0(const float *x, long count, void *out);
+
+/// y[r * ldy + o] += scale * sum_j (x[r] . a[j]) bt[j * ldbt + o] for rows r < rows and outputs o
+/// in [o_begin, o_end): a LoRA module's update (A [rank, k], B [outputs, rank] given transposed
+/// as bt [rank, ldbt]) added to the base product of a few decoding rows. Returns 0, or -1 when
+/// out of memory.
+int saro_lora_rows(const float *x, long ldx, long rows, long k, const float *a, long rank, const float *bt, long ldbt,
+                   float scale, float *y, long ldy, long o_begin, long o_end);
 
 /// Attention scores of one query against n keys: scores[j] = scale * (q . k[j * stride ...])
 /// over d dimensions.

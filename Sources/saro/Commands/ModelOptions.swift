@@ -47,7 +47,8 @@ extension ModelOptions {
 private struct SendableModel: @unchecked Sendable {
     let loaded: PretrainedModel
     init(_ loaded: PretrainedModel) { self.loaded = loaded }
-    func make(adapter: String) throws -> LlamaModel { try loaded.makeModel(adapter: adapter) }
+    /// The adapter stays unfolded: a folded one would copy every projection of the base.
+    func make(adapter: String) throws -> LlamaModel { try loaded.makeModel(adapter: adapter, fold: false) }
 }
 
 /// Options of commands that render chat conversations.
