@@ -119,20 +119,24 @@ public struct PretrainedModel {
     /// rounded to Q8_0, so decoding keeps its integer products. Without `fold` (a server that
     /// loads many adapters on one base) the adapter stays a separate update.
     public func makeModel(adapter: String?, fold: Bool = true) throws -> LlamaModel {
-        let model = try makeModel()
-        guard let adapter else { return model }
+        guard let adapter else { return try makeModel() }
         let adapters = try loadAdapters(adapter)
-        guard fold else {
-            model.lora = adapters
-            return model
-        }
-        let folded = adapters.merged(into: weights)
-        var foldedQuantized = quantized
+        if fold { return try folded(adapters) }
+        let model = try makeModel()
+        model.lora = adapters
+        return model
+    }
+
+    /// The model for inference with `adapters` folded into a copy of its weights (see
+    /// `makeModel(adapter:fold:)`); the adapted block-quantized projections become Q8_0.
+    public func folded(_ adapters: LoRAAdapters) throws -> LlamaModel {
+        let weights = adapters.merged(into: weights)
+        var blocks = quantized
         for path in adapters.modules.keys {
             let name = path + ".weight"
-            if quantized[name] != nil, let w = folded[name] { foldedQuantized[name] = .q8_0(w) }
+            if quantized[name] != nil, let w = weights[name] { blocks[name] = .q8_0(w) }
         }
-        return try LlamaModel(config: config, weights: folded, quantized: foldedQuantized)
+        return try LlamaModel(config: config, weights: weights, quantized: blocks)
     }
 
     /// The LoRA adapter in `folder` (PEFT layout, saro's or PEFT's files) for this model.

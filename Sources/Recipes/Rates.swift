@@ -18,7 +18,7 @@ import Training
 /// sgemm speed against the reference machine's.
 public struct Rates: Sendable, Equatable {
     /// Batched decoding of the base model as loaded (from its blocks where it is a GGUF), and
-    /// of the same with LoRA adapters of the recipe's rank (every model the method trains).
+    /// of the same with a LoRA adapter folded in (every model the method trains).
     public var decode: Double
     public var decodeAdapted: Double
     /// Positions run forward without decoding: prompts' prefill, scoring, hidden states.
@@ -69,9 +69,11 @@ public struct Rates: Sendable, Equatable {
         let lanes = Parallel.laneCount(items: batch)
         let model = try loaded.makeModel()
         let decode = GenerationBenchmark.decodeRate(model: model, batch: batch, lanes: lanes, promptLength: promptTokens, newTokens: decodeTokens)
-        model.lora = try LoRAAdapters(config: LoRAConfig(rank: rank, alpha: Double(2 * rank), dropout: 0), model: model, seed: 1)
-        let decodeAdapted = GenerationBenchmark.decodeRate(model: model, batch: batch, lanes: lanes, promptLength: promptTokens, newTokens: decodeTokens)
-        model.lora = nil
+        // A trained model decodes with its adapter folded in: on a GGUF base its projections are
+        // Q8_0 blocks instead of the file's.
+        let adapters = try LoRAAdapters(config: LoRAConfig(rank: rank, alpha: Double(2 * rank), dropout: 0), model: model, seed: 1)
+        let decodeAdapted = loaded.quantized.isEmpty ? decode
+            : GenerationBenchmark.decodeRate(model: try loaded.folded(adapters), batch: batch, lanes: lanes, promptLength: promptTokens, newTokens: decodeTokens)
         let length = min(trainLength, loaded.config.maxPositionEmbeddings)
         let prefill = GenerationBenchmark.prefillRate(model: model, batch: trainBatch, length: length)
         let train = try TrainingBenchmark.run(loaded: loaded, batch: trainBatch, length: length,

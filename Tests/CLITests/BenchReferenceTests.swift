@@ -46,4 +46,24 @@ import Testing
         let b = try CLITests.saro(["bench", "generate", "--new-tokens", "2", "--batch", "1", "--prompt-length", "2", "--prefill-length", "4", "--llama-bench", broken])
         #expect(b.status == 1 && b.err.contains(broken) && b.err.contains("llama-bench's JSON"), "\(b.err)")
     }
+
+    /// `saro bench train` gives its rate as model arithmetic beside sgemm's, measured in the same
+    /// process. The tiny model's step by hand (hidden 32, MLP 64, 3 layers, 4 heads of 8, 2 kv
+    /// heads, rank 16, length 16): projections P = 3 x 9,216; attention 4 x 32 x 8.5 keys x 3 layers
+    /// = 3,264 forward; LoRA 2 x 16 x 512 x 3 = 49,152 forward; the head 2 x vocab x 32 each way.
+    /// Forward + backward = 4P + 3 x 3,264 + 3 x 49,152 + 128 vocab.
+    @Test func trainBenchSetsItsRateBesideSgemm() throws {
+        let root = TrainResumeTests.work("bench-train")
+        let model = try EvalReportTests.tinyModel(root, "tiny", seed: 3)
+        let config = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: model + "/config.json"))) as? [String: Any])
+        let vocab = try #require(config["vocab_size"] as? Int)
+        let args = ["bench", "train", "--model", model, "--batch", "2", "--length", "16", "--steps", "1", "--dpo-pairs", "1"]
+        let r = try CLITests.saro(args + ["--json"])
+        #expect(r.status == 0, "\(r.err)")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any])
+        #expect(report["flops_per_token"] as? Double == Double(4 * 27_648 + 3 * 3_264 + 3 * 49_152 + 128 * vocab))
+        #expect((report["sgemm_gflops"] as? Double ?? 0) > 0)
+        let text = try CLITests.saro(args)
+        #expect(text.status == 0 && text.out.contains("model arithmetic:") && text.out.contains("% of sgemm's"), "\(text.out)")
+    }
 }

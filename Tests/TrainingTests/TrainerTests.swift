@@ -18,6 +18,22 @@ import Testing
         return o
     }
 
+    /// SmolLM2-135M's step arithmetic worked out by hand: per layer q and o 576x576, k and v
+    /// 576x192, gate, up and down 576x1536 (P = 30 x 3,538,944); head 49,152 x 576; 9 heads of 64
+    /// over a mean 256.5 keys at length 512; rank 16 over (in + out) = 10,176 per layer.
+    @Test func stepArithmeticOfSmolLM2() {
+        let c = LlamaConfig(vocabSize: 49_152, hiddenSize: 576, intermediateSize: 1536, numHiddenLayers: 30, numAttentionHeads: 9,
+                            numKeyValueHeads: 3, tieWordEmbeddings: true)
+        let a = StepArithmetic(config: c, length: 512, rank: 16, gradientCheckpointing: false)
+        let (projections, head) = (2.0 * 30 * 3_538_944, 2.0 * 49_152 * 576)
+        let (attention, lora) = (4.0 * 576 * 256.5 * 30, 2.0 * 16 * 10_176 * 30)
+        #expect(a.forward == projections + head + attention + lora)
+        #expect(a.backward == projections + head + 2 * attention + 2 * lora)
+        #expect(a.recompute == 0 && abs(a.total - 620_414_208) < 1)
+        let checkpointed = StepArithmetic(config: c, length: 512, rank: 16, gradientCheckpointing: true)
+        #expect(checkpointed.recompute == projections + attention + lora)
+    }
+
     @Test func firstDPOStepLossIsLn2() throws {
         let out = Fixtures.temporaryDirectory("dpo-ln2")
         let s = try Self.session(.dpo, data: try Fixtures.dpoData(), options: Self.options(batch: 4, accum: 1, steps: 3), out: out)

@@ -16,8 +16,7 @@ struct MergeCommand: ParsableCommand {
 
     func run() throws {
         let loaded = try modelOptions.load()
-        let model = try modelOptions.makeModel(loaded)
-        guard let adapters = model.lora else { throw ValidationError("no adapter was loaded") }
+        let adapters = try loaded.loadAdapters(modelOptions.adapter!)
         try ModelWriter.save(config: loaded.config, weights: adapters.merged(into: loaded.weights), tokenizer: loaded.tokenizer, to: URL(fileURLWithPath: out))
         print(out)
     }
