@@ -2,9 +2,10 @@
 // product in place: y[r, o] += sum_j h[r, j] B^T[j, o] with h = scale * x A^T. Through BLAS
 // the same update cost two library calls and two temporaries per module and token, which at
 // batch 1 tripled the time of a decoded token (210 modules in SmolLM2). B comes transposed
-// ([rank, outputs]) so that eight outputs take one multiply-add per rank step; with B's own
-// [outputs, rank] layout every output ended in a horizontal sum of a rank-long dot, which
-// made decoding with an adapter about 0.6x the base's.
+// ([rank, outputs]) so that eight outputs take one multiply-add per rank step, where B's own
+// [outputs, rank] layout ended every output in a horizontal sum of a rank-long dot. Inference
+// with one adapter folds it into the weights instead (`PretrainedModel.makeModel(adapter:)`);
+// this update serves adapters kept separate (a server's run-time adapters).
 #include "CSupport.h"
 #include <stdlib.h>
 #if defined(__AVX2__) && defined(__FMA__)

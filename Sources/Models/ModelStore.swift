@@ -113,11 +113,11 @@ public struct PretrainedModel {
 
     /// The model for inference with a LoRA adapter folder (PEFT layout) applied, if given.
     /// With `fold` the adapter is folded into a copy of the weights, W + scale * B A, as PEFT's
-    /// merge_and_unload and llama.cpp's export-lora do: a decoded token then costs what the base
-    /// model's does, where the separate low-rank update (float32, 210 modules) made decoding in
-    /// lanes about 0.6x the base's. A block-quantized projection (GGUF) is folded in float32 and
-    /// rounded to Q8_0, so decoding keeps its integer products. Without `fold` (a server that
-    /// loads many adapters on one base) the adapter stays a separate update.
+    /// merge_and_unload and llama.cpp's export-lora do: the separate low-rank update (float32
+    /// arithmetic in 210 modules beside the base's integer products) cost about a fifth of the
+    /// decoding rate. A block-quantized projection (GGUF) is folded in float32 and rounded to
+    /// Q8_0, so decoding keeps its integer products. Without `fold` (a server that loads many
+    /// adapters on one base) the adapter stays a separate update.
     public func makeModel(adapter: String?, fold: Bool = true) throws -> LlamaModel {
         guard let adapter else { return try makeModel() }
         let adapters = try loadAdapters(adapter)
