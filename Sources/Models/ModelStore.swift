@@ -119,10 +119,10 @@ public struct PretrainedModel {
     /// Q8_0, so decoding keeps its integer products. Without `fold` (a server that loads many
     /// adapters on one base) the adapter stays a separate update.
     public func makeModel(adapter: String?, fold: Bool = true) throws -> LlamaModel {
-        guard let adapter else { return try makeModel() }
-        let adapters = try loadAdapters(adapter)
-        if fold { return try folded(adapters) }
         let model = try makeModel()
+        guard let adapter else { return model }
+        let adapters = try loadAdapters(adapter, for: model)
+        if fold { return try folded(adapters) }
         model.lora = adapters
         return model
     }
@@ -139,10 +139,11 @@ public struct PretrainedModel {
         return try LlamaModel(config: config, weights: weights, quantized: blocks)
     }
 
-    /// The LoRA adapter in `folder` (PEFT layout, saro's or PEFT's files) for this model.
-    public func loadAdapters(_ folder: String) throws -> LoRAAdapters {
+    /// The LoRA adapter in `folder` (PEFT layout, saro's or PEFT's files) for this model (or
+    /// `model`, made from it), every module checked against the model's shapes.
+    public func loadAdapters(_ folder: String, for model: LlamaModel? = nil) throws -> LoRAAdapters {
         let dir = URL(fileURLWithPath: folder)
-        let adapters = try LoRAAdapters(config: try LoRAAdapters.readConfig(dir), model: try makeModel(), seed: 0)
+        let adapters = try LoRAAdapters(config: try LoRAAdapters.readConfig(dir), model: try model ?? makeModel(), seed: 0)
         try adapters.load(from: dir)
         return adapters
     }

@@ -12,7 +12,7 @@ struct ModelOptions: ParsableArguments {
         valueName: "name-or-path"))
     var model = ModelStore.defaultModel
 
-    @Option(help: ArgumentHelp("A LoRA adapter folder (PEFT layout) to apply on the model: folded into a copy of its weights, a GGUF model's adapted projections rounded to Q8_0, so decoding runs at the base model's speed.", valueName: "folder"))
+    @Option(help: ArgumentHelp("A LoRA adapter folder (PEFT layout) to apply on the model: folded into a copy of its weights, a GGUF model's adapted projections rounded to Q8_0, so decoding runs near the base model's speed.", valueName: "folder"))
     var adapter: String?
 
     func load() throws -> PretrainedModel {

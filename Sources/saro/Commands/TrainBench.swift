@@ -73,9 +73,9 @@ struct TrainBench: ParsableCommand {
         print(String(format: "LoRA SFT (rank %d, batch %d x %d): %7.1f tokens/s  (%.2f s/step)", r.lora_rank, r.batch_size, r.sequence_length, r.sft_tokens_per_second, r.sft_seconds_per_step))
         print(String(format: "DPO (%d pairs of %d tokens):       %7.2f pairs/s  (%.2f s/step)", dpoPairs, length, r.dpo_pairs_per_second, r.dpo_seconds_per_step))
         print(String(format: "peak resident memory: %.0f MB", r.peak_resident_megabytes))
+        let plain = share(r.sft_tokens_per_second)
         print(String(format: "model arithmetic: %.2f GFLOP per token, %.1f GFLOP/s: %.0f%% of sgemm's %.1f GFLOP/s on %d x %d x %d (same process)",
-                     arithmetic.total / 1e9, share(r.sft_tokens_per_second).gflops, share(r.sft_tokens_per_second).percent, gemm.gflops,
-                     gemm.m, gemm.n, gemm.k))
+                     arithmetic.total / 1e9, plain.gflops, plain.percent, gemm.gflops, gemm.m, gemm.n, gemm.k))
         if let c = report.checkpointed {
             let recomputing = StepArithmetic(config: loaded.config, length: length, rank: rank, gradientCheckpointing: true)
             print(String(format: "with gradient checkpointing: %7.1f tokens/s (%.2fx), DPO %.2f pairs/s (%.2fx), peak %.0f MB (%.2fx); %.0f%% of sgemm",
