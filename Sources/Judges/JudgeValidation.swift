@@ -5,8 +5,11 @@ import Foundation
 ///
 /// Labels are `compliance` / `refusal` (the refusal judge: partial refusals count as refusal)
 /// or `safe` / `unsafe` (the harm judge, asked about a harmful request). Files are CSV with
-/// `prompt,response,label`, or PyRIT's refusal-scorer files (`objective,assistant_response,
-/// human_score`, where 1 means refusal).
+/// `prompt,response,label`, or PyRIT's scorer-evaluation files (`objective,assistant_response,
+/// human_score`): in its refusal-scorer files 1 means refusal; in its objective-scorer files,
+/// which add a `harm_category` column, 1 means the answer achieved the harmful objective (unsafe).
+/// An optional `source` column names the labelled set each row came from (`saro judge data`
+/// writes it; `saro judge train` chooses its probe by how it does on sources left out).
 public struct JudgeValidation: Codable, Sendable {
     public struct ClassStats: Codable, Sendable, Equatable {
         public var support = 0, predicted = 0, truePositives = 0
@@ -32,8 +35,12 @@ public struct JudgeValidation: Codable, Sendable {
         public var prompt: String, response: String, label: String
         /// Where the item came from, for errors.
         public var file: String, line: Int
-        public init(prompt: String, response: String, label: String, file: String, line: Int) {
+        /// Which labelled set it came from: a judge is chosen by how it does on sets it was not
+        /// fit on. A CSV's `source` column, else its file.
+        public var source: String
+        public init(prompt: String, response: String, label: String, file: String, line: Int, source: String? = nil) {
             self.prompt = prompt; self.response = response; self.label = label; self.file = file; self.line = line
+            self.source = source ?? file
         }
     }
 
@@ -53,15 +60,19 @@ public struct JudgeValidation: Codable, Sendable {
         let rows = try CSV.read(path)
         return try rows.map { r in
             let f = r.fields
+            let source = f["source"].flatMap { $0.isEmpty ? nil : $0 }
             if let p = f["prompt"], let resp = f["response"], let l = f["label"] {
                 let label = l.trimmingCharacters(in: .whitespaces).lowercased()
                 guard JudgeTask(label: label) != nil else {
                     throw SourceError.malformed(path: path, line: r.line, reason: "label '\(l)' is not compliance, refusal, safe or unsafe")
                 }
-                return Item(prompt: p, response: resp, label: label, file: path, line: r.line)
+                return Item(prompt: p, response: resp, label: label, file: path, line: r.line, source: source)
             }
             if let p = f["objective"], let resp = f["assistant_response"], let s = f["human_score"] {
                 guard s == "0" || s == "1" else { throw SourceError.malformed(path: path, line: r.line, reason: "human_score '\(s)' is not 0 or 1") }
+                // PyRIT's objective-scorer files carry a harm_category: there 1 means the answer
+                // achieved the harmful objective. In its refusal-scorer files 1 means refusal.
+                if f["harm_category"] != nil { return Item(prompt: p, response: resp, label: s == "1" ? "unsafe" : "safe", file: path, line: r.line) }
                 return Item(prompt: p, response: resp, label: s == "1" ? "refusal" : "compliance", file: path, line: r.line)
             }
             throw SourceError.malformed(path: path, line: r.line, reason: "needs columns prompt,response,label (or PyRIT's objective,assistant_response,human_score)")

@@ -45,18 +45,24 @@ public struct ProbeHead: Codable, Sendable {
     public struct Training: Codable, Sendable {
         public var files: [String]
         public var counts: [String: Int]
-        /// Cross-validated accuracy at each candidate layer (the best was kept).
+        /// Cross-validated accuracy of each candidate layer (and L2 penalty, when several were
+        /// tried); the best was kept.
         public var crossValidated: [String: Double]
+        /// How: "5-fold", or "leave-one-source-out over N sources" (absent in heads made before
+        /// sources were told apart: 5-fold).
+        public var crossValidation: String?
+        /// The L2 penalty of the probe kept.
         public var l2: Double
         public var date: String
         /// The trained judge on labelled files it was not trained on, when given.
         public var heldOut: [JudgeValidation]?
 
-        public init(files: [String], counts: [String: Int], crossValidated: [String: Double], l2: Double, date: String, heldOut: [JudgeValidation]? = nil) {
-            self.files = files; self.counts = counts; self.crossValidated = crossValidated; self.l2 = l2; self.date = date; self.heldOut = heldOut
+        public init(files: [String], counts: [String: Int], crossValidated: [String: Double], crossValidation: String? = nil, l2: Double, date: String, heldOut: [JudgeValidation]? = nil) {
+            self.files = files; self.counts = counts; self.crossValidated = crossValidated; self.crossValidation = crossValidation
+            self.l2 = l2; self.date = date; self.heldOut = heldOut
         }
 
-        enum CodingKeys: String, CodingKey { case files, counts, crossValidated = "cross_validated", l2, date, heldOut = "held_out" }
+        enum CodingKeys: String, CodingKey { case files, counts, crossValidated = "cross_validated", crossValidation = "cross_validation", l2, date, heldOut = "held_out" }
     }
 
     enum CodingKeys: String, CodingKey { case format, task, model, modelFingerprint = "model_fingerprint", layer, probe, threshold, training }

@@ -16,9 +16,10 @@ import Testing
                        "Photosynthesis turns light, water and carbon dioxide into sugar.", "A good stretch is to reach for your toes slowly.",
                        "Step 1: open the settings. Step 2: choose Wi-Fi.", "Twelve times twelve is one hundred and forty-four.",
                        "The meeting is at noon; bring the slides.", "Tomatoes grow best in full sun with regular watering."]
-        var rows = ["prompt,response,label"]
-        for (i, r) in refusals.enumerated() { rows.append("\"Question \(i)\",\"\(r)\",refusal") }
-        for (i, a) in answers.enumerated() { rows.append("\"Question \(i + 10)\",\"\(a)\",compliance") }
+        // Three sources, each with both labels: training leaves each out in turn.
+        var rows = ["prompt,response,label,source"]
+        for (i, r) in refusals.enumerated() { rows.append("\"Question \(i)\",\"\(r)\",refusal,set\(i % 3)") }
+        for (i, a) in answers.enumerated() { rows.append("\"Question \(i + 10)\",\"\(a)\",compliance,set\(i % 3)") }
         let path = dir.appendingPathComponent("labels.csv").path
         try (rows.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
         return path
@@ -33,10 +34,15 @@ import Testing
         let train = try CLITests.saro(["judge", "train", "--labels", labels, "--out", judge, "--model", model, "--layers", "1,3", "--held-out", labels, "--quiet"])
         #expect(train.status == 0, "\(train.err)")
         #expect(train.out.contains("refusal judge: 20 items (10 compliance, 10 refusal)") && train.out.contains("wrote "), "\(train.out)")
+        #expect(train.out.contains("(leave-one-source-out over 3 sources), by layer: 1 l2=0.001 "), "\(train.out)")
         let head = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: judge + "/refusal.json"))) as! [String: Any]
         #expect(head["task"] as? String == "refusal" && [1, 3].contains(head["layer"] as? Int ?? 0))
         let training = try #require(head["training"] as? [String: Any])
-        #expect(Set((training["cross_validated"] as? [String: Double] ?? [:]).keys) == ["1", "3"])
+        // Two layers by the four default penalties, the chosen one among them.
+        let tried = Set(["1", "3"].flatMap { l in ["0.001", "0.01", "0.1", "1.0"].map { "\(l) l2=\($0)" } })
+        #expect(Set((training["cross_validated"] as? [String: Double] ?? [:]).keys) == tried, "\(training)")
+        #expect(training["cross_validation"] as? String == "leave-one-source-out over 3 sources")
+        #expect(tried.contains("\(head["layer"] as? Int ?? 0) l2=\(training["l2"] as? Double ?? -1)"))
         #expect((training["held_out"] as? [[String: Any]])?.first?["count"] as? Int == 20)
 
         // On the items it was fit on, 2 x 32 features and 20 points: the probe separates them.

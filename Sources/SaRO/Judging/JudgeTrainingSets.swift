@@ -3,22 +3,31 @@ import Judges
 import Support
 
 /// The labelled sets saro's shipped judges were trained and measured on, from PyRIT 1.1.0 (MIT),
-/// fetched from PyPI like the seed data. Each question has a develop part (trained on) and a
-/// held-out part whose human labels come from another file than the develop part's:
+/// fetched from PyPI like the seed data. Each question has a develop part (trained on) and
+/// held-out parts whose human labels come from other files than the develop part's:
 ///
 /// - refusal, develop: `refusal.csv` (105 answers, people's refusal labels) and the first 100
 ///   of `many_shot_examples.json` (harmful requests with compliant answers: compliance).
 ///   held-out: `refusal_extra.csv` (64 answers, labelled apart from refusal.csv).
-/// - harm, develop: `many_shot_examples.json` 0..<300 (unsafe) and the refusals of
-///   `refusal.csv` (safe). held-out: `many_shot_examples.json` 300..<400 (unsafe) and all of
-///   `refusal_extra.csv` (its refusals, and compliant answers to benign requests: safe). The
-///   compliant rows of refusal.csv are left out of harm: some answer harmful requests and carry
-///   no harm label.
+/// - harm, develop: `many_shot_examples.json` 0..<300 (unsafe), the refusals of `refusal.csv`
+///   (safe) and PyRIT's objective-scorer files of five harm categories (`objectiveDevelop`:
+///   answers of chat models to harmful requests, labelled by people 1 when the answer achieved
+///   the request's objective: unsafe). held-out: `many_shot_examples.json` 300..<400 (unsafe)
+///   and all of `refusal_extra.csv` (its refusals, and compliant answers to benign requests:
+///   safe); held-out-objective: the objective-scorer files of the other nine categories
+///   (`objectiveHeldOut`), fixed before any judge was fit on the develop ones. The compliant rows
+///   of refusal.csv are left out of harm: some answer harmful requests and carry no harm label.
+///
+/// A held-out part leaves out every answer the develop part also holds (PyRIT's files share some).
 public enum JudgeTrainingSets {
-    public enum Part: String, CaseIterable, Sendable { case develop, heldOut = "held-out" }
+    public enum Part: String, CaseIterable, Sendable { case develop, heldOut = "held-out", heldOutObjective = "held-out-objective" }
 
     static let scorerFolder = "pyrit/datasets/scorer_evals/refusal_scorer/"
+    static let objectiveFolder = "pyrit/datasets/scorer_evals/objective/"
     static let manyShot = "pyrit/datasets/jailbreak/many_shot_examples.json"
+    /// PyRIT's objective-scorer categories: five to develop on, the rest held out.
+    public static let objectiveDevelop = ["exploits", "hate_speech", "info_integrity", "privacy", "sexual"]
+    public static let objectiveHeldOut = ["bias", "chemical_biological", "cyber", "harassment_bullying", "illegal_activity", "misinformation", "phishing", "self_harm", "violence"]
 
     public static func items(_ task: JudgeTask, _ part: Part, log: (String) -> Void = { _ in }) throws -> [JudgeValidation.Item] {
         let refusal = try JudgeValidation.readLabels(try DataPackages.file("pyrit", scorerFolder + "refusal.csv", log: log))
@@ -27,12 +36,24 @@ public enum JudgeTrainingSets {
         func answered(_ range: Range<Int>, _ label: String) -> [JudgeValidation.Item] {
             shots[range].map { JudgeValidation.Item(prompt: $0.prompt, response: $0.response, label: label, file: $0.file, line: $0.line) }
         }
-        switch (task, part) {
-        case (.refusal, .develop): return refusal + answered(0..<100, "compliance")
-        case (.refusal, .heldOut): return extra
-        case (.harm, .develop): return answered(0..<300, "unsafe") + refusal.filter { $0.label == "refusal" }.map { relabel($0, "safe") }
-        case (.harm, .heldOut): return answered(300..<400, "unsafe") + extra.map { relabel($0, "safe") }
+        func objective(_ categories: [String]) throws -> [JudgeValidation.Item] {
+            try categories.flatMap { try JudgeValidation.readLabels(try DataPackages.file("pyrit", objectiveFolder + $0 + ".csv", log: log)) }
         }
+        let develop = task == .refusal
+            ? refusal + answered(0..<100, "compliance")
+            : answered(0..<300, "unsafe") + refusal.filter { $0.label == "refusal" }.map { relabel($0, "safe") } + (try objective(objectiveDevelop))
+        let heldOut: [JudgeValidation.Item]
+        switch (task, part) {
+        case (_, .develop): return develop
+        case (.refusal, .heldOut): heldOut = extra
+        case (.refusal, .heldOutObjective): throw SourceError.malformed(path: objectiveFolder, line: 0, reason: "PyRIT's objective-scorer files label harm, not refusal")
+        case (.harm, .heldOut): heldOut = answered(300..<400, "unsafe") + extra.map { relabel($0, "safe") }
+        case (.harm, .heldOutObjective): heldOut = try objective(objectiveHeldOut)
+        }
+        // PyRIT's files reuse some answers (stock refusals among them): an answer the develop
+        // part holds is not held out.
+        let seen = Set(develop.map { $0.response.trimmingCharacters(in: .whitespacesAndNewlines) })
+        return heldOut.filter { !seen.contains($0.response.trimmingCharacters(in: .whitespacesAndNewlines)) }
     }
 
     static func relabel(_ i: JudgeValidation.Item, _ label: String) -> JudgeValidation.Item {
@@ -56,11 +77,16 @@ public enum JudgeTrainingSets {
         }
     }
 
-    /// Writes items as a labelled CSV (prompt,response,label) that `saro judge train` and
-    /// `saro judge validate` read.
+    /// Writes items as a labelled CSV (prompt,response,label,source) that `saro judge train` and
+    /// `saro judge validate` read; the source is the package file each came from, as its folder
+    /// and name (`objective/privacy.csv`).
     public static func writeCSV(_ items: [JudgeValidation.Item], to path: String) throws {
         func cell(_ s: String) -> String { "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }
-        let text = "prompt,response,label\n" + items.map { [cell($0.prompt), cell($0.response), $0.label].joined(separator: ",") + "\n" }.joined()
+        func source(_ path: String) -> String {
+            let url = URL(fileURLWithPath: path)
+            return url.deletingLastPathComponent().lastPathComponent + "/" + url.lastPathComponent
+        }
+        let text = "prompt,response,label,source\n" + items.map { [cell($0.prompt), cell($0.response), $0.label, cell(source($0.source))].joined(separator: ",") + "\n" }.joined()
         try AtomicFile.write(Data(text.utf8), to: path)
     }
 }

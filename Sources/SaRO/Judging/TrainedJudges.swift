@@ -84,15 +84,19 @@ public enum TrainedJudges {
     }
 
     /// Fits one head on labelled answers: features at every candidate layer in one pass per
-    /// text, the layer with the best 5-fold cross-validated accuracy kept, the probe then fit
-    /// on all items (classes balanced). Items must all carry one task's labels.
-    public static func train(items: [JudgeValidation.Item], files: [String], model: String, engine: HiddenStateEngine, layers: [Int]?, l2: Double = 1e-2,
+    /// text, then the layer and L2 penalty that do best on labelled answers the probe was not
+    /// fit on, the probe then fit on all items (classes balanced). With answers from three or more
+    /// sources (files, or a CSV's source column) that is leave-one-source-out accuracy, since a
+    /// judge is used on answers from elsewhere; else 5-fold cross-validation. Items must all
+    /// carry one task's labels.
+    public static func train(items: [JudgeValidation.Item], files: [String], model: String, engine: HiddenStateEngine, layers: [Int]?, l2: [Double] = [1e-2],
                              events: @escaping @Sendable (ProgressEvent) -> Void = { _ in }) throws -> ProbeHead {
         let task = try self.task(of: items)
         let y = items.map { task.labels.firstIndex(of: $0.label)! }
         let depth = try engine.layerCount()
         let tried = layers ?? candidateLayers(depth: depth)
         if let bad = tried.first(where: { !(1...depth).contains($0) }) { throw SourceError.malformed(path: model, line: 0, reason: "layer \(bad) outside 1...\(depth)") }
+        guard !l2.isEmpty, l2.allSatisfy({ $0 >= 0 }) else { throw SourceError.malformed(path: model, line: 0, reason: "the L2 penalties must be one or more numbers >= 0") }
         var features: [Int: [[Double]]] = [:]
         events(.stage("hidden states", total: items.count, done: 0))
         for start in stride(from: 0, to: items.count, by: 16) {
@@ -101,15 +105,37 @@ public enum TrainedJudges {
             for s in states { for l in tried { features[l, default: []].append(ProbeHead.features(mean: s[l]!.mean, last: s[l]!.last)) } }
             events(.advanced(chunk.count))
         }
-        let labels = items.map(\.label)
+        let labels = items.map(\.label), sources = items.map(\.source)
         let folds = min(5, task.labels.map { l in labels.filter { $0 == l }.count }.min()!)
+        let bySource = Set(sources).count >= 3 && LinearProbe.leaveOneGroupOutAccuracy(features[tried[0]]!, labels, groups: sources, l2: l2[0], balanced: true) != nil
+        func score(_ layer: Int, _ penalty: Double) -> Double {
+            if bySource { return LinearProbe.leaveOneGroupOutAccuracy(features[layer]!, labels, groups: sources, l2: penalty, balanced: true)! }
+            return folds >= 2 ? LinearProbe.crossValidatedAccuracy(features[layer]!, labels, folds: folds, l2: penalty, balanced: true) : 0
+        }
         var cv: [String: Double] = [:]
-        for l in tried { cv[String(l)] = folds >= 2 ? LinearProbe.crossValidatedAccuracy(features[l]!, labels, folds: folds, l2: l2, balanced: true) : 0 }
-        let best = tried.max { (cv[String($0)]!, -$0) < (cv[String($1)]!, -$1) }!
-        let probe = LinearProbe.fit(features[best]!, y, classes: 2, l2: l2, balanced: true)
+        var best: (layer: Int, l2: Double, score: Double)?
+        events(.stage("choosing layer and L2", total: tried.count * l2.count, done: 0))
+        for layer in tried {
+            for penalty in l2 {
+                let s = score(layer, penalty)
+                cv[candidateName(layer: layer, l2: penalty, of: l2)] = s
+                if best == nil || s > best!.score { best = (layer, penalty, s) }
+                events(.advanced(1))
+            }
+        }
+        let chosen = best!
+        let probe = LinearProbe.fit(features[chosen.layer]!, y, classes: 2, l2: chosen.l2, balanced: true)
         let counts = Dictionary(grouping: labels, by: { $0 }).mapValues(\.count)
-        return ProbeHead(task: task, model: model, modelFingerprint: engine.fingerprint, layer: best, probe: probe,
-                         training: .init(files: files, counts: counts, crossValidated: cv, l2: l2, date: ISO8601DateFormatter().string(from: Date())))
+        let method = bySource ? "leave-one-source-out over \(Set(sources).count) sources" : "\(folds)-fold"
+        return ProbeHead(task: task, model: model, modelFingerprint: engine.fingerprint, layer: chosen.layer, probe: probe,
+                         training: .init(files: files, counts: counts, crossValidated: cv, crossValidation: method, l2: chosen.l2,
+                                         date: ISO8601DateFormatter().string(from: Date())))
+    }
+
+    /// A candidate's key in a head's cross-validated accuracies: its layer, and its L2 penalty
+    /// when several were tried.
+    public static func candidateName(layer: Int, l2: Double, of candidates: [Double]) -> String {
+        candidates.count == 1 ? String(layer) : "\(layer) l2=\(l2)"
     }
 
     /// Writes a head into a judge folder as `<task>.json` (atomically).

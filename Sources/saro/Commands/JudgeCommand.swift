@@ -14,8 +14,10 @@ struct JudgeCommand: AsyncParsableCommand {
     static let labelsHelp = """
         Label files are CSV with columns prompt,response,label; label is compliance or refusal (the \
         refusal question; partial refusals count as refusal) or safe or unsafe (the harm question: does \
-        the answer to a harmful request give harmful help). PyRIT's refusal-scorer CSVs \
-        (objective,assistant_response,human_score) are read too. A file may be a data package's \
+        the answer to a harmful request give harmful help). PyRIT's scorer-evaluation CSVs \
+        (objective,assistant_response,human_score) are read too: 1 means refusal in its refusal-scorer \
+        files and, in its objective-scorer files (which have a harm_category column), that the \
+        answer achieved the harmful objective (unsafe). A file may be a data package's \
         member, as package:path (pyrit:pyrit/datasets/scorer_evals/refusal_scorer/refusal.csv), \
         fetched from PyPI when missing.
         """
@@ -27,9 +29,12 @@ struct JudgeCommand: AsyncParsableCommand {
             discussion: labelsHelp + """
 
 
-                The probe reads the hidden state at one layer (the best of several by 5-fold \
-                cross-validation, or --layers), averaged over the tokens and at the last token, of \
-                the request, the answer and the question put to the model. It is written to \
+                The probe reads the hidden state at one layer, averaged over the tokens and at the \
+                last token, of the request, the answer and the question put to the model. The layer \
+                (of --layers) and the L2 penalty (of --l2) are the ones that do best on answers the \
+                probe was not fit on: with answers from three or more sources (several --labels \
+                files, or a source column as `saro judge data` writes), each source is left out in \
+                turn, since a judge meets answers from elsewhere; otherwise 5-fold cross-validation. It is written to \
                 DIR/refusal.json or DIR/harm.json; a folder may hold both. Use it with --judge DIR \
                 wherever a judge is taken (data builders, saro eval, recipes' judge: {trained: DIR}); \
                 what it was not trained for comes from the built-in rules. --held-out files are \
@@ -42,7 +47,7 @@ struct JudgeCommand: AsyncParsableCommand {
         var model = ModelStore.defaultModel
         @Option(help: ArgumentHelp("Layers to choose from, comma-separated (default: 1/3, 1/2, 2/3, 5/6 and all of the depth).", valueName: "n,n"))
         var layers: String?
-        @Option(help: "L2 penalty of the probe.") var l2 = 1e-2
+        @Option(help: ArgumentHelp("L2 penalties to choose from, comma-separated.", valueName: "x,x")) var l2 = "0.001,0.01,0.1,1"
         @Option(help: ArgumentHelp("Labelled CSV files to measure the trained judge on (not trained on).", valueName: "file")) var heldOut: [String] = []
         @Flag(help: "No progress bars.") var quiet = false
 
@@ -54,19 +59,30 @@ struct JudgeCommand: AsyncParsableCommand {
                     return n
                 }
             }
+            let penalties = try l2.split(separator: ",").map { p -> Double in
+                guard let x = Double(p.trimmingCharacters(in: .whitespaces)), x >= 0 else { throw ValidationError("--l2: '\(p)' is not a number >= 0") }
+                return x
+            }
+            if penalties.isEmpty { throw ValidationError("--l2: give one or more penalties") }
             let log: (String) -> Void = { FileHandle.standardError.write(Data("saro: \($0)\n".utf8)) }
             var items: [JudgeValidation.Item] = []
             for f in labels { items += try JudgeValidation.readLabels(try DataPackages.resolve(f, log: log)) }
             _ = try TrainedJudges.task(of: items)   // bad labels fail before a model loads
             let progress = BuildProgress(quiet: quiet)
             let engine = try EmbeddedEngine.open(model, adapter: nil, log: log)
-            let head = try TrainedJudges.train(items: items, files: labels, model: model, engine: engine, layers: layerList, l2: l2, events: progress.handle)
+            let head = try TrainedJudges.train(items: items, files: labels, model: model, engine: engine, layers: layerList, l2: penalties, events: progress.handle)
             progress.finish()
             var path = try TrainedJudges.write(head, to: out)
-            let byLayer: [(key: String, value: Double)] = head.training.crossValidated.sorted { Int($0.key)! < Int($1.key)! }
-            let cv = byLayer.map { "\($0.key) " + String(format: "%.3f", $0.value) }.joined(separator: ", ")
+            let tried = try layerList ?? TrainedJudges.candidateLayers(depth: engine.layerCount())
+            let cv = tried.flatMap { layer in
+                penalties.map { p in
+                    let name = TrainedJudges.candidateName(layer: layer, l2: p, of: penalties)
+                    return name + " " + String(format: "%.3f", head.training.crossValidated[name] ?? 0)
+                }
+            }.joined(separator: ", ")
             let counts = head.training.counts.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
-            print("\(head.task.rawValue) judge: \(items.count) items (\(counts)), layer \(head.layer); cross-validated accuracy by layer: \(cv)")
+            print("\(head.task.rawValue) judge: \(items.count) items (\(counts)), layer \(head.layer), l2 \(head.training.l2)")
+            print("accuracy on answers not fit on (\(head.training.crossValidation ?? "5-fold")), by layer: \(cv)")
             print("wrote \(path)")
             guard !heldOut.isEmpty else { return }
             // The new head alone (not other heads in the folder) answers the held-out files.
@@ -88,18 +104,22 @@ struct JudgeCommand: AsyncParsableCommand {
             commandName: "data",
             abstract: "Write the labelled sets saro's shipped judges were trained (develop) and measured (held-out) on, as CSV.",
             discussion: """
-                From PyRIT 1.1.0 (MIT), fetched from PyPI: its human-labelled refusal files and its \
-                many-shot examples (harmful requests with compliant answers). The held-out part's \
-                labels come from another file than the develop part's. scripts/train-judges.sh \
-                makes the shipped judges from these.
+                From PyRIT 1.1.0 (MIT), fetched from PyPI: its human-labelled refusal files, its \
+                human-labelled objective-scorer files (chat models' answers to harmful requests, by \
+                harm category) and its many-shot examples (harmful requests with compliant answers). \
+                The held-out parts' labels come from other files than the develop part's: held-out \
+                from the other refusal file and other many-shot pairs, held-out-objective (harm) from \
+                nine harm categories the develop part has none of. scripts/train-judges.sh makes the \
+                shipped judges from these.
                 """)
         @Argument(help: "refusal or harm.") var task: String
-        @Option(help: "develop or held-out.") var part = "develop"
+        @Option(help: "develop, held-out or held-out-objective (harm only).") var part = "develop"
         @Option(help: ArgumentHelp("The CSV file to write.", valueName: "file")) var out: String
 
         func run() async throws {
             guard let t = JudgeTask(rawValue: task) else { throw ValidationError("the question is refusal or harm, not '\(task)'") }
-            guard let p = JudgeTrainingSets.Part(rawValue: part) else { throw ValidationError("--part is develop or held-out, not '\(part)'") }
+            guard let p = JudgeTrainingSets.Part(rawValue: part) else { throw ValidationError("--part is develop, held-out or held-out-objective, not '\(part)'") }
+            if t == .refusal && p == .heldOutObjective { throw ValidationError("held-out-objective is a harm part: PyRIT's objective-scorer files label harm, not refusal") }
             let items = try JudgeTrainingSets.items(t, p) { FileHandle.standardError.write(Data("saro: \($0)\n".utf8)) }
             try JudgeTrainingSets.writeCSV(items, to: out)
             let counts = Dictionary(grouping: items, by: \.label).mapValues(\.count).sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
