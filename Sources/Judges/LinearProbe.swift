@@ -13,7 +13,8 @@ public enum Matrix {
     public static func dot(_ a: [Double], _ b: [Double]) -> Double { zip(a, b).reduce(0) { $0 + $1.0 * $1.1 } }
 }
 
-/// A softmax-regression probe: standardized features, L2 penalty, full-batch gradient descent.
+/// A softmax-regression probe: standardized features, L2 penalty, accelerated full-batch gradient
+/// descent to the optimum.
 /// The embedding analysis measures separability with it; trained judges are one.
 ///
 /// The objective: the mean over examples of `weight[y] * -log softmax(W z + b)[y]` plus
@@ -67,16 +68,22 @@ public enum LinearProbe {
     /// accuracy weighted equally). Groups whose rest lacks a class are not left out; nil when
     /// fewer than two groups can be.
     public static func leaveOneGroupOutAccuracy(_ x: [[Double]], _ labels: [String], groups: [String], l2: Double = 1e-3, balanced: Bool = false) -> Double? {
+        let left = groupsThatCanBeLeftOut(labels, groups: groups)
+        guard left.count >= 2 else { return nil }
         let classes = Array(Set(labels)).sorted()
         let y = labels.map { classes.firstIndex(of: $0)! }
-        var accuracies: [Double] = []
-        for g in Array(Set(groups)).sorted() {
+        let accuracies = left.map { g in
             let test = x.indices.filter { groups[$0] == g }, train = x.indices.filter { groups[$0] != g }
-            guard Set(train.map { y[$0] }).count == classes.count else { continue }
             let model = fit(train.map { x[$0] }, train.map { y[$0] }, classes: classes.count, l2: l2, balanced: balanced)
-            accuracies.append(Double(test.filter { model.predict(x[$0]) == y[$0] }.count) / Double(test.count))
+            return Double(test.filter { model.predict(x[$0]) == y[$0] }.count) / Double(test.count)
         }
-        return accuracies.count >= 2 ? accuracies.reduce(0, +) / Double(accuracies.count) : nil
+        return accuracies.reduce(0, +) / Double(accuracies.count)
+    }
+
+    /// The groups whose rest holds every class, sorted: those a probe can be fit without.
+    public static func groupsThatCanBeLeftOut(_ labels: [String], groups: [String]) -> [String] {
+        let classes = Set(labels)
+        return Array(Set(groups)).sorted().filter { g in Set(zip(labels, groups).filter { $0.1 != g }.map(\.0)) == classes }
     }
 
     /// Fits the probe; `y` holds class indices in 0..<k. Accelerated gradient descent (FISTA's

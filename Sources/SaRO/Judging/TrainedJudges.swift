@@ -89,7 +89,7 @@ public enum TrainedJudges {
     /// sources (files, or a CSV's source column) that is leave-one-source-out accuracy, since a
     /// judge is used on answers from elsewhere; else 5-fold cross-validation. Items must all
     /// carry one task's labels.
-    public static func train(items: [JudgeValidation.Item], files: [String], model: String, engine: HiddenStateEngine, layers: [Int]?, l2: [Double] = [1e-2],
+    public static func train(items: [JudgeValidation.Item], files: [String], model: String, engine: HiddenStateEngine, layers: [Int]?, l2: [Double] = defaultPenalties,
                              events: @escaping @Sendable (ProgressEvent) -> Void = { _ in }) throws -> ProbeHead {
         let task = try self.task(of: items)
         let y = items.map { task.labels.firstIndex(of: $0.label)! }
@@ -107,7 +107,7 @@ public enum TrainedJudges {
         }
         let labels = items.map(\.label), sources = items.map(\.source)
         let folds = min(5, task.labels.map { l in labels.filter { $0 == l }.count }.min()!)
-        let bySource = Set(sources).count >= 3 && LinearProbe.leaveOneGroupOutAccuracy(features[tried[0]]!, labels, groups: sources, l2: l2[0], balanced: true) != nil
+        let bySource = Set(sources).count >= 3 && LinearProbe.groupsThatCanBeLeftOut(labels, groups: sources).count >= 2
         func score(_ layer: Int, _ penalty: Double) -> Double {
             if bySource { return LinearProbe.leaveOneGroupOutAccuracy(features[layer]!, labels, groups: sources, l2: penalty, balanced: true)! }
             return folds >= 2 ? LinearProbe.crossValidatedAccuracy(features[layer]!, labels, folds: folds, l2: penalty, balanced: true) : 0
@@ -131,6 +131,10 @@ public enum TrainedJudges {
                          training: .init(files: files, counts: counts, crossValidated: cv, crossValidation: method, l2: chosen.l2,
                                          date: ISO8601DateFormatter().string(from: Date())))
     }
+
+    /// The L2 penalties a head chooses among unless told: from barely any to strong (hidden
+    /// states have hundreds of correlated features and a judge meets answers from elsewhere).
+    public static let defaultPenalties = [0.001, 0.01, 0.1, 1]
 
     /// A candidate's key in a head's cross-validated accuracies: its layer, and its L2 penalty
     /// when several were tried.

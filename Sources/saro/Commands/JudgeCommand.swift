@@ -34,8 +34,8 @@ struct JudgeCommand: AsyncParsableCommand {
                 (of --layers) and the L2 penalty (of --l2) are the ones that do best on answers the \
                 probe was not fit on: with answers from three or more sources (several --labels \
                 files, or a source column as `saro judge data` writes), each source is left out in \
-                turn, since a judge meets answers from elsewhere; otherwise 5-fold cross-validation. It is written to \
-                DIR/refusal.json or DIR/harm.json; a folder may hold both. Use it with --judge DIR \
+                turn, since a judge meets answers from elsewhere; otherwise 5-fold cross-validation. \
+                It is written to DIR/refusal.json or DIR/harm.json; a folder may hold both. Use it with --judge DIR \
                 wherever a judge is taken (data builders, saro eval, recipes' judge: {trained: DIR}); \
                 what it was not trained for comes from the built-in rules. --held-out files are \
                 judged after training and their agreement is printed and kept in the file: give \
@@ -47,7 +47,7 @@ struct JudgeCommand: AsyncParsableCommand {
         var model = ModelStore.defaultModel
         @Option(help: ArgumentHelp("Layers to choose from, comma-separated (default: 1/3, 1/2, 2/3, 5/6 and all of the depth).", valueName: "n,n"))
         var layers: String?
-        @Option(help: ArgumentHelp("L2 penalties to choose from, comma-separated.", valueName: "x,x")) var l2 = "0.001,0.01,0.1,1"
+        @Option(help: ArgumentHelp("L2 penalties to choose from, comma-separated.", valueName: "x,x")) var l2 = TrainedJudges.defaultPenalties.map { String($0) }.joined(separator: ",")
         @Option(help: ArgumentHelp("Labelled CSV files to measure the trained judge on (not trained on).", valueName: "file")) var heldOut: [String] = []
         @Flag(help: "No progress bars.") var quiet = false
 
