@@ -96,7 +96,8 @@ public enum LinearProbe {
         let d = x[0].count, n = x.count
         let mean = Matrix.mean(x)
         let scale = (0..<d).map { j in max(sqrt(x.reduce(0) { $0 + ($1[j] - mean[j]) * ($1[j] - mean[j]) } / Double(n)), 1e-8) }
-        var z = [Double](repeating: 0, count: n * d)   // [n, d], columns of mean 0
+        let z = UnsafeMutableBufferPointer<Double>.allocate(capacity: n * d)   // [n, d], columns of mean 0
+        defer { z.deallocate() }
         for (i, r) in x.enumerated() { for j in 0..<d { z[i * d + j] = (r[j] - mean[j]) / scale[j] } }
         let counts = (0..<k).map { c in y.filter { $0 == c }.count }
         let classWeight = (0..<k).map { balanced && counts[$0] > 0 ? Double(n) / (Double(k) * Double(counts[$0])) : 1 }
@@ -118,34 +119,30 @@ public enum LinearProbe {
 
         // The mean weighted loss's gradient plus l2 * w at (w, b), into (gw, gb).
         var gw = [Double](repeating: 0, count: k * d), gb = [Double](repeating: 0, count: k), e = [Double](repeating: 0, count: k)
-        func gradient(_ w: [Double], _ b: [Double]) {
-            for i in gw.indices { gw[i] = 0 }
-            for c in 0..<k { gb[c] = 0 }
-            z.withUnsafeBufferPointer { z in
-                w.withUnsafeBufferPointer { w in
-                    gw.withUnsafeMutableBufferPointer { gw in
-                        for (row, label) in y.enumerated() {
-                            let zr = z.baseAddress! + row * d
-                            for c in 0..<k {
-                                let wc = w.baseAddress! + c * d
-                                var s = 0.0
-                                for j in 0..<d { s += wc[j] * zr[j] }
-                                e[c] = s + b[c]
-                            }
-                            let mx = e.max()!
-                            var total = 0.0
-                            for c in 0..<k { e[c] = exp(e[c] - mx); total += e[c] }
-                            for c in 0..<k {
-                                let g = classWeight[label] * (e[c] / total - (c == label ? 1 : 0))
-                                gb[c] += g
-                                let gc = gw.baseAddress! + c * d
-                                for j in 0..<d { gc[j] += g * zr[j] }
-                            }
-                        }
+        func gradient(_ w: UnsafeBufferPointer<Double>, _ b: [Double]) {
+            gw.withUnsafeMutableBufferPointer { gw in
+                gw.update(repeating: 0)
+                for c in 0..<k { gb[c] = 0 }
+                for (row, label) in y.enumerated() {
+                    let zr = z.baseAddress! + row * d
+                    for c in 0..<k {
+                        let wc = w.baseAddress! + c * d
+                        var s = 0.0
+                        for j in 0..<d { s += wc[j] * zr[j] }
+                        e[c] = s + b[c]
+                    }
+                    let mx = e.max()!
+                    var total = 0.0
+                    for c in 0..<k { e[c] = exp(e[c] - mx); total += e[c] }
+                    for c in 0..<k {
+                        let g = classWeight[label] * (e[c] / total - (c == label ? 1 : 0))
+                        gb[c] += g
+                        let gc = gw.baseAddress! + c * d
+                        for j in 0..<d { gc[j] += g * zr[j] }
                     }
                 }
+                for i in gw.indices { gw[i] = gw[i] / Double(n) + l2 * w[i] }
             }
-            for i in gw.indices { gw[i] = gw[i] / Double(n) + l2 * w[i] }
             for c in 0..<k { gb[c] /= Double(n) }
         }
 
@@ -153,7 +150,7 @@ public enum LinearProbe {
         var pw = w, pb = b   // the point the gradient is taken at
         var t = 1.0
         for _ in 0..<steps {
-            gradient(pw, pb)
+            pw.withUnsafeBufferPointer { gradient($0, pb) }
             let nw = zip(pw, gw).map { $0 - step * $1 }, nb = zip(pb, gb).map { $0 - step * $1 }
             let nt = (1 + (1 + 4 * t * t).squareRoot()) / 2
             let m = (t - 1) / nt
