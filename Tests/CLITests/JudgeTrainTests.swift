@@ -46,9 +46,10 @@ import Testing
         #expect((training["held_out"] as? [[String: Any]])?.first?["count"] as? Int == 20)
 
         // On the items it was fit on, 2 x 32 features and 20 points: the probe separates them.
-        let validate = try CLITests.saro(["judge", "validate", "--labels", labels, "--judge", judge])
+        // Several files follow one --labels, each measured on its own.
+        let validate = try CLITests.saro(["judge", "validate", "--labels", labels, labels, "--judge", judge])
         #expect(validate.status == 0, "\(validate.err)")
-        #expect(validate.out.contains("agreement 1.000") && validate.out.contains("confusion (rows: human label, columns: judge)"), "\(validate.out)")
+        #expect(validate.out.components(separatedBy: "20 items, agreement 1.000").count == 3 && validate.out.contains("confusion (rows: human label, columns: judge)"), "\(validate.out)")
 
         // A data build takes it as its judge: the records name it.
         let data = root.appendingPathComponent("data").path

@@ -237,6 +237,10 @@ struct FixedSources: BenchmarkSources {
         #expect(md.contains("## Judge agreement") && md.contains("| SaRO | trained / rules | 2 | 0.500 | 0.000 | 2 | 0.500 | 0.000 |"), "\(md)")
         results.judgeAgreement = nil
         #expect(!Report(models: [ReportModel(results: results, examples: [], embedding: nil)], curves: []).markdown().contains("Judge agreement"))
+        // Under the rules, ASR counts answers that do not refuse, and the report says so.
+        #expect(!md.contains("not refused"))
+        results.judge = "rules"
+        #expect(Report(models: [ReportModel(results: results, examples: [], embedding: nil)], curves: []).markdown().contains("share of harmful requests not refused"))
     }
 
     /// The built-in refusal judge on PyRIT's human-labelled refusal data. refusal.csv was used to

@@ -67,4 +67,20 @@ import Testing
         }
         #expect(throws: SourceError.self) { try JudgeTrainingSets.items(.refusal, .heldOutObjective) }
     }
+
+    /// The hand-labelled answers of saro's own models ship with it, both labels of each question
+    /// in both parts, every answer tagged with the model that wrote it, and no request in both
+    /// parts (the held-out part measures judges on requests they were not developed on).
+    @Test func ownAnswersAreSplitByRequest() throws {
+        let expected: [JudgeTask: (develop: Int, heldOut: Int)] = [.harm: (210, 88), .refusal: (100, 35)]
+        let models: Set = ["smollm2-135m/base", "smollm2-135m/safety-sft", "smollm2-135m/safety-dpo", "smollm2-135m/rw", "smollm2-135m/saro"]
+        for task in JudgeTask.allCases {
+            let develop = try JudgeTrainingSets.items(task, .developOwn), held = try JudgeTrainingSets.items(task, .heldOutOwn)
+            #expect(develop.count == expected[task]?.develop && held.count == expected[task]?.heldOut, "\(task)")
+            for part in [develop, held] {
+                #expect(Set(part.map(\.label)) == Set(task.labels) && Set(part.map(\.source)).isSubset(of: models), "\(task)")
+            }
+            #expect(Set(develop.map(\.prompt)).isDisjoint(with: held.map(\.prompt)), "\(task)")
+        }
+    }
 }

@@ -19,8 +19,16 @@ import Support
 ///   of refusal.csv are left out of harm: some answer harmful requests and carry no harm label.
 ///
 /// A held-out part leaves out every answer the develop part also holds (PyRIT's files share some).
+///
+/// The develop-own and held-out-own parts are answers of saro's own models (SmolLM2-135M-Instruct
+/// and the default recipe's four trained models) to the evaluation's requests, labelled by hand
+/// for the project and shipped in the resources (`labels/smollm2-135m-answers`, whose README gives
+/// the rubric); they are split by request, so no request is in both.
 public enum JudgeTrainingSets {
-    public enum Part: String, CaseIterable, Sendable { case develop, heldOut = "held-out", heldOutObjective = "held-out-objective" }
+    public enum Part: String, CaseIterable, Sendable {
+        case develop, heldOut = "held-out", heldOutObjective = "held-out-objective", developOwn = "develop-own", heldOutOwn = "held-out-own"
+    }
+    static let ownAnswers = "labels/smollm2-135m-answers/"
 
     static let scorerFolder = "pyrit/datasets/scorer_evals/refusal_scorer/"
     static let objectiveFolder = "pyrit/datasets/scorer_evals/objective/"
@@ -30,6 +38,15 @@ public enum JudgeTrainingSets {
     public static let objectiveHeldOut = ["bias", "chemical_biological", "cyber", "harassment_bullying", "illegal_activity", "misinformation", "phishing", "self_harm", "violence"]
 
     public static func items(_ task: JudgeTask, _ part: Part, log: (String) -> Void = { _ in }) throws -> [JudgeValidation.Item] {
+        switch part {
+        case .developOwn: return try JudgeValidation.readLabels(try SaROResources.path(ownAnswers + task.rawValue + "-develop.csv"))
+        case .heldOutOwn: return try JudgeValidation.readLabels(try SaROResources.path(ownAnswers + task.rawValue + "-held-out.csv"))
+        case .develop, .heldOut, .heldOutObjective: return try pyritItems(task, part, log: log)
+        }
+    }
+
+    /// The parts drawn from PyRIT's files.
+    static func pyritItems(_ task: JudgeTask, _ part: Part, log: (String) -> Void) throws -> [JudgeValidation.Item] {
         let refusal = try JudgeValidation.readLabels(try DataPackages.file("pyrit", scorerFolder + "refusal.csv", log: log))
         let extra = try JudgeValidation.readLabels(try DataPackages.file("pyrit", scorerFolder + "refusal_extra.csv", log: log))
         let shots = try manyShotExamples(try DataPackages.file("pyrit", manyShot, log: log))
@@ -45,6 +62,7 @@ public enum JudgeTrainingSets {
         let heldOut: [JudgeValidation.Item]
         switch (task, part) {
         case (_, .develop): return develop
+        case (_, .developOwn), (_, .heldOutOwn): preconditionFailure("\(part.rawValue) is not one of PyRIT's parts")
         case (.refusal, .heldOut): heldOut = extra
         case (.refusal, .heldOutObjective): throw SourceError.malformed(path: objectiveFolder, line: 0, reason: "PyRIT's objective-scorer files label harm, not refusal")
         case (.harm, .heldOut): heldOut = answered(300..<400, "unsafe") + extra.map { relabel($0, "safe") }

@@ -41,14 +41,14 @@ struct JudgeCommand: AsyncParsableCommand {
                 judged after training and their agreement is printed and kept in the file: give \
                 labelled data from another source than the training files.
                 """)
-        @Option(help: ArgumentHelp("Labelled CSV files to train on.", valueName: "file")) var labels: [String]
+        @Option(parsing: .upToNextOption, help: ArgumentHelp("Labelled CSV files to train on (--labels a.csv b.csv, or the flag repeated).", valueName: "file")) var labels: [String]
         @Option(help: ArgumentHelp("The judge folder to write.", valueName: "dir")) var out: String
         @Option(name: .long, help: ArgumentHelp("The model whose hidden states the probe reads: a known name, a Hugging Face folder or a .gguf file.", valueName: "name-or-path"))
         var model = ModelStore.defaultModel
         @Option(help: ArgumentHelp("Layers to choose from, comma-separated (default: 1/3, 1/2, 2/3, 5/6 and all of the depth).", valueName: "n,n"))
         var layers: String?
         @Option(help: ArgumentHelp("L2 penalties to choose from, comma-separated.", valueName: "x,x")) var l2 = TrainedJudges.defaultPenalties.map { String($0) }.joined(separator: ",")
-        @Option(help: ArgumentHelp("Labelled CSV files to measure the trained judge on (not trained on).", valueName: "file")) var heldOut: [String] = []
+        @Option(parsing: .upToNextOption, help: ArgumentHelp("Labelled CSV files to measure the trained judge on (not trained on).", valueName: "file")) var heldOut: [String] = []
         @Flag(help: "No progress bars.") var quiet = false
 
         func run() async throws {
@@ -110,15 +110,18 @@ struct JudgeCommand: AsyncParsableCommand {
                 The held-out parts' labels come from other files than the develop part's: held-out \
                 from the other refusal file and other many-shot pairs, held-out-objective (harm) from \
                 nine harm categories the develop part has none of. scripts/train-judges.sh makes the \
-                shipped judges from these.
+                shipped judges from these. develop-own and held-out-own are answers of saro's own \
+                models (SmolLM2-135M-Instruct and the default recipe's trained models) to the \
+                evaluation's requests, labelled by hand for the project and shipped with it, split \
+                by request (the rubric: share/saro's labels/smollm2-135m-answers/README.md).
                 """)
         @Argument(help: "refusal or harm.") var task: String
-        @Option(help: "develop, held-out or held-out-objective (harm only).") var part = "develop"
+        @Option(help: "develop, held-out, held-out-objective (harm only), develop-own or held-out-own.") var part = "develop"
         @Option(help: ArgumentHelp("The CSV file to write.", valueName: "file")) var out: String
 
         func run() async throws {
             guard let t = JudgeTask(rawValue: task) else { throw ValidationError("the question is refusal or harm, not '\(task)'") }
-            guard let p = JudgeTrainingSets.Part(rawValue: part) else { throw ValidationError("--part is develop, held-out or held-out-objective, not '\(part)'") }
+            guard let p = JudgeTrainingSets.Part(rawValue: part) else { throw ValidationError("--part is develop, held-out, held-out-objective, develop-own or held-out-own, not '\(part)'") }
             if t == .refusal && p == .heldOutObjective { throw ValidationError("held-out-objective is a harm part: PyRIT's objective-scorer files label harm, not refusal") }
             let items = try JudgeTrainingSets.items(t, p) { FileHandle.standardError.write(Data("saro: \($0)\n".utf8)) }
             try JudgeTrainingSets.writeCSV(items, to: out)
@@ -132,7 +135,7 @@ struct JudgeCommand: AsyncParsableCommand {
             commandName: "validate",
             abstract: "Agreement, precision, recall and Cohen's kappa of a judge on labelled responses.",
             discussion: labelsHelp)
-        @Option(help: ArgumentHelp("Labelled CSV files.", valueName: "file")) var labels: [String]
+        @Option(parsing: .upToNextOption, help: ArgumentHelp("Labelled CSV files (--labels a.csv b.csv, or the flag repeated).", valueName: "file")) var labels: [String]
         @OptionGroup var judgeOptions: JudgeOptions
         @Flag(help: "Print JSON.") var json = false
         @Flag(help: "Also list the lines where the judge disagreed.") var showDisagreements = false
