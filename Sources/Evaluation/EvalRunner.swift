@@ -61,12 +61,15 @@ public struct EvalRunner {
 
     func responseKey(_ prompt: String, _ maxTokens: Int) -> String { ContentKey.of("eval-response-v1", engine.fingerprint, prompt, "\(maxTokens)") }
 
-    /// Responses to the prompts (one per distinct prompt), generating what is missing.
+    /// Responses to the prompts (one per distinct prompt), generating what is missing. The
+    /// engine gets them in batches of similar length: a batch is prefilled to its longest prompt,
+    /// and the suites mix short requests with long jailbreak templates.
     func responses(_ prompts: [String], maxTokens: Int) async throws -> [String: Completion] {
         let unique = Array(Set(prompts)).sorted()
         let events = self.events
         let out: [Completion] = try await store.cachedBatches(
             "response", keys: unique.map { responseKey($0, maxTokens) }, batchSize: engine.batchSize,
+            batchOrder: { (unique[$0].count, $0) < (unique[$1].count, $1) },
             started: { events(.stage("generate", total: $0, done: $1)) }, advanced: { events(.advanced($0)) }
         ) { rows in
             try await engine.complete(rows.map { CompletionRequest(messages: [.user(unique[$0])], maxTokens: maxTokens) })
