@@ -68,7 +68,7 @@ public struct EvalRunner {
         let unique = Array(Set(prompts)).sorted()
         let events = self.events
         let out: [Completion] = try await store.cachedBatches(
-            "response", keys: unique.map { responseKey($0, maxTokens) }, batchSize: engine.batchSize,
+            "response", keys: unique.map { responseKey($0, maxTokens) }, batchSize: engine.chunkSize,
             batchOrder: { (unique[$0].count, $0) < (unique[$1].count, $1) },
             started: { events(.stage("generate", total: $0, done: $1)) }, advanced: { events(.advanced($0)) }
         ) { rows in

@@ -15,6 +15,9 @@ public final class EmbeddedEngine: HiddenStateEngine, @unchecked Sendable {
     public let fingerprint: String
     /// Rows decoded together.
     public var batchSize = 8
+    /// Requests worth handing over at once: several batches' worth, so that finished rows are
+    /// refilled from the same call.
+    public var chunkSize: Int { 4 * batchSize }
     private let loader: () throws -> Loaded
     private var loaded: (Generator, ChatTemplate)?
     private let lock = NSLock()
@@ -57,26 +60,23 @@ public final class EmbeddedEngine: HiddenStateEngine, @unchecked Sendable {
         return try body(loaded!.0, loaded!.1)
     }
 
-    /// Requests are decoded in batches of similar prompt length.
+    /// Requests are decoded `batchSize` at a time, in order of prompt length: each finished
+    /// answer's place goes to the next request (so a prefill pads little and the batch stays
+    /// full).
     public func complete(_ requests: [CompletionRequest]) async throws -> [Completion] {
         try withModel { generator, template in
             let tokenizer = generator.tokenizer
             let stops = template.stopTokenIds(tokenizer: tokenizer)
             let prompts = try requests.map { try template.render($0.messages, tokenizer: tokenizer, addGenerationPrompt: true).ids }
             let context = generator.model.config.maxPositionEmbeddings
-            var out = [Completion?](repeating: nil, count: prompts.count)
-            let order = prompts.indices.sorted { prompts[$0].count < prompts[$1].count }
-            var start = 0
-            while start < order.count {
-                let rows = Array(order[start..<min(order.count, start + batchSize)])
-                let batch = rows.map { i -> GenerationRequest in
-                    let options = GenerationOptions(maxNewTokens: max(1, min(requests[i].maxTokens, context - prompts[i].count)),
-                                                    sampling: requests[i].sampling, stopTokens: stops)
-                    return GenerationRequest(prompt: Array(prompts[i].suffix(context - 1)), options: options)
-                }
-                for (i, r) in zip(rows, generator.generate(requests: batch)) { out[i] = Completion(text: r.text, tokens: r.tokens.count) }
-                start += rows.count
+            let order = prompts.indices.sorted { (prompts[$0].count, $0) < (prompts[$1].count, $1) }
+            let ordered = order.map { i -> GenerationRequest in
+                let options = GenerationOptions(maxNewTokens: max(1, min(requests[i].maxTokens, context - prompts[i].count)),
+                                                sampling: requests[i].sampling, stopTokens: stops)
+                return GenerationRequest(prompt: Array(prompts[i].suffix(context - 1)), options: options)
             }
+            var out = [Completion?](repeating: nil, count: prompts.count)
+            for (i, r) in zip(order, generator.generate(requests: ordered, width: batchSize)) { out[i] = Completion(text: r.text, tokens: r.tokens.count) }
             return out.map { $0! }
         }
     }

@@ -49,8 +49,11 @@ public protocol InferenceEngine: AnyObject, Sendable {
     /// Names the model (and engine) by content: job-store keys include it, so stored answers
     /// are reused only for the same model on the same kind of engine.
     var fingerprint: String { get }
-    /// Requests worth handing over together (a decoding batch, or the requests in flight).
+    /// Requests decoded together (a decoding batch, or the requests in flight).
     var batchSize: Int { get }
+    /// Requests worth handing to one `complete` call (callers store the answers per call, so a
+    /// rerun after an interruption redoes at most one call's worth).
+    var chunkSize: Int { get }
     /// One completion per request, in request order.
     func complete(_ requests: [CompletionRequest]) async throws -> [Completion]
     /// The NLL of each conversation's assistant turns, or nil when this engine cannot score
@@ -58,6 +61,10 @@ public protocol InferenceEngine: AnyObject, Sendable {
     func assistantNLL(_ conversations: [[ChatMessage]]) async throws -> [AssistantNLL]?
     /// Tokens of a text under the model's tokenizer, or nil when the engine has none here.
     func countTokens(_ text: String) throws -> Int?
+}
+
+public extension InferenceEngine {
+    var chunkSize: Int { batchSize }
 }
 
 /// An engine that can show its hidden states (the embedding analysis and trained judges need

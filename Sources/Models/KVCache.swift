@@ -48,6 +48,42 @@ public final class KVCache {
         values = source.values.map(gather)
     }
 
+    /// A cache of `rows` of `running` followed by every row of `joining` (new sequences, just
+    /// prefilled), aligned at their ends: the cache with fewer filled positions gets more left
+    /// padding. Leading positions that are padding in every row are dropped, so the cache holds
+    /// no more positions than its longest sequence. Each row keeps its own positions (a token's
+    /// position is its column less its padding, and both move together). Room for `extra` more
+    /// positions. This is how generation refills a batch as sequences finish.
+    public init(rows: [Int], of running: KVCache, joining: KVCache?, extra: Int) {
+        precondition(rows.allSatisfy { running.padding.indices.contains($0) }, "rows \(rows) outside a batch of \(running.batch)")
+        precondition(joining.map { $0.kvHeads == running.kvHeads && $0.headDim == running.headDim && $0.keys.count == running.keys.count } ?? true,
+                     "caches of different models")
+        let end = max(running.length, joining?.length ?? 0)
+        // Each row: its source cache, row there, and the shift that aligns the two caches' ends.
+        var sources: [(cache: KVCache, row: Int, shift: Int)] = rows.map { (running, $0, end - running.length) }
+        if let j = joining { sources += (0..<j.batch).map { (j, $0, end - j.length) } }
+        let trim = sources.map { $0.cache.padding[$0.row] + $0.shift }.min() ?? 0
+        batch = sources.count
+        kvHeads = running.kvHeads
+        headDim = running.headDim
+        length = end - trim
+        capacity = length + extra
+        padding = sources.map { $0.cache.padding[$0.row] + $0.shift - trim }
+        let shape = [sources.count, capacity, kvHeads, headDim]
+        // Only a row's own positions are copied: attention never reads its padding.
+        func gather(_ layer: Int, _ tensors: (KVCache) -> [Tensor]) -> Tensor {
+            let out = Tensor(uninitialized: shape)
+            for (i, s) in sources.enumerated() {
+                let own = s.cache.padding[s.row]..<s.cache.length
+                let to = (own.lowerBound + s.shift - trim)..<(own.upperBound + s.shift - trim)
+                out.slice(0, i..<(i + 1)).slice(1, to).copyElements(from: tensors(s.cache)[layer].slice(0, s.row..<(s.row + 1)).slice(1, own))
+            }
+            return out
+        }
+        keys = running.keys.indices.map { gather($0, \.keys) }
+        values = running.values.indices.map { gather($0, \.values) }
+    }
+
     /// Rotary positions of `time` new tokens per row.
     func positions(time: Int) -> [Int32] {
         (0..<batch).flatMap { b in (0..<time).map { t in Int32(max(0, length + t - padding[b])) } }

@@ -100,6 +100,30 @@ import Testing
         }
     }
 
+    /// With fewer places than requests, each finished sequence's place goes to the next request,
+    /// which joins the running batch whether its prompt is longer or shorter than what the batch
+    /// holds: every request still generates exactly what it generates alone, in lanes or in one
+    /// streamed pass, and a request with no room for new tokens gets none.
+    @Test func requestsJoinTheBatchAsOthersFinish() throws {
+        let model = try Self.tinyModel()
+        let tokenizer = try SmolLM2GoldenTests.tinyTokenizer(vocab: model.config.vocabSize)
+        let generator = Generator(model: model, tokenizer: tokenizer)
+        let prompts = [[3, 4, 5], [9, 1], [12, 7, 7, 7, 7, 7, 7, 7, 7, 2, 2], [5], [7, 1, 30, 30, 4], [2, 9, 4, 4], [6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 1]]
+        let lengths = [3, 14, 2, 9, 0, 5, 7]
+        let requests = prompts.enumerated().map { i, p in
+            GenerationRequest(prompt: p, options: GenerationOptions(maxNewTokens: lengths[i], sampling: i % 3 == 0 ? .greedy : SamplingParameters(temperature: 1, topP: 0.9, seed: UInt64(i))))
+        }
+        let alone = requests.map { generator.generate(requests: [$0])[0].tokens }
+        #expect(alone.map(\.count) == lengths)
+        let before = generator.compactions
+        let refilled = generator.generate(requests: requests, width: 4)
+        #expect(refilled.map(\.tokens) == alone)
+        #expect(generator.compactions - before >= 4)
+        var streamed = 0
+        let onePass = generator.generate(requests: requests, width: 3, onToken: { _, _, _ in streamed += 1 })
+        #expect(onePass.map(\.tokens) == alone && streamed > 0 && generator.lastLanes == 1)
+    }
+
     /// Samples of one prompt share its prefill; each still draws from its own stream, exactly
     /// as when run alone.
     @Test func rowsWithTheSamePromptShareThePrefill() throws {

@@ -1,3 +1,4 @@
+import Foundation
 import Tensor
 import Tokenizers
 
@@ -99,100 +100,157 @@ public final class Generator {
     /// Generates for requests that each have their own options (sampling, stops, length), as a
     /// server's batch does. `isCancelled(row)` is polled every step: a cancelled row stops.
     ///
-    /// Without streaming (`onToken` nil: evaluation, sampling for data) the batch runs as one
-    /// contiguous part per core at once (`Parallel.lanes`), each part its own batch and cache
-    /// on one thread: a decode step's products are small (one row per sequence), and splitting
-    /// every one of them across the cores costs a fork and join per op. Each row's tokens
-    /// depend only on its prompt and its options, so the split does not change what a row
-    /// generates. `isCancelled` may then be called from the lanes' threads.
-    public func generate(requests: [GenerationRequest], onToken: ((Int, Int, String) -> Void)? = nil,
+    /// At most `width` sequences decode at once (all of them when nil). As sequences finish,
+    /// the next requests, in order, take their places: they are prefilled and join the running
+    /// batch, so the batch stays full instead of emptying toward its longest answer. Callers
+    /// that order requests by prompt length keep each prefill's padding small.
+    ///
+    /// Without streaming (`onToken` nil: evaluation, sampling for data) the work runs as one
+    /// lane per core (`Parallel.lanes`), each lane its own batch and cache on one thread,
+    /// taking requests from one shared queue: a decode step's products are small (one row per
+    /// sequence), and splitting every one of them across the cores costs a fork and join per
+    /// op. Each row's tokens depend only on its prompt and its options, so neither the lanes nor
+    /// the batch a request joins change what it generates. `isCancelled` may then be called
+    /// from the lanes' threads.
+    public func generate(requests: [GenerationRequest], width: Int? = nil, onToken: ((Int, Int, String) -> Void)? = nil,
                          isCancelled: (Int) -> Bool = { _ in false }) -> [GenerationResult] {
         precondition(!requests.isEmpty && requests.allSatisfy { !$0.prompt.isEmpty }, "every prompt needs at least one token")
+        precondition(width.map { $0 >= 1 } ?? true, "width must be at least 1")
+        let context = model.config.maxPositionEmbeddings
+        precondition(requests.allSatisfy { $0.prompt.count + $0.options.maxNewTokens <= context },
+                     "a prompt plus its new tokens exceeds the model's context of \(context) (checkFits finds it before generating)")
         let lanes = onToken == nil ? Parallel.laneCount(items: requests.count) : 1
         lastLanes = lanes
-        guard lanes > 1 else {
-            let (results, compacted) = generateOneBatch(requests, onToken: onToken, isCancelled: isCancelled)
-            compactions += compacted
-            return results
-        }
-        let parts = Parallel.contiguousParts(requests.count, lanes)
-        var outcomes = [(results: [GenerationResult], compactions: Int)](repeating: ([], 0), count: lanes)
-        outcomes.withUnsafeMutableBufferPointer { out in
-            Parallel.lanes(lanes) { lane in
-                let part = parts[lane]
-                out[lane] = generateOneBatch(Array(requests[part]), onToken: nil, isCancelled: { isCancelled(part.lowerBound + $0) })
+        // Rows per lane: the width shared out, or each lane's share of all the requests.
+        let perLane = max(1, ((width ?? requests.count) + lanes - 1) / lanes)
+        let queue = RequestQueue(count: requests.count)
+        var results = [GenerationResult?](repeating: nil, count: requests.count)
+        var compacted = [Int](repeating: 0, count: lanes)
+        results.withUnsafeMutableBufferPointer { out in
+            compacted.withUnsafeMutableBufferPointer { counts in
+                guard lanes > 1 else {
+                    counts[0] = decode(requests, queue: queue, width: perLane, into: out, onToken: onToken, isCancelled: isCancelled)
+                    return
+                }
+                Parallel.lanes(lanes) { lane in
+                    counts[lane] = decode(requests, queue: queue, width: perLane, into: out, onToken: nil, isCancelled: isCancelled)
+                }
             }
         }
-        compactions += outcomes.reduce(0) { $0 + $1.compactions }
-        return outcomes.flatMap(\.results)
+        compactions += compacted.reduce(0, +)
+        return results.map { $0! }
     }
 
-    /// One batch, one cache: prefill, then a decode step per token for every unfinished row.
-    /// Returns the results and how many times it compacted the batch.
-    private func generateOneBatch(_ requests: [GenerationRequest], onToken: ((Int, Int, String) -> Void)?,
-                                  isCancelled: (Int) -> Bool) -> (results: [GenerationResult], compactions: Int) {
-        var compacted = 0
-        let batch = requests.count
-        let longest = requests.map(\.prompt.count).max()!
-        let steps = requests.map(\.options.maxNewTokens).max()!
-        let capacity = longest + steps
-        precondition(capacity <= model.config.maxPositionEmbeddings, "prompt (\(longest)) plus \(steps) new tokens exceeds the model's context of \(model.config.maxPositionEmbeddings)")
-        let padId = Int32(tokenizer.padTokenId ?? tokenizer.eosTokenId ?? 0)
-        var (cache, logits) = prefill(requests.map(\.prompt), capacity: capacity, padId: padId)
-        // The request each row of the cache (and of the logits) belongs to.
-        var rows = Array(0..<batch)
-        // Each request draws from its own seed's stream: its tokens do not depend on its batch
-        // or its row (the same seed and prompt give the same text, as OpenAI's `seed` promises).
-        var samplers = requests.map { Sampler($0.options.sampling) }
-        var generated = [[Int]](repeating: [], count: batch)
-        var finished = [FinishReason?](repeating: nil, count: batch)
-        var texts = [String](repeating: "", count: batch)
-        var emitted = [Int](repeating: 0, count: batch)   // characters already streamed
-        let vocab = model.config.vocabSize
+    /// The requests not yet started, shared by the lanes.
+    final class RequestQueue: @unchecked Sendable {
+        private let lock = NSLock()
+        private var next = 0
+        let count: Int
+        init(count: Int) { self.count = count }
+        /// Up to `n` request indices, in order.
+        func take(_ n: Int) -> [Int] {
+            lock.lock(); defer { lock.unlock() }
+            let taken = Array(next..<min(count, next + max(0, n)))
+            next += taken.count
+            return taken
+        }
+    }
 
-        for _ in 0..<steps {
-            var next = [Int32](repeating: padId, count: rows.count)
-            for (row, b) in rows.enumerated() where finished[b] == nil {
-                let options = requests[b].options
-                if isCancelled(b) { finished[b] = .stop; continue }
-                let token = samplers[b].sample(logits.data + row * vocab, count: vocab)
-                next[row] = Int32(token)
-                if options.stopTokens.contains(token) { finished[b] = .stop; continue }
-                generated[b].append(token)
-                texts[b] = tokenizer.decode(generated[b])
-                if let stop = options.stopStrings.compactMap({ texts[b].range(of: $0) }).min(by: { $0.lowerBound < $1.lowerBound }) {
-                    texts[b] = String(texts[b][..<stop.lowerBound])
-                    finished[b] = .stop
-                }
-                if let onToken {
-                    var visible = texts[b]
-                    if finished[b] == nil {
-                        if visible.hasSuffix("\u{FFFD}") { visible.removeLast() }
-                        let hold = options.stopStrings.map { s in (1..<max(s.count, 1)).last { visible.hasSuffix(s.prefix($0)) } ?? 0 }.max() ?? 0
-                        visible.removeLast(min(hold, visible.count))
-                    }
-                    if visible.count > emitted[b] {
-                        onToken(b, token, String(visible.dropFirst(emitted[b])))
-                        emitted[b] = visible.count
-                    }
-                }
-                if finished[b] == nil && generated[b].count >= options.maxNewTokens { finished[b] = .length }
+    /// One sequence's decoding state.
+    private struct Row {
+        var sampler: Sampler
+        var generated: [Int] = []
+        var finished: FinishReason?
+        var text = ""
+        var emitted = 0   // characters already streamed
+    }
+
+    /// One lane: decodes up to `width` requests of the queue at once, refilling the batch as
+    /// sequences finish, and writes each result at its request's index. Returns how many times
+    /// it rebuilt the cache (to drop finished rows or to let new ones join).
+    private func decode(_ requests: [GenerationRequest], queue: RequestQueue, width: Int, into out: UnsafeMutableBufferPointer<GenerationResult?>,
+                        onToken: ((Int, Int, String) -> Void)?, isCancelled: (Int) -> Bool) -> Int {
+        let padId = Int32(tokenizer.padTokenId ?? tokenizer.eosTokenId ?? 0)
+        let vocab = model.config.vocabSize
+        var state: [Int: Row] = [:]
+        var rebuilt = 0
+
+        /// Samples request b's next token from its logits and updates its state; the pad token
+        /// once it has finished.
+        func advance(_ b: Int, _ logits: UnsafePointer<Float>) -> Int32 {
+            let options = requests[b].options
+            guard state[b]!.finished == nil else { return padId }
+            if isCancelled(b) { state[b]!.finished = .stop; return padId }
+            if options.maxNewTokens <= 0 { state[b]!.finished = .length; return padId }
+            let token = state[b]!.sampler.sample(logits, count: vocab)
+            if options.stopTokens.contains(token) { state[b]!.finished = .stop; return Int32(token) }
+            var row = state[b]!
+            row.generated.append(token)
+            row.text = tokenizer.decode(row.generated)
+            if let stop = options.stopStrings.compactMap({ row.text.range(of: $0) }).min(by: { $0.lowerBound < $1.lowerBound }) {
+                row.text = String(row.text[..<stop.lowerBound])
+                row.finished = .stop
             }
-            if finished.allSatisfy({ $0 != nil }) { break }
-            // Finished rows stop costing compute: once a quarter of the rows are done, the cache
-            // keeps only the running ones (each row's result does not depend on the others).
-            let running = rows.indices.filter { finished[rows[$0]] == nil }
-            if rows.count - running.count >= max(1, rows.count / 4) {
-                cache = KVCache(keeping: running, of: cache)
-                next = running.map { next[$0] }
-                rows = running.map { rows[$0] }
-                compacted += 1
+            if let onToken {
+                var visible = row.text
+                if row.finished == nil {
+                    if visible.hasSuffix("\u{FFFD}") { visible.removeLast() }
+                    let hold = options.stopStrings.map { s in (1..<max(s.count, 1)).last { visible.hasSuffix(s.prefix($0)) } ?? 0 }.max() ?? 0
+                    visible.removeLast(min(hold, visible.count))
+                }
+                if visible.count > row.emitted {
+                    onToken(b, token, String(visible.dropFirst(row.emitted)))
+                    row.emitted = visible.count
+                }
             }
-            logits = GradMode.withNoGrad { model.forward(ids: next, batch: rows.count, time: 1, cache: cache, lastOnly: true) }.value
+            if row.finished == nil && row.generated.count >= options.maxNewTokens { row.finished = .length }
+            state[b] = row
+            return Int32(token)
         }
-        let results = (0..<batch).map { b in
-            GenerationResult(tokens: generated[b], text: texts[b], finishReason: finished[b] ?? .length, promptTokens: requests[b].prompt.count)
+        /// Requests b start: their prompts are prefilled (room for `extra` positions after the
+        /// longest) and their first tokens sampled.
+        func start(_ bs: [Int], extra: Int) -> (KVCache, [Int32]) {
+            // Each request draws from its own seed's stream: its tokens do not depend on its
+            // batch or its row (the same seed and prompt give the same text, as OpenAI's `seed`
+            // promises).
+            for b in bs { state[b] = Row(sampler: Sampler(requests[b].options.sampling)) }
+            let (cache, logits) = prefill(bs.map { requests[$0].prompt }, capacity: bs.map { requests[$0].prompt.count }.max()! + extra, padId: padId)
+            return (cache, bs.enumerated().map { i, b in advance(b, logits.data + i * vocab) })
         }
-        return (results, compacted)
+        func remaining(_ b: Int) -> Int { requests[b].options.maxNewTokens - state[b]!.generated.count }
+
+        var rows = queue.take(width)    // the request each row of the cache belongs to
+        guard !rows.isEmpty else { return 0 }
+        var (cache, next) = start(rows, extra: rows.map { requests[$0].options.maxNewTokens }.max()!)
+        while true {
+            let running = rows.indices.filter { state[rows[$0]]!.finished == nil }
+            let done = rows.count - running.count
+            // Once a quarter of the rows are done (or all), the cache keeps only the running
+            // ones and new requests take the free places.
+            if done >= max(1, rows.count / 4) || running.isEmpty {
+                let joining = queue.take(width - running.count)
+                if running.isEmpty && joining.isEmpty { break }
+                if joining.isEmpty {
+                    cache = KVCache(keeping: running, of: cache)
+                    next = running.map { next[$0] }
+                    rows = running.map { rows[$0] }
+                } else {
+                    let (joined, first) = start(joining, extra: 0)
+                    let extra = (running.map { rows[$0] } + joining).map(remaining).max()!
+                    cache = KVCache(rows: running, of: cache, joining: joined, extra: max(1, extra))
+                    next = running.map { next[$0] } + first
+                    rows = running.map { rows[$0] } + joining
+                }
+                rebuilt += 1
+                // New rows may have finished on their first token.
+                if rows.allSatisfy({ state[$0]!.finished != nil }) { continue }
+            }
+            let logits = GradMode.withNoGrad { model.forward(ids: next, batch: rows.count, time: 1, cache: cache, lastOnly: true) }.value
+            next = rows.enumerated().map { i, b in advance(b, logits.data + i * vocab) }
+        }
+        for (b, row) in state {
+            out[b] = GenerationResult(tokens: row.generated, text: row.text, finishReason: row.finished ?? .length, promptTokens: requests[b].prompt.count)
+        }
+        return rebuilt
     }
 }

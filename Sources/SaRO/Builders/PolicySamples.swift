@@ -45,7 +45,7 @@ public struct PolicySampler {
         // Batches of similar prompt lengths pad less; a query's samples stay together and share
         // their prefill. A sample does not depend on its batch, so the order changes nothing else.
         let stored: [Completion] = try await context.store.cachedBatches(
-            "sample", keys: keys, batchSize: engine.batchSize,
+            "sample", keys: keys, batchSize: engine.chunkSize,
             batchOrder: { (queries[units[$0].0].prompt.count, $0) < (queries[units[$1].0].prompt.count, $1) },
             started: { events(.stage("sample", total: $0, done: $1)) }, advanced: { events(.advanced($0)) }
         ) { rows in
