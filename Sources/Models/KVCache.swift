@@ -26,34 +26,15 @@ public final class KVCache {
         values = keys.map { Tensor(zeros: $0.shape) }
     }
 
-    /// A cache of only `rows` of `source` (in that order) with their filled positions, so that
-    /// rows which finished generating stop costing compute. Positions past `length` are left
-    /// unwritten: attention reads only filled positions, and appending writes before reading.
-    public init(keeping rows: [Int], of source: KVCache) {
-        precondition(rows.allSatisfy { source.padding.indices.contains($0) }, "rows \(rows) outside a batch of \(source.batch)")
-        batch = rows.count
-        capacity = source.capacity
-        kvHeads = source.kvHeads
-        headDim = source.headDim
-        padding = rows.map { source.padding[$0] }
-        length = source.length
-        let shape = [rows.count, source.capacity, source.kvHeads, source.headDim]
-        let filled = 0..<source.length
-        func gather(_ t: Tensor) -> Tensor {
-            let out = Tensor(uninitialized: shape)
-            for (i, r) in rows.enumerated() { out.slice(0, i..<(i + 1)).slice(1, filled).copyElements(from: t.slice(0, r..<(r + 1)).slice(1, filled)) }
-            return out
-        }
-        keys = source.keys.map(gather)
-        values = source.values.map(gather)
-    }
-
-    /// A cache of `rows` of `running` followed by every row of `joining` (new sequences, just
-    /// prefilled), aligned at their ends: the cache with fewer filled positions gets more left
-    /// padding. Leading positions that are padding in every row are dropped, so the cache holds
-    /// no more positions than its longest sequence. Each row keeps its own positions (a token's
-    /// position is its column less its padding, and both move together). Room for `extra` more
-    /// positions. This is how generation refills a batch as sequences finish.
+    /// A cache of `rows` of `running` (in that order, a row possibly repeated) followed by every
+    /// row of `joining` (new sequences, just prefilled), aligned at their ends: the cache with
+    /// fewer filled positions gets more left padding. Leading positions that are padding in every
+    /// row are dropped, so the cache holds no more positions than its longest sequence. Each row
+    /// keeps its own positions (a token's position is its column less its padding, and both move
+    /// together). Room for `extra` more positions. This is how generation drops finished rows,
+    /// refills a batch as sequences finish and copies a shared prompt's prefill. Padding and
+    /// positions past `length` are left unwritten: attention reads only a row's own positions,
+    /// and appending writes before reading.
     public init(rows: [Int], of running: KVCache, joining: KVCache?, extra: Int) {
         precondition(rows.allSatisfy { running.padding.indices.contains($0) }, "rows \(rows) outside a batch of \(running.batch)")
         precondition(joining.map { $0.kvHeads == running.kvHeads && $0.headDim == running.headDim && $0.keys.count == running.keys.count } ?? true,
@@ -70,7 +51,6 @@ public final class KVCache {
         capacity = length + extra
         padding = sources.map { $0.cache.padding[$0.row] + $0.shift - trim }
         let shape = [sources.count, capacity, kvHeads, headDim]
-        // Only a row's own positions are copied: attention never reads its padding.
         func gather(_ layer: Int, _ tensors: (KVCache) -> [Tensor]) -> Tensor {
             let out = Tensor(uninitialized: shape)
             for (i, s) in sources.enumerated() {

@@ -94,7 +94,7 @@ public final class Generator {
         guard distinct.count < prompts.count else { return (cache, logits) }
         let copied = Tensor(uninitialized: [prompts.count, 1, vocab])
         for (b, s) in source.enumerated() { (copied.data + b * vocab).update(from: logits.data + s * vocab, count: vocab) }
-        return (KVCache(keeping: source, of: cache), copied)
+        return (KVCache(rows: source, of: cache, joining: nil, extra: cache.capacity - cache.length), copied)
     }
 
     /// Generates for requests that each have their own options (sampling, stops, length), as a
@@ -230,17 +230,12 @@ public final class Generator {
             if done >= max(1, rows.count / 4) || running.isEmpty {
                 let joining = queue.take(width - running.count)
                 if running.isEmpty && joining.isEmpty { break }
-                if joining.isEmpty {
-                    cache = KVCache(keeping: running, of: cache)
-                    next = running.map { next[$0] }
-                    rows = running.map { rows[$0] }
-                } else {
-                    let (joined, first) = start(joining, extra: 0)
-                    let extra = (running.map { rows[$0] } + joining).map(remaining).max()!
-                    cache = KVCache(rows: running, of: cache, joining: joined, extra: max(1, extra))
-                    next = running.map { next[$0] } + first
-                    rows = running.map { rows[$0] } + joining
-                }
+                var joined: KVCache?, first: [Int32] = []
+                if !joining.isEmpty { (joined, first) = start(joining, extra: 0) }
+                let kept = running.map { rows[$0] } + joining
+                cache = KVCache(rows: running, of: cache, joining: joined, extra: max(1, kept.map(remaining).max()!))
+                next = running.map { next[$0] } + first
+                rows = kept
                 rebuilt += 1
                 // New rows may have finished on their first token.
                 if rows.allSatisfy({ state[$0]!.finished != nil }) { continue }
