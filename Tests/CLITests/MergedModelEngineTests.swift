@@ -21,7 +21,12 @@ import Testing
         let loaded = try PretrainedModel.load(url: gguf)
         let adapters = try LoRAAdapters(config: LoRAConfig(rank: 4, alpha: 8, dropout: 0), model: try loaded.makeModel(), seed: 3)
         var rng = SplitMix64(seed: 4)
-        for (_, m) in adapters.modules { m.b.value.copyElements(from: Tensor.randn(m.b.value.shape, std: 0.05, rng: &rng)) }
+        // In name order: a dictionary's order changes from run to run, and with it which module
+        // gets which draw (and how far the adapter moves the model).
+        for name in adapters.modules.keys.sorted() {
+            let b = adapters.modules[name]!.b.value
+            b.copyElements(from: Tensor.randn(b.shape, std: 0.05, rng: &rng))
+        }
         let rw = pipeline.layout.checkpoint(.rw)
         try adapters.save(to: URL(fileURLWithPath: rw), baseModel: gguf.path)
         try ModelWriter.save(config: loaded.config, weights: adapters.merged(into: loaded.weights), tokenizer: loaded.tokenizer,
