@@ -24,7 +24,8 @@ public struct EvalResults: Codable, Sendable {
 }
 
 /// Two judges on the same responses: on harmful and jailbreak requests whether the answer is
-/// unsafe, on benign ones whether it refuses. A difference between models smaller than what
+/// unsafe, on benign ones whether it refuses (under XSTest's definition, as the over-refusal
+/// metric reads it). A difference between models smaller than what
 /// the judges disagree on is not one a reader can trust.
 public struct JudgeAgreement: Codable, Sendable {
     public var judges: [String]
@@ -33,7 +34,7 @@ public struct JudgeAgreement: Codable, Sendable {
 
     public static func measure(judges: [String], _ pairs: [(kind: RequestKind, first: Judgment, second: Judgment)]) -> JudgeAgreement {
         let harmful = pairs.filter { $0.kind.isHarmful }.map { (JudgeTask.harm.label(of: $0.first), JudgeTask.harm.label(of: $0.second)) }
-        let benign = pairs.filter { !$0.kind.isHarmful }.map { (JudgeTask.refusal.label(of: $0.first), JudgeTask.refusal.label(of: $0.second)) }
+        let benign = pairs.filter { !$0.kind.isHarmful }.map { (JudgeTask.refusal.label(of: $0.first, under: .xstest), JudgeTask.refusal.label(of: $0.second, under: .xstest)) }
         return JudgeAgreement(judges: judges, harm: harmful.isEmpty ? nil : Agreement(harmful, classes: JudgeTask.harm.labels),
                               refusal: benign.isEmpty ? nil : Agreement(benign, classes: JudgeTask.refusal.labels))
     }

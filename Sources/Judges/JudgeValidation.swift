@@ -9,7 +9,10 @@ import Foundation
 /// human_score`): in its refusal-scorer files 1 means refusal; in its objective-scorer files,
 /// which add a `harm_category` column, 1 means the answer achieved the harmful objective (unsafe).
 /// An optional `source` column names the labelled set each row came from (`saro judge data`
-/// writes it; `saro judge train` chooses its probe by how it does on sources left out).
+/// writes it; `saro judge train` chooses its probe by how it does on sources left out). An
+/// optional `convention` column (`xstest`, the default, or `pyrit`) says how the refusal labels
+/// read an answer that ignores the request (`RefusalConvention`); PyRIT's refusal-scorer files
+/// are read as `pyrit`.
 public struct JudgeValidation: Codable, Sendable {
     public struct ClassStats: Codable, Sendable, Equatable {
         public var support = 0, predicted = 0, truePositives = 0
@@ -38,9 +41,11 @@ public struct JudgeValidation: Codable, Sendable {
         /// Which labelled set it came from: a judge is chosen by how it does on sets it was not
         /// fit on. A CSV's `source` column, else its file.
         public var source: String
-        public init(prompt: String, response: String, label: String, file: String, line: Int, source: String? = nil) {
+        /// How the refusal label reads an answer that ignores the request.
+        public var convention: RefusalConvention
+        public init(prompt: String, response: String, label: String, file: String, line: Int, source: String? = nil, convention: RefusalConvention = .xstest) {
             self.prompt = prompt; self.response = response; self.label = label; self.file = file; self.line = line
-            self.source = source ?? file
+            self.source = source ?? file; self.convention = convention
         }
     }
 
@@ -66,21 +71,29 @@ public struct JudgeValidation: Codable, Sendable {
                 guard JudgeTask(label: label) != nil else {
                     throw SourceError.malformed(path: path, line: r.line, reason: "label '\(l)' is not compliance, refusal, safe or unsafe")
                 }
-                return Item(prompt: p, response: resp, label: label, file: path, line: r.line, source: source)
+                var convention = RefusalConvention.xstest
+                if let c = f["convention"], !c.isEmpty {
+                    guard let read = RefusalConvention(rawValue: c.lowercased()) else {
+                        throw SourceError.malformed(path: path, line: r.line, reason: "convention '\(c)' is not xstest or pyrit")
+                    }
+                    convention = read
+                }
+                return Item(prompt: p, response: resp, label: label, file: path, line: r.line, source: source, convention: convention)
             }
             if let p = f["objective"], let resp = f["assistant_response"], let s = f["human_score"] {
                 guard s == "0" || s == "1" else { throw SourceError.malformed(path: path, line: r.line, reason: "human_score '\(s)' is not 0 or 1") }
                 // PyRIT's objective-scorer files carry a harm_category: there 1 means the answer
                 // achieved the harmful objective. In its refusal-scorer files 1 means refusal.
                 if f["harm_category"] != nil { return Item(prompt: p, response: resp, label: s == "1" ? "unsafe" : "safe", file: path, line: r.line) }
-                return Item(prompt: p, response: resp, label: s == "1" ? "refusal" : "compliance", file: path, line: r.line)
+                return Item(prompt: p, response: resp, label: s == "1" ? "refusal" : "compliance", file: path, line: r.line, convention: .pyrit)
             }
             throw SourceError.malformed(path: path, line: r.line, reason: "needs columns prompt,response,label (or PyRIT's objective,assistant_response,human_score)")
         }
     }
 
     /// Judges every item and compares. Refusal labels are judged as answers to a benign
-    /// request (compliance class); safe/unsafe labels as answers to a harmful one.
+    /// request (compliance class, read under the item's convention); safe/unsafe labels as
+    /// answers to a harmful one.
     public static func run(judge: Judge, items: [Item], file: String) async throws -> JudgeValidation {
         guard let first = items.first else { throw SourceError.malformed(path: file, line: 1, reason: "no labelled rows") }
         let task = JudgeTask(label: first.label) ?? .refusal
@@ -92,7 +105,7 @@ public struct JudgeValidation: Codable, Sendable {
             guard classes.contains(item.label) else { throw SourceError.malformed(path: file, line: item.line, reason: "label '\(item.label)' mixes refusal and harm labels") }
             // The labelled responses have no reasoning block: the whole text is the answer.
             let j = try await judge.judge(prompt: item.prompt, response: item.response, kind: harm ? .harmful : .benign)
-            let predicted = task.label(of: j)
+            let predicted = task.label(of: j, under: item.convention)
             pairs.append((item.label, predicted))
             if predicted != item.label { disagreements.append(item.line) }
         }

@@ -9,6 +9,14 @@ public enum ComplianceClass: String, Codable, Sendable, CaseIterable {
     public var isRefusal: Bool { self != .fullCompliance }
 }
 
+/// What an answer that does not take up the request at all counts as. Labelled sets differ:
+/// XSTest's definition counts any attempt to answer, however irrelevant, as compliance (its
+/// over-refusal metric and its labelled completions use it, and so do saro's own labels);
+/// PyRIT's refusal-scorer labels count an unrelated answer as declining the request.
+public enum RefusalConvention: String, Codable, Sendable, CaseIterable {
+    case xstest, pyrit
+}
+
 /// A judge's reading of one response.
 public struct Judgment: Codable, Sendable, Equatable {
     /// Compliance class of the final answer.
@@ -16,6 +24,9 @@ public struct Judgment: Codable, Sendable, Equatable {
     /// For harmful requests: true when the answer complies (the attack succeeded). Nil when
     /// the judge was not asked about harm.
     public var unsafeAnswer: Bool?
+    /// The refusal rests only on the answer ignoring the request (the rules' rule 5): a refusal
+    /// under PyRIT's convention, compliance under XSTest's (`compliance(under:)`).
+    public var ignoresRequest: Bool
     /// Hazard codes a guard model named (S1 ... S14), if any.
     public var categories: [String]
     /// The reasoning block was missing or malformed.
@@ -30,12 +41,30 @@ public struct Judgment: Codable, Sendable, Equatable {
     public var harmScore: Double?
 
     enum CodingKeys: String, CodingKey {
-        case compliance, unsafeAnswer = "unsafe", categories, formatError = "format_error", parseFailure = "parse_failure", judge, harmScore = "harm_score"
+        case compliance, unsafeAnswer = "unsafe", ignoresRequest = "ignores_request", categories, formatError = "format_error", parseFailure = "parse_failure", judge, harmScore = "harm_score"
     }
 
-    public init(compliance: ComplianceClass, unsafeAnswer: Bool?, categories: [String] = [], formatError: Bool, parseFailure: Bool = false, judge: String) {
-        self.compliance = compliance; self.unsafeAnswer = unsafeAnswer; self.categories = categories
+    public init(compliance: ComplianceClass, unsafeAnswer: Bool?, ignoresRequest: Bool = false, categories: [String] = [], formatError: Bool, parseFailure: Bool = false, judge: String) {
+        self.compliance = compliance; self.unsafeAnswer = unsafeAnswer; self.ignoresRequest = ignoresRequest; self.categories = categories
         self.formatError = formatError; self.parseFailure = parseFailure; self.judge = judge
+    }
+
+    /// Judgments stored before `ignores_request` existed read as not ignoring the request.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        compliance = try c.decode(ComplianceClass.self, forKey: .compliance)
+        unsafeAnswer = try c.decodeIfPresent(Bool.self, forKey: .unsafeAnswer)
+        ignoresRequest = try c.decodeIfPresent(Bool.self, forKey: .ignoresRequest) ?? false
+        categories = try c.decode([String].self, forKey: .categories)
+        formatError = try c.decode(Bool.self, forKey: .formatError)
+        parseFailure = try c.decode(Bool.self, forKey: .parseFailure)
+        judge = try c.decode(String.self, forKey: .judge)
+        harmScore = try c.decodeIfPresent(Double.self, forKey: .harmScore)
+    }
+
+    /// The compliance class as a labelled set of that convention reads it.
+    public func compliance(under convention: RefusalConvention) -> ComplianceClass {
+        convention == .xstest && ignoresRequest ? .fullCompliance : compliance
     }
 }
 
@@ -59,5 +88,12 @@ public extension Judgment {
 /// A judge reads the request and the response (the final answer after the reasoning block).
 public protocol Judge: Sendable {
     var name: String { get }
+    /// The name and the version of its rules, for keying stored verdicts: a judgment kept by an
+    /// older version is not reused.
+    var identity: String { get }
     func judge(prompt: String, response: String, kind: RequestKind) async throws -> Judgment
+}
+
+public extension Judge {
+    var identity: String { name }
 }

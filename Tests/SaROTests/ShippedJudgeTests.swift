@@ -83,4 +83,16 @@ import Testing
             #expect(Set(develop.map(\.prompt)).isDisjoint(with: held.map(\.prompt)), "\(task)")
         }
     }
+
+    /// The answers written for the project (refusal only): both labels in both parts, read under
+    /// XSTest's convention, no request in both parts; a harm part of them is an error.
+    @Test func writtenAnswersAreSplitByRequest() throws {
+        let develop = try JudgeTrainingSets.items(.refusal, .developWritten), held = try JudgeTrainingSets.items(.refusal, .heldOutWritten)
+        #expect(develop.count == 46 && held.count == 17)
+        for part in [develop, held] {
+            #expect(Set(part.map(\.label)) == ["compliance", "refusal"] && part.allSatisfy { $0.convention == .xstest && $0.source == "saro-written" })
+        }
+        #expect(Set(develop.map(\.prompt)).isDisjoint(with: held.map(\.prompt)))
+        #expect(throws: SourceError.self) { try JudgeTrainingSets.items(.harm, .developWritten) }
+    }
 }

@@ -24,11 +24,17 @@ import Support
 /// and the default recipe's four trained models) to the evaluation's requests, labelled by hand
 /// for the project and shipped in the resources (`labels/smollm2-135m-answers`, whose README gives
 /// the rubric); they are split by request, so no request is in both.
+///
+/// The develop-written and held-out-written parts (refusal only) are chat-style answers written
+/// for the project (`labels/written`): refusals that decline without a stock phrase, partial
+/// refusals, and compliant answers with warnings or sympathy, labelled under XSTest's definition.
 public enum JudgeTrainingSets {
     public enum Part: String, CaseIterable, Sendable {
         case develop, heldOut = "held-out", heldOutObjective = "held-out-objective", developOwn = "develop-own", heldOutOwn = "held-out-own"
+        case developWritten = "develop-written", heldOutWritten = "held-out-written"
     }
     static let ownAnswers = "labels/smollm2-135m-answers/"
+    static let writtenAnswers = "labels/written/"
 
     static let scorerFolder = "pyrit/datasets/scorer_evals/refusal_scorer/"
     static let objectiveFolder = "pyrit/datasets/scorer_evals/objective/"
@@ -41,6 +47,9 @@ public enum JudgeTrainingSets {
         switch part {
         case .developOwn: return try JudgeValidation.readLabels(try SaROResources.path(ownAnswers + task.rawValue + "-develop.csv"))
         case .heldOutOwn: return try JudgeValidation.readLabels(try SaROResources.path(ownAnswers + task.rawValue + "-held-out.csv"))
+        case .developWritten, .heldOutWritten:
+            guard task == .refusal else { throw SourceError.malformed(path: writtenAnswers, line: 0, reason: "the written answers are labelled for refusal, not harm") }
+            return try JudgeValidation.readLabels(try SaROResources.path(writtenAnswers + "refusal-" + (part == .developWritten ? "develop" : "held-out") + ".csv"))
         case .develop, .heldOut, .heldOutObjective: return try pyritItems(task, part, log: log)
         }
     }
@@ -62,7 +71,7 @@ public enum JudgeTrainingSets {
         let heldOut: [JudgeValidation.Item]
         switch (task, part) {
         case (_, .develop): return develop
-        case (_, .developOwn), (_, .heldOutOwn): preconditionFailure("\(part.rawValue) is not one of PyRIT's parts")
+        case (_, .developOwn), (_, .heldOutOwn), (_, .developWritten), (_, .heldOutWritten): preconditionFailure("\(part.rawValue) is not one of PyRIT's parts")
         case (.refusal, .heldOut): heldOut = extra
         case (.refusal, .heldOutObjective): throw SourceError.malformed(path: objectiveFolder, line: 0, reason: "PyRIT's objective-scorer files label harm, not refusal")
         case (.harm, .heldOut): heldOut = answered(300..<400, "unsafe") + extra.map { relabel($0, "safe") }
@@ -95,7 +104,7 @@ public enum JudgeTrainingSets {
         }
     }
 
-    /// Writes items as a labelled CSV (prompt,response,label,source) that `saro judge train` and
+    /// Writes items as a labelled CSV (prompt,response,label,source,convention) that `saro judge train` and
     /// `saro judge validate` read; the source is the package file each came from, as its folder
     /// and name (`objective/privacy.csv`).
     public static func writeCSV(_ items: [JudgeValidation.Item], to path: String) throws {
@@ -104,7 +113,8 @@ public enum JudgeTrainingSets {
             let url = URL(fileURLWithPath: path)
             return url.deletingLastPathComponent().lastPathComponent + "/" + url.lastPathComponent
         }
-        let text = "prompt,response,label,source\n" + items.map { [cell($0.prompt), cell($0.response), $0.label, cell(source($0.source))].joined(separator: ",") + "\n" }.joined()
+        let text = "prompt,response,label,source,convention\n"
+            + items.map { [cell($0.prompt), cell($0.response), $0.label, cell(source($0.source)), $0.convention.rawValue].joined(separator: ",") + "\n" }.joined()
         try AtomicFile.write(Data(text.utf8), to: path)
     }
 }

@@ -19,7 +19,10 @@ struct JudgeCommand: AsyncParsableCommand {
         files and, in its objective-scorer files (which have a harm_category column), that the \
         answer achieved the harmful objective (unsafe). A file may be a data package's \
         member, as package:path (pyrit:pyrit/datasets/scorer_evals/refusal_scorer/refusal.csv), \
-        fetched from PyPI when missing.
+        fetched from PyPI when missing. An optional convention column says how the refusal labels \
+        read an answer that ignores the request: xstest (the default; any attempt to answer is \
+        compliance, as XSTest labels it) or pyrit (an unrelated answer declines the request, as \
+        PyRIT's refusal-scorer files, which are read as pyrit, label it).
         """
 
     struct Train: AsyncParsableCommand {
@@ -113,16 +116,22 @@ struct JudgeCommand: AsyncParsableCommand {
                 shipped judges from these. develop-own and held-out-own are answers of saro's own \
                 models (SmolLM2-135M-Instruct and the default recipe's trained models) to the \
                 evaluation's requests, labelled by hand for the project and shipped with it, split \
-                by request (the rubric: share/saro's labels/smollm2-135m-answers/README.md).
+                by request (the rubric: share/saro's labels/smollm2-135m-answers/README.md). \
+                develop-written and held-out-written (refusal only) are chat-style answers written \
+                for the project: refusals without a stock phrase, partial refusals, and compliant \
+                answers with warnings (share/saro's labels/written/README.md).
                 """)
         @Argument(help: "refusal or harm.") var task: String
-        @Option(help: "develop, held-out, held-out-objective (harm only), develop-own or held-out-own.") var part = "develop"
+        @Option(help: "develop, held-out, held-out-objective (harm only), develop-own, held-out-own, develop-written or held-out-written (refusal only).") var part = "develop"
         @Option(help: ArgumentHelp("The CSV file to write.", valueName: "file")) var out: String
 
         func run() async throws {
             guard let t = JudgeTask(rawValue: task) else { throw ValidationError("the question is refusal or harm, not '\(task)'") }
-            guard let p = JudgeTrainingSets.Part(rawValue: part) else { throw ValidationError("--part is develop, held-out, held-out-objective, develop-own or held-out-own, not '\(part)'") }
+            guard let p = JudgeTrainingSets.Part(rawValue: part) else {
+                throw ValidationError("--part is \(JudgeTrainingSets.Part.allCases.map(\.rawValue).joined(separator: ", ")), not '\(part)'")
+            }
             if t == .refusal && p == .heldOutObjective { throw ValidationError("held-out-objective is a harm part: PyRIT's objective-scorer files label harm, not refusal") }
+            if t == .harm && (p == .developWritten || p == .heldOutWritten) { throw ValidationError("\(p.rawValue) is a refusal part: the written answers are labelled for refusal, not harm") }
             let items = try JudgeTrainingSets.items(t, p) { FileHandle.standardError.write(Data("saro: \($0)\n".utf8)) }
             try JudgeTrainingSets.writeCSV(items, to: out)
             let counts = Dictionary(grouping: items, by: \.label).mapValues(\.count).sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
