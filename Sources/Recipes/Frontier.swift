@@ -67,7 +67,7 @@ extension Pipeline {
         let heldOut = evaluationData.heldOutFamilies.count
         let generations: Int = part?.entries.map { Self.generations($0, heldOutFamilies: heldOut) }.reduce(0, +) ?? 0
         return Stage(kind: kind, inputs: [p.model, folder + "/adapter_model.safetensors"],
-                     settings: Self.settings(["eval": e, "judge": recipe.judge, "frontier": recipe.frontier].merging(engineSettings) { a, _ in a }),
+                     settings: Self.settings(["eval": e, "frontier": recipe.frontier].merging(evaluationJudgeSettings) { a, _ in a }.merging(engineSettings) { a, _ in a }),
                      outputs: [out + "/results.json"], run: { [self] in
             guard let suite = try Suite.named(e.suite).frontierPart() else {
                 throw RecipeError.stage(name: stage, reason: "suite \(e.suite) lacks a jailbreak or an xstest benchmark: the frontier plots one against the other")

@@ -480,6 +480,12 @@ public final class Pipeline: @unchecked Sendable {
            elsewhere: useTRL)
     }
 
+    /// The judge part of an evaluation's fingerprint: the recipe's choice and the rules'
+    /// version (every judge starts from the rules' reading), so a change of the rules redoes the
+    /// evaluations, which then judge their stored answers again without generating them again.
+    /// Data stages keep the verdicts they were built with.
+    var evaluationJudgeSettings: [String: any Encodable] { ["judge": recipe.judge, "rules": RuleJudge().identity] }
+
     func evaluate(_ label: String, model: String, adapter: String?) -> Stage {
         let out = layout.evaluation(label)
         let e = recipe.evaluation
@@ -489,7 +495,7 @@ public final class Pipeline: @unchecked Sendable {
         let suite = try? Suite.named(e.suite)
         let heldOut = evaluationData.heldOutFamilies.count
         return Stage(kind: stage, inputs: [model] + (adapter.map { [$0] } ?? []),
-                     settings: Self.settings(["eval": e, "judge": recipe.judge].merging(engineSettings) { a, _ in a }),
+                     settings: Self.settings(["eval": e].merging(evaluationJudgeSettings) { a, _ in a }.merging(engineSettings) { a, _ in a }),
                      outputs: [out + "/results.json"] + (embeddings ? [out + "/embedding.json"] : []), run: { [self] in
             let events = self.events
             let job = EvaluationJob(suite: try Suite.named(e.suite), data: evaluationData, judge: recipe.judge, label: label, modelName: model, adapter: adapter,

@@ -87,6 +87,17 @@ import Testing
         #expect(gen.out.contains("--max-tokens") && gen.out.contains("--temperature") && gen.out.contains("--file"))
     }
 
+    /// A usage mistake that a command finds while running names that command's usage, not the
+    /// root's "saro <subcommand>".
+    @Test func aMistakeFoundWhileRunningShowsThatCommandsUsage() throws {
+        let r = try Self.saro(["judge", "data", "harm", "--part", "nope", "--out", "/dev/null"])
+        #expect(r.status == 64, "\(r.err)")
+        #expect(r.err.hasPrefix("Error: --part is develop, held-out,") && r.err.contains("not 'nope'"), "\(r.err)")
+        #expect(r.err.contains("Usage: saro judge data <task>") && r.err.contains("See 'saro judge data --help'") && !r.err.contains("saro <subcommand>"), "\(r.err)")
+        let written = try Self.saro(["judge", "data", "harm", "--part", "held-out-written", "--out", "/dev/null"])
+        #expect(written.status == 64 && written.err.hasPrefix("Error: held-out-written is a refusal part"), "\(written.err)")
+    }
+
     @Test func tokenizeAndScorePrintJSON() throws {
         let t = try Self.saro(["tokenize", "--json", "Hello world! 12345 don't"])
         #expect(t.status == 0, "\(t.err)")

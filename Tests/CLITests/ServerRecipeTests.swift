@@ -1,5 +1,6 @@
 import Foundation
 import Support
+import Judges
 import Models
 import OpenAIClient
 @testable import Recipes
@@ -167,6 +168,18 @@ import Testing
 
     /// ablations: true (as in recipes/tiny.yaml, which CI runs end to end) trains SRPO on each
     /// kind of pair alone beside SaRO and evaluates both.
+    /// The rules' version is part of every evaluation's fingerprint (main and frontier), so a
+    /// change of the rules judges the stored answers again; data stages keep their verdicts.
+    @Test func evaluationsAreFingerprintedWithTheRulesVersion() throws {
+        let tiny = try String(contentsOf: TrainResumeTests.repo.appendingPathComponent("recipes/tiny.yaml"), encoding: .utf8)
+        let pipeline = try Pipeline(recipe: Recipe.parse(tiny + "\nfrontier: {points: 2}\n", path: "r.yaml"), out: TrainResumeTests.work("plan-rules").path) { _ in }
+        let stages = try pipeline.stages()
+        let version = String(Pipeline.settings(["rules": RuleJudge().identity]).dropFirst().dropLast())  // "rules":"<identity>"
+        let evaluations = stages.filter { $0.name.hasPrefix("eval-") }
+        #expect(evaluations.count > 5 && evaluations.contains { $0.name.hasSuffix("-1of2") } && evaluations.allSatisfy { $0.settings.contains(version) }, "\(evaluations.map(\.name))")
+        #expect(stages.filter { $0.name.hasPrefix("data-") }.allSatisfy { !$0.settings.contains(version) })
+    }
+
     @Test func ablationsAddTheirStagesAndModels() throws {
         let tiny = try String(contentsOf: TrainResumeTests.repo.appendingPathComponent("recipes/tiny.yaml"), encoding: .utf8)
         #expect(tiny.contains("\nablations: true\n"))
