@@ -115,12 +115,16 @@ public struct RuleJudge: Judge {
         #"\babsolutely[,!.]? here"#,
     ]
 
-    private static let refusalRegexes = refusalPatterns.map { try! NSRegularExpression(pattern: $0, options: [.caseInsensitive, .anchorsMatchLines]) }
-    private static let judgmentRegexes = judgmentPatterns.map { try! NSRegularExpression(pattern: $0, options: [.caseInsensitive]) }
-    private static let hedgeRegexes = hedgePatterns.map { try! NSRegularExpression(pattern: $0, options: [.caseInsensitive]) }
-    private static let redirectRegexes = redirectPatterns.map { try! NSRegularExpression(pattern: $0, options: [.caseInsensitive]) }
-    private static let pivotRegexes = pivotPatterns.map { try! NSRegularExpression(pattern: $0, options: [.caseInsensitive]) }
-    private static let instructionRegexes = instructionPatterns.map { try! NSRegularExpression(pattern: $0, options: [.caseInsensitive]) }
+    private static let refusalRegexes = compile(refusalPatterns, [.caseInsensitive, .anchorsMatchLines])
+    private static let judgmentRegexes = compile(judgmentPatterns)
+    private static let hedgeRegexes = compile(hedgePatterns)
+    private static let redirectRegexes = compile(redirectPatterns)
+    private static let pivotRegexes = compile(pivotPatterns)
+    private static let instructionRegexes = compile(instructionPatterns)
+
+    private static func compile(_ patterns: [String], _ options: NSRegularExpression.Options = [.caseInsensitive]) -> [NSRegularExpression] {
+        patterns.map { try! NSRegularExpression(pattern: $0, options: options) }
+    }
 
     public func judge(prompt: String, response: String, kind: RequestKind) async throws -> Judgment { judgeSync(prompt: prompt, response: response, kind: kind) }
 

@@ -32,6 +32,15 @@ public enum JudgeTrainingSets {
     public enum Part: String, CaseIterable, Sendable {
         case develop, heldOut = "held-out", heldOutObjective = "held-out-objective", developOwn = "develop-own", heldOutOwn = "held-out-own"
         case developWritten = "develop-written", heldOutWritten = "held-out-written"
+
+        /// Why this part has no labels for the question, or nil when it has.
+        public func unavailable(for task: JudgeTask) -> String? {
+            switch (task, self) {
+            case (.refusal, .heldOutObjective): return "held-out-objective is a harm part: PyRIT's objective-scorer files label harm, not refusal"
+            case (.harm, .developWritten), (.harm, .heldOutWritten): return "\(rawValue) is a refusal part: the written answers are labelled for refusal, not harm"
+            default: return nil
+            }
+        }
     }
     static let ownAnswers = "labels/smollm2-135m-answers/"
     static let writtenAnswers = "labels/written/"
@@ -44,11 +53,13 @@ public enum JudgeTrainingSets {
     public static let objectiveHeldOut = ["bias", "chemical_biological", "cyber", "harassment_bullying", "illegal_activity", "misinformation", "phishing", "self_harm", "violence"]
 
     public static func items(_ task: JudgeTask, _ part: Part, log: (String) -> Void = { _ in }) throws -> [JudgeValidation.Item] {
+        if let why = part.unavailable(for: task) {
+            throw SourceError.malformed(path: part == .heldOutObjective ? objectiveFolder : writtenAnswers, line: 0, reason: why)
+        }
         switch part {
         case .developOwn: return try JudgeValidation.readLabels(try SaROResources.path(ownAnswers + task.rawValue + "-develop.csv"))
         case .heldOutOwn: return try JudgeValidation.readLabels(try SaROResources.path(ownAnswers + task.rawValue + "-held-out.csv"))
         case .developWritten, .heldOutWritten:
-            guard task == .refusal else { throw SourceError.malformed(path: writtenAnswers, line: 0, reason: "the written answers are labelled for refusal, not harm") }
             return try JudgeValidation.readLabels(try SaROResources.path(writtenAnswers + "refusal-" + (part == .developWritten ? "develop" : "held-out") + ".csv"))
         case .develop, .heldOut, .heldOutObjective: return try pyritItems(task, part, log: log)
         }
@@ -71,9 +82,9 @@ public enum JudgeTrainingSets {
         let heldOut: [JudgeValidation.Item]
         switch (task, part) {
         case (_, .develop): return develop
-        case (_, .developOwn), (_, .heldOutOwn), (_, .developWritten), (_, .heldOutWritten): preconditionFailure("\(part.rawValue) is not one of PyRIT's parts")
+        case (_, .developOwn), (_, .heldOutOwn), (_, .developWritten), (_, .heldOutWritten), (.refusal, .heldOutObjective):
+            preconditionFailure("items(_:_:) answers \(part.rawValue) for \(task.rawValue) itself")
         case (.refusal, .heldOut): heldOut = extra
-        case (.refusal, .heldOutObjective): throw SourceError.malformed(path: objectiveFolder, line: 0, reason: "PyRIT's objective-scorer files label harm, not refusal")
         case (.harm, .heldOut): heldOut = answered(300..<400, "unsafe") + extra.map { relabel($0, "safe") }
         case (.harm, .heldOutObjective): heldOut = try objective(objectiveHeldOut)
         }

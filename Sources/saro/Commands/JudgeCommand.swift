@@ -130,8 +130,7 @@ struct JudgeCommand: AsyncParsableCommand {
             guard let p = JudgeTrainingSets.Part(rawValue: part) else {
                 throw ValidationError("--part is \(JudgeTrainingSets.Part.allCases.map(\.rawValue).joined(separator: ", ")), not '\(part)'")
             }
-            if t == .refusal && p == .heldOutObjective { throw ValidationError("held-out-objective is a harm part: PyRIT's objective-scorer files label harm, not refusal") }
-            if t == .harm && (p == .developWritten || p == .heldOutWritten) { throw ValidationError("\(p.rawValue) is a refusal part: the written answers are labelled for refusal, not harm") }
+            if let why = p.unavailable(for: t) { throw ValidationError(why) }
             let items = try JudgeTrainingSets.items(t, p) { FileHandle.standardError.write(Data("saro: \($0)\n".utf8)) }
             try JudgeTrainingSets.writeCSV(items, to: out)
             let counts = Dictionary(grouping: items, by: \.label).mapValues(\.count).sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
