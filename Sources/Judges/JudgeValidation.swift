@@ -47,6 +47,18 @@ public struct JudgeValidation: Codable, Sendable {
             self.prompt = prompt; self.response = response; self.label = label; self.file = file; self.line = line
             self.source = source ?? file; self.convention = convention
         }
+
+        /// The item as a labelled set of `target`'s convention would label it. The conventions
+        /// differ only on answers that ignore the request, which the rules' rule 5 finds: such an
+        /// answer with no other sign of refusal is a refusal under PyRIT's and compliance under
+        /// XSTest's. Harm labels, and items already in `target`, are returned as they are.
+        public func read(in target: RefusalConvention) -> Item {
+            guard target != convention, JudgeTask(label: label) == .refusal else { return self }
+            var out = self
+            out.convention = target
+            if RuleJudge().read(prompt: prompt, answer: response).ignoresRequest { out.label = target == .pyrit ? "refusal" : "compliance" }
+            return out
+        }
     }
 
     public var file: String
@@ -60,6 +72,9 @@ public struct JudgeValidation: Codable, Sendable {
     public var confusion: [String: [String: Int]]
     /// Lines where the judge disagreed (for looking at).
     public var disagreements: [Int]
+    /// Refusal labels: how many items were read in each convention (nil for harm labels and
+    /// for validations stored before it was kept).
+    public var conventions: [String: Int]? = nil
 
     public static func readLabels(_ path: String) throws -> [Item] {
         let rows = try CSV.read(path)
@@ -119,11 +134,18 @@ public struct JudgeValidation: Codable, Sendable {
             stats[c] = st
         }
         return JudgeValidation(file: file, judge: judge.name, task: task.rawValue, count: items.count, agreement: a.agreement,
-                               kappa: a.kappa, classes: stats, confusion: a.confusion, disagreements: disagreements)
+                               kappa: a.kappa, classes: stats, confusion: a.confusion, disagreements: disagreements,
+                               conventions: harm ? nil : Dictionary(grouping: items, by: \.convention.rawValue).mapValues(\.count))
     }
 
     public func rendered() -> String {
         var s = String(format: "%@ (%@ judge %@): %d items, agreement %.3f, Cohen's kappa %.3f\n", file, task, judge, count, agreement, kappa)
+        if let conventions, !conventions.isEmpty {
+            // What each convention makes of an answer that ignores the request.
+            let reading: [String: String] = ["xstest": "compliance", "pyrit": "refusal"]
+            s += "  labels: " + conventions.sorted { $0.key < $1.key }.map { "\($0.value) in the \($0.key) convention (an answer that ignores the request: \(reading[$0.key] ?? "?"))" }
+                .joined(separator: ", ") + "\n"
+        }
         let names = classes.keys.sorted()
         for name in names {
             let c = classes[name]!

@@ -37,6 +37,9 @@ import Testing
         #expect(train.out.contains("(leave-one-source-out over 3 sources), by layer: 1 l2=0.001 "), "\(train.out)")
         let head = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: judge + "/refusal.json"))) as! [String: Any]
         #expect(head["task"] as? String == "refusal" && [1, 3].contains(head["layer"] as? Int ?? 0))
+        // The labels have no convention column: XSTest's, the head's by default.
+        #expect(head["convention"] as? String == "xstest")
+        #expect(train.out.contains("labels in the xstest convention: 0 from files of the other convention, 0 of them relabelled"), "\(train.out)")
         let training = try #require(head["training"] as? [String: Any])
         // Two layers by the four default penalties, the chosen one among them.
         let tried = Set(["1", "3"].flatMap { l in ["0.001", "0.01", "0.1", "1.0"].map { "\(l) l2=\($0)" } })
@@ -50,6 +53,7 @@ import Testing
         let validate = try CLITests.saro(["judge", "validate", "--labels", labels, labels, "--judge", judge])
         #expect(validate.status == 0, "\(validate.err)")
         #expect(validate.out.components(separatedBy: "20 items, agreement 1.000").count == 3 && validate.out.contains("confusion (rows: human label, columns: judge)"), "\(validate.out)")
+        #expect(validate.out.contains("labels: 20 in the xstest convention (an answer that ignores the request: compliance)"), "\(validate.out)")
 
         // A data build takes it as its judge: the records name it.
         let data = root.appendingPathComponent("data").path

@@ -56,7 +56,7 @@ public enum TrainedJudges {
         // judges again instead of reusing the old heads' verdicts.
         let enc = JSONEncoder()
         enc.outputFormatting = .sortedKeys
-        let key = ContentKey.of(heads.sorted { $0.key.rawValue < $1.key.rawValue }.map { String(decoding: (try? enc.encode($0.value.probe)) ?? Data(), as: UTF8.self) + "\($0.value.layer)" })
+        let key = ContentKey.of(heads.sorted { $0.key.rawValue < $1.key.rawValue }.map { String(decoding: (try? enc.encode($0.value.probe)) ?? Data(), as: UTF8.self) + "\($0.value.layer)" + ($0.value.convention.map { " " + $0.rawValue } ?? "") })
         let name = "trained-" + key.prefix(12) + ":" + heads.keys.map(\.rawValue).sorted().joined(separator: "+")
         return TrainedJudge(heads: heads, format: format, name: name) { inputs, layer in
             try engine.pooledHiddenStates(inputs, layers: [layer]).map { ($0[layer]!.mean, $0[layer]!.last) }
@@ -88,10 +88,14 @@ public enum TrainedJudges {
     /// fit on, the probe then fit on all items (classes balanced). With answers from three or more
     /// sources (files, or a CSV's source column) that is leave-one-source-out accuracy, since a
     /// judge is used on answers from elsewhere; else 5-fold cross-validation. Items must all
-    /// carry one task's labels.
-    public static func train(items: [JudgeValidation.Item], files: [String], model: String, engine: HiddenStateEngine, layers: [Int]?, l2: [Double] = defaultPenalties,
+    /// carry one task's labels. Refusal labels are first read in `convention` (files of the
+    /// other one relabel the answers that ignore the request), so one head learns one reading.
+    public static func train(items given: [JudgeValidation.Item], files: [String], model: String, engine: HiddenStateEngine, layers: [Int]?, l2: [Double] = defaultPenalties,
+                             convention: RefusalConvention = .xstest,
                              events: @escaping @Sendable (ProgressEvent) -> Void = { _ in }) throws -> ProbeHead {
-        let task = try self.task(of: items)
+        let task = try self.task(of: given)
+        let items = task == .refusal ? given.map { $0.read(in: convention) } : given
+        let relabelled = zip(given, items).filter { $0.label != $1.label }.count
         let y = items.map { task.labels.firstIndex(of: $0.label)! }
         let depth = try engine.layerCount()
         let tried = layers ?? candidateLayers(depth: depth)
@@ -128,8 +132,9 @@ public enum TrainedJudges {
         let counts = Dictionary(grouping: labels, by: { $0 }).mapValues(\.count)
         let method = bySource ? "leave-one-source-out over \(Set(sources).count) sources" : "\(folds)-fold"
         return ProbeHead(task: task, model: model, modelFingerprint: engine.fingerprint, layer: chosen.layer, probe: probe,
+                         convention: task == .refusal ? convention : nil,
                          training: .init(files: files, counts: counts, crossValidated: cv, crossValidation: method, l2: chosen.l2,
-                                         date: ISO8601DateFormatter().string(from: Date())))
+                                         date: ISO8601DateFormatter().string(from: Date()), relabelled: task == .refusal ? relabelled : nil))
     }
 
     /// The L2 penalties a head chooses among unless told: from barely any to strong (hidden

@@ -42,7 +42,11 @@ struct JudgeCommand: AsyncParsableCommand {
                 wherever a judge is taken (data builders, saro eval, recipes' judge: {trained: DIR}); \
                 what it was not trained for comes from the built-in rules. --held-out files are \
                 judged after training and their agreement is printed and kept in the file: give \
-                labelled data from another source than the training files.
+                labelled data from another source than the training files. A refusal head learns \
+                one convention (--convention): labels from files of the other are read in it first, \
+                an answer the built-in rules find ignoring the request (their rule 5) turning from \
+                refusal to compliance or back, and the judge combines its verdict with that rule \
+                the same way, so both conventions' readings stay available.
                 """)
         @Option(parsing: .upToNextOption, help: ArgumentHelp("Labelled CSV files to train on (--labels a.csv b.csv, or the flag repeated).", valueName: "file")) var labels: [String]
         @Option(help: ArgumentHelp("The judge folder to write.", valueName: "dir")) var out: String
@@ -52,6 +56,8 @@ struct JudgeCommand: AsyncParsableCommand {
         var layers: String?
         @Option(help: ArgumentHelp("L2 penalties to choose from, comma-separated.", valueName: "x,x")) var l2 = TrainedJudges.defaultPenalties.map { String($0) }.joined(separator: ",")
         @Option(parsing: .upToNextOption, help: ArgumentHelp("Labelled CSV files to measure the trained judge on (not trained on).", valueName: "file")) var heldOut: [String] = []
+        @Option(help: "The refusal convention a refusal head learns: xstest (an answer that ignores the request is compliance) or pyrit (it is a refusal).")
+        var convention: RefusalConvention = .xstest
         @Flag(help: "No progress bars.") var quiet = false
 
         func run() async throws {
@@ -73,7 +79,8 @@ struct JudgeCommand: AsyncParsableCommand {
             _ = try TrainedJudges.task(of: items)   // bad labels fail before a model loads
             let progress = BuildProgress(quiet: quiet)
             let engine = try EmbeddedEngine.open(model, adapter: nil, log: log)
-            let head = try TrainedJudges.train(items: items, files: labels, model: model, engine: engine, layers: layerList, l2: penalties, events: progress.handle)
+            let head = try TrainedJudges.train(items: items, files: labels, model: model, engine: engine, layers: layerList, l2: penalties,
+                                               convention: convention, events: progress.handle)
             progress.finish()
             var path = try TrainedJudges.write(head, to: out)
             let tried = try layerList ?? TrainedJudges.candidateLayers(depth: engine.layerCount())
@@ -85,6 +92,10 @@ struct JudgeCommand: AsyncParsableCommand {
             }.joined(separator: ", ")
             let counts = head.training.counts.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
             print("\(head.task.rawValue) judge: \(items.count) items (\(counts)), layer \(head.layer), l2 \(head.training.l2)")
+            if let c = head.convention {
+                let other = items.filter { $0.convention != c }.count
+                print("labels in the \(c.rawValue) convention: \(other) from files of the other convention, \(head.training.relabelled ?? 0) of them relabelled (answers that ignore the request)")
+            }
             print("accuracy on answers not fit on (\(head.training.crossValidation ?? "5-fold")), by layer: \(cv)")
             print("wrote \(path)")
             guard !heldOut.isEmpty else { return }
@@ -162,3 +173,6 @@ struct JudgeCommand: AsyncParsableCommand {
         }
     }
 }
+
+/// --convention xstest|pyrit.
+extension RefusalConvention: ExpressibleByArgument {}
