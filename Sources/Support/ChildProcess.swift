@@ -19,7 +19,7 @@ public final class ChildProcess: @unchecked Sendable {
 
     /// Starts `command` (a shell command line) with its output appended to `logPath` (created,
     /// with its folder, when missing) and standard input from /dev/null. `environment` adds to
-    /// this process's variables.
+    /// this process's variables (less those saro set for its own libraries).
     public init(command: String, logPath: String, environment: [String: String] = [:]) throws {
         self.command = command
         self.logPath = logPath
@@ -28,7 +28,7 @@ public final class ChildProcess: @unchecked Sendable {
         // `$$` is the shell's pid, which `exec` hands to the command.
         let me = getpid()
         let watchdog = "( while kill -0 \(me) 2>/dev/null && kill -0 $$ 2>/dev/null; do sleep 1; done; kill -0 \(me) 2>/dev/null || kill -TERM -$$ 2>/dev/null ) &"
-        var variables = ProcessInfo.processInfo.environment
+        var variables = LibraryEnvironment.forChildren
         for (k, v) in environment { variables[k] = v }
         program = try SpawnedProgram.start(["/bin/sh", "-c", watchdog + " exec " + command], environment: variables,
                                            output: .appending(logPath), error: .standardOutput, ownProcessGroup: true)

@@ -63,7 +63,8 @@ public struct SpawnedProgram: Sendable {
     public let pid: pid_t
 
     /// Starts `arguments[0]` (a path, or a name looked up on PATH) with the rest as arguments.
-    /// `environment` replaces this process's variables when given; `workingDirectory` is the
+    /// `environment` replaces the child's variables when given (else this process's, less those
+    /// saro set for its own libraries: `LibraryEnvironment`); `workingDirectory` is the
     /// child's folder (paths in the streams are resolved before it is entered); with
     /// `ownProcessGroup` the child leads a new process group, so a signal can reach its workers.
     public static func start(_ arguments: [String], environment: [String: String]? = nil, workingDirectory: String? = nil,
@@ -106,7 +107,7 @@ public struct SpawnedProgram: Sendable {
 
         let argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
         defer { for a in argv { free(a) } }
-        let variables = environment ?? ProcessInfo.processInfo.environment
+        let variables = environment ?? LibraryEnvironment.forChildren
         let envp: [UnsafeMutablePointer<CChar>?] = variables.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer { for e in envp { free(e) } }
         var pid: pid_t = 0

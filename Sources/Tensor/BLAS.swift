@@ -43,7 +43,19 @@ public final class BLAS: @unchecked Sendable {
     public let coreTypeSet: String?
     /// OPENBLAS_CORETYPE as OpenBLAS read it (the user's or saro's), nil when unset.
     public let coreTypeRequested: String?
+    /// GOMP_SPINCOUNT as oneDNN's OpenMP runtime read it (the user's, or `gompSpinCount`), nil
+    /// for OpenBLAS.
+    public let ompSpinCount: String?
     public let threads: Int
+
+    /// How long (in spins) an idle OpenMP worker of oneDNN waits for the next product before it
+    /// sleeps. libgomp's default, 300,000, holds the core for milliseconds after every product:
+    /// with another busy process on the machine, or saro's own kernels running between
+    /// products, the spinning worker takes the core they need (two `saro bench generate` at
+    /// once prefilled at about 55 tokens/s each by default and about 200 with this; alone the
+    /// same, `scripts/bench/omp-spin.sh`). Shorter still (1,000, or OMP_WAIT_POLICY=passive)
+    /// cost about a sixth of prefill's speed on the idle machine.
+    public static let gompSpinCount = "10000"
 
     private typealias CblasSgemm = @convention(c) (
         Int32, Int32, Int32, Int32, Int32, Int32, Float, UnsafePointer<Float>?, Int32,
@@ -100,7 +112,9 @@ public final class BLAS: @unchecked Sendable {
         let coreTypeSet = coreTypeChosenBySaro
         // OpenBLAS's idle workers spin (sched_yield) for 2^28 cycles after each call by default,
         // taking a core from saro's own kernels between BLAS calls; a shorter spin gives it back.
-        setenv("OPENBLAS_THREAD_TIMEOUT", "10", 0)
+        LibraryEnvironment.setUnlessGiven("OPENBLAS_THREAD_TIMEOUT", "10")
+        // libgomp reads it when oneDNN brings it into the process; a user's value is kept.
+        LibraryEnvironment.setUnlessGiven("GOMP_SPINCOUNT", gompSpinCount)
         var candidates: [(Backend, String)] = []
         if let path = library {
             candidates.append((backend ?? (path.contains("dnnl") ? .dnnl : .openblas), path))
@@ -123,8 +137,7 @@ public final class BLAS: @unchecked Sendable {
     /// The OPENBLAS_CORETYPE saro put in the process environment for this CPU, once, before
     /// the first load; nil when the user had set one (or the CPU needs none).
     private static let coreTypeChosenBySaro: String? = {
-        guard getenv("OPENBLAS_CORETYPE") == nil, let core = CPUFeatures.current.openBLASCoreType else { return nil }
-        setenv("OPENBLAS_CORETYPE", core, 0)
+        guard let core = CPUFeatures.current.openBLASCoreType, LibraryEnvironment.setUnlessGiven("OPENBLAS_CORETYPE", core) else { return nil }
         return core
     }()
 
@@ -133,6 +146,7 @@ public final class BLAS: @unchecked Sendable {
         self.libraryPath = path
         self.coreTypeSet = coreTypeSet
         self.coreTypeRequested = backend == .openblas ? getenv("OPENBLAS_CORETYPE").map { String(cString: $0) } : nil
+        self.ompSpinCount = backend == .dnnl ? getenv("GOMP_SPINCOUNT").map { String(cString: $0) } : nil
         func symbol(_ name: String) -> UnsafeMutableRawPointer? { dlsym(handle, name) }
         switch backend {
         case .openblas:

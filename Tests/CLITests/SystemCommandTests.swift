@@ -83,6 +83,20 @@ import Testing
         #expect(try JSONDecoder().decode(Threads.self, from: Data(bad.out.utf8)).kernel_threads == ProcessInfo.processInfo.activeProcessorCount)
     }
 
+    /// oneDNN's idle OpenMP threads spin saro's count unless the user set one, which is kept.
+    @Test func openMPSpinIsSarosUnlessGiven() throws {
+        struct Spin: Decodable { let blas: String; let gomp_spincount: String? }
+        var env = ProcessInfo.processInfo.environment
+        env["SARO_BLAS"] = nil; env["SARO_BLAS_LIB"] = nil
+        env["GOMP_SPINCOUNT"] = nil
+        let saros = try CLITests.saro(["system", "--json"], environment: env)
+        let s = try JSONDecoder().decode(Spin.self, from: Data(saros.out.utf8))
+        #expect(s.blas == "dnnl" && s.gomp_spincount == BLAS.gompSpinCount, "\(saros.out)")
+        env["GOMP_SPINCOUNT"] = "50"
+        let users = try CLITests.saro(["system"], environment: env)
+        #expect(users.out.contains("GOMP_SPINCOUNT=50: idle OpenMP threads spin 50 times, then sleep\n"), "\(users.out)")
+    }
+
     /// The text output says where the kernel came from.
     @Test func textOutputNamesTheSourceOfTheKernel() throws {
         let user = try CLITests.saro(["system"], environment: Self.environment(coreType: "Haswell"))

@@ -19,6 +19,20 @@ import Glibc
         #expect(r.stdoutText == "0 open\n1 open\n2 open\n\(fds[0]) closed\n\(fds[1]) closed\n", "\(r.stdoutText)")
     }
 
+    /// A variable saro sets for a library it loads stays out of the programs it starts; one the
+    /// user gave is kept, never overwritten, and reaches them.
+    @Test func variablesSetForSarosLibrariesStayOutOfChildren() throws {
+        let name = "SARO_TEST_LIBRARY_SETTING_\(getpid())", given = "SARO_TEST_GIVEN_SETTING_\(getpid())"
+        defer { unsetenv(name); unsetenv(given) }
+        #expect(LibraryEnvironment.setUnlessGiven(name, "saro"))
+        #expect(String(cString: getenv(name)) == "saro" && LibraryEnvironment.forChildren[name] == nil)
+        setenv(given, "user", 1)
+        #expect(!LibraryEnvironment.setUnlessGiven(given, "saro"))
+        #expect(String(cString: getenv(given)) == "user" && LibraryEnvironment.forChildren[given] == "user")
+        let r = try Subprocess.run(["/bin/sh", "-c", "echo \"${\(name):-unset} ${\(given):-unset}\""])
+        #expect(r.stdoutText == "unset user\n", "\(r.stdoutText)")
+    }
+
     @Test func exitCodesAndSignalsAreTold() throws {
         let three = try Subprocess.run(["/bin/sh", "-c", "echo out; echo err >&2; exit 3"])
         #expect(three.termination == Termination(code: 3, signalled: false) && three.termination.shellStatus == 3 && !three.succeeded)

@@ -137,7 +137,7 @@ enum NumpyReference {
     struct Measured: Decodable { let gflops: [Double]; let kernel: String? }
 
     static func measure(shapes: [(Int, Int, Int)], runs: Int) throws -> Measured {
-        let environment = ProcessInfo.processInfo.environment.filter { !unsetForReference.contains($0.key) }
+        let environment = LibraryEnvironment.forChildren.filter { !unsetForReference.contains($0.key) }
         let r = try Subprocess.run(["python3", "-c", script, String(runs)] + shapes.map { "\($0.0)x\($0.1)x\($0.2)" }, environment: environment)
         guard r.succeeded, let measured = try? JSONDecoder().decode(Measured.self, from: r.stdout), measured.gflops.count == shapes.count else {
             throw ValidationError("python3/numpy failed (exit \(r.status)): \(r.stderrTail(1))")

@@ -11,7 +11,9 @@ struct SystemCommand: ParsableCommand {
         discussion: """
             The BLAS is oneDNN unless SARO_BLAS=openblas (or SARO_BLAS_LIB names a file). OpenBLAS \
             runs the kernel family in OPENBLAS_CORETYPE when that is set; otherwise saro sets the \
-            family it chooses for this CPU. --check-gemm compares the loaded library's products \
+            family it chooses for this CPU. oneDNN's OpenMP threads spin GOMP_SPINCOUNT times \
+            waiting for work before they sleep: saro sets \(BLAS.gompSpinCount) unless it is set, \
+            so a waiting thread soon gives its core back. --check-gemm compares the loaded library's products \
             on training's shapes with a double-precision reference and exits 1 if one is wrong.
             """)
 
@@ -26,6 +28,7 @@ struct SystemCommand: ParsableCommand {
         var kernel: String
         var openblas_coretype_requested: String?
         var openblas_coretype_set: String?
+        var gomp_spincount: String?
         var blas_threads: Int
         var kernel_threads: Int
         var gemm_check: [GemmCheck.Result]?
@@ -40,7 +43,7 @@ struct SystemCommand: ParsableCommand {
             enc.outputFormatting = [.prettyPrinted, .sortedKeys]
             print(String(decoding: try enc.encode(Info(
                 cpu: cpu, blas: blas.backend.rawValue, library: blas.libraryPath, kernel: blas.kernel,
-                openblas_coretype_requested: blas.coreTypeRequested, openblas_coretype_set: blas.coreTypeSet,
+                openblas_coretype_requested: blas.coreTypeRequested, openblas_coretype_set: blas.coreTypeSet, gomp_spincount: blas.ompSpinCount,
                 blas_threads: blas.threads, kernel_threads: Parallel.threads, gemm_check: checks)), as: UTF8.self))
         } else {
             print("CPU: \(cpu.vendor) family \(cpu.family) model \(cpu.model); AVX2 \(cpu.avx2), FMA \(cpu.fma), AVX-512 \(cpu.avx512f)")
@@ -49,6 +52,9 @@ struct SystemCommand: ParsableCommand {
                 print("OPENBLAS_CORETYPE set by saro to \(core) before loading OpenBLAS")
             } else if let core = blas.coreTypeRequested {
                 print("OPENBLAS_CORETYPE=\(core) from the environment")
+            }
+            if let spin = blas.ompSpinCount {
+                print("GOMP_SPINCOUNT=\(spin): idle OpenMP threads spin \(spin) times, then sleep" + (spin == BLAS.gompSpinCount ? " (saro's default)" : ""))
             }
             print("kernel threads: \(Parallel.threads)")
             for r in checks ?? [] {
