@@ -52,8 +52,8 @@ public final class BLAS: @unchecked Sendable {
     /// sleeps. libgomp's default, 300,000, holds the core for milliseconds after every product:
     /// with another busy process on the machine, or saro's own kernels running between
     /// products, the spinning worker takes the core they need (two `saro bench generate` at
-    /// once prefilled at about 55 tokens/s each by default and about 200 with this; alone the
-    /// same, `scripts/bench/omp-spin.sh`). Shorter still (1,000, or OMP_WAIT_POLICY=passive)
+    /// once prefilled at 49-63 tokens/s each by default and 199-285 with this; alone the same,
+    /// `scripts/bench/omp-spin.sh`). Shorter still (1,000, or OMP_WAIT_POLICY=passive)
     /// cost about a sixth of prefill's speed on the idle machine.
     public static let gompSpinCount = "10000"
 
