@@ -65,7 +65,7 @@ public struct Rates: Sendable, Equatable {
     /// Rates measured with `loaded` on this machine: decoding at `batch` rows, training with
     /// LoRA rank `rank`, with or without gradient checkpointing.
     public static func measure(loaded: PretrainedModel, batch: Int, rank: Int, gradientCheckpointing: Bool) throws -> Rates {
-        let t0 = MonotonicClock.seconds()
+        let t0 = MonotonicClock.seconds(), cpu0 = ProcessCPUClock.seconds()
         let lanes = Parallel.laneCount(items: batch)
         let model = try loaded.makeModel()
         let decode = GenerationBenchmark.decodeRate(model: model, batch: batch, lanes: lanes, promptLength: promptTokens, newTokens: decodeTokens)
@@ -78,7 +78,20 @@ public struct Rates: Sendable, Equatable {
         let prefill = GenerationBenchmark.prefillRate(model: model, batch: trainBatch, length: length)
         let train = try TrainingBenchmark.run(loaded: loaded, batch: trainBatch, length: length,
                                               rank: rank, steps: 1, dpoPairs: 0, gradientCheckpointing: gradientCheckpointing).sft_tokens_per_second
+        let wall = MonotonicClock.seconds() - t0
+        let shared = sharedCoresNote(cpuSeconds: ProcessCPUClock.seconds() - cpu0, wallSeconds: wall, cores: Parallel.threads)
         return Rates(decode: decode, decodeAdapted: decodeAdapted, prefill: prefill, train: train,
-                     source: String(format: "measured here with the recipe's model in %.0f s", MonotonicClock.seconds() - t0))
+                     source: String(format: "measured here with the recipe's model in %.0f s", wall) + (shared.map { "; " + $0 } ?? ""))
+    }
+
+    /// A warning for the plan when the measurement had under 70% of the cores it runs on
+    /// (another busy program took the rest): its rates are then low and the estimate long.
+    /// Nil when it had them.
+    public static func sharedCoresNote(cpuSeconds: Double, wallSeconds: Double, cores: Int) -> String? {
+        guard wallSeconds > 0, cores > 0 else { return nil }
+        let share = cpuSeconds / (wallSeconds * Double(cores))
+        guard share < 0.7 else { return nil }
+        return String(format: "saro had %.0f%% of its %d cores while measuring (other programs were busy), so these rates read low and the estimate long",
+                      100 * share, cores)
     }
 }

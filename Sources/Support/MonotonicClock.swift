@@ -13,3 +13,13 @@ public enum MonotonicClock {
         return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
     }
 }
+
+/// CPU seconds this process has used, all its threads, user and system: against wall time, how
+/// much of the cores it had (another busy program leaves it less).
+public enum ProcessCPUClock {
+    public static func seconds() -> Double {
+        var t = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t)
+        return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
+    }
+}

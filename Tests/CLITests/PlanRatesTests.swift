@@ -1,6 +1,7 @@
 import Foundation
 import Models
 import Recipes
+import Support
 import Testing
 
 /// The dry run's throughputs: measured with the recipe's model, or (no model here) the reference
@@ -17,6 +18,19 @@ import Testing
         // A failed measurement falls back to the reference machine.
         #expect(Rates.estimate(parameters: 135e6, gflops: .nan).train == 162)
         #expect(Rates.estimate(parameters: 135e6, gflops: 0).decode == 118)
+    }
+
+    /// A measurement that had under 70% of the cores says so, with its share: its rates read
+    /// low. The process's CPU clock counts the work it did.
+    @Test func aMeasurementOnSharedCoresSaysSo() {
+        #expect(Rates.sharedCoresNote(cpuSeconds: 38, wallSeconds: 20, cores: 2) == nil)
+        let note = Rates.sharedCoresNote(cpuSeconds: 12, wallSeconds: 20, cores: 2)
+        #expect(note?.hasPrefix("saro had 30% of its 2 cores while measuring") == true, "\(note ?? "nil")")
+        #expect(Rates.sharedCoresNote(cpuSeconds: 1, wallSeconds: 0, cores: 2) == nil)
+        let c0 = ProcessCPUClock.seconds(), t0 = MonotonicClock.seconds()
+        var x = 0.0
+        while MonotonicClock.seconds() - t0 < 0.05 { x += 1 }
+        #expect(ProcessCPUClock.seconds() - c0 > 0.02 && x > 0)
     }
 
     @Test func measuredSgemmSpeedIsPlausible() {
