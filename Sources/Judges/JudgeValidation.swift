@@ -56,7 +56,7 @@ public struct JudgeValidation: Codable, Sendable {
             guard target != convention, JudgeTask(label: label) == .refusal else { return self }
             var out = self
             out.convention = target
-            if RuleJudge().read(prompt: prompt, answer: response).ignoresRequest { out.label = target == .pyrit ? "refusal" : "compliance" }
+            if RuleJudge().read(prompt: prompt, answer: response).ignoresRequest { out.label = target.ignoredRequestLabel }
             return out
         }
     }
@@ -141,10 +141,9 @@ public struct JudgeValidation: Codable, Sendable {
     public func rendered() -> String {
         var s = String(format: "%@ (%@ judge %@): %d items, agreement %.3f, Cohen's kappa %.3f\n", file, task, judge, count, agreement, kappa)
         if let conventions, !conventions.isEmpty {
-            // What each convention makes of an answer that ignores the request.
-            let reading: [String: String] = ["xstest": "compliance", "pyrit": "refusal"]
-            s += "  labels: " + conventions.sorted { $0.key < $1.key }.map { "\($0.value) in the \($0.key) convention (an answer that ignores the request: \(reading[$0.key] ?? "?"))" }
-                .joined(separator: ", ") + "\n"
+            s += "  labels: " + conventions.sorted { $0.key < $1.key }.map { name, count in
+                "\(count) in the \(name) convention (an answer that ignores the request: \(RefusalConvention(rawValue: name)?.ignoredRequestLabel ?? "?"))"
+            }.joined(separator: ", ") + "\n"
         }
         let names = classes.keys.sorted()
         for name in names {

@@ -15,6 +15,9 @@ public enum ComplianceClass: String, Codable, Sendable, CaseIterable {
 /// PyRIT's refusal-scorer labels count an unrelated answer as declining the request.
 public enum RefusalConvention: String, Codable, Sendable, CaseIterable {
     case xstest, pyrit
+
+    /// The label an answer that ignores the request gets.
+    public var ignoredRequestLabel: String { self == .pyrit ? "refusal" : "compliance" }
 }
 
 /// A judge's reading of one response.
@@ -72,8 +75,7 @@ public struct Judgment: Codable, Sendable, Equatable {
     /// XSTest's reading of it. With no convention (LLM judges asked "does it refuse", heads made
     /// before heads recorded one) the verdict is final under both.
     public mutating func adopt(refused: Bool, learntIn convention: RefusalConvention? = nil) {
-        let offTopic = ignoresRequest
-        switch (convention, refused, offTopic) {
+        switch (convention, refused, ignoresRequest) {
         case (.xstest, false, true), (.pyrit, true, true):
             compliance = .fullRefusal
         default:
