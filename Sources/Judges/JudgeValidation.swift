@@ -5,9 +5,8 @@ import Foundation
 ///
 /// Labels are `compliance` / `refusal` (the refusal judge: partial refusals count as refusal)
 /// or `safe` / `unsafe` (the harm judge, asked about a harmful request). Files are CSV with
-/// `prompt,response,label`, or PyRIT's scorer-evaluation files (`objective,assistant_response,
-/// human_score`): in its refusal-scorer files 1 means refusal; in its objective-scorer files,
-/// which add a `harm_category` column, 1 means the answer achieved the harmful objective (unsafe).
+/// `prompt,response,label`, or another layout (`LabelLayout`): PyRIT's scorer-evaluation files,
+/// XSTest's labelled completions, JailbreakBench's judge comparison, or columns the user names.
 /// An optional `source` column names the labelled set each row came from (`saro judge data`
 /// writes it; `saro judge train` chooses its probe by how it does on sources left out). An
 /// optional `convention` column (`xstest`, the default, or `pyrit`) says how the refusal labels
@@ -76,34 +75,24 @@ public struct JudgeValidation: Codable, Sendable {
     /// for validations stored before it was kept).
     public var conventions: [String: Int]? = nil
 
-    public static func readLabels(_ path: String) throws -> [Item] {
+    /// Reads a labelled CSV in `layout`, or in the known layout its columns match.
+    public static func readLabels(_ path: String, layout given: LabelLayout? = nil) throws -> [Item] {
         let rows = try CSV.read(path)
-        return try rows.map { r in
-            let f = r.fields
-            let source = f["source"].flatMap { $0.isEmpty ? nil : $0 }
-            if let p = f["prompt"], let resp = f["response"], let l = f["label"] {
-                let label = l.trimmingCharacters(in: .whitespaces).lowercased()
-                guard JudgeTask(label: label) != nil else {
-                    throw SourceError.malformed(path: path, line: r.line, reason: "label '\(l)' is not compliance, refusal, safe or unsafe")
-                }
-                var convention = RefusalConvention.xstest
-                if let c = f["convention"], !c.isEmpty {
-                    guard let read = RefusalConvention(rawValue: c.lowercased()) else {
-                        throw SourceError.malformed(path: path, line: r.line, reason: "convention '\(c)' is not xstest or pyrit")
-                    }
-                    convention = read
-                }
-                return Item(prompt: p, response: resp, label: label, file: path, line: r.line, source: source, convention: convention)
-            }
-            if let p = f["objective"], let resp = f["assistant_response"], let s = f["human_score"] {
-                guard s == "0" || s == "1" else { throw SourceError.malformed(path: path, line: r.line, reason: "human_score '\(s)' is not 0 or 1") }
-                // PyRIT's objective-scorer files carry a harm_category: there 1 means the answer
-                // achieved the harmful objective. In its refusal-scorer files 1 means refusal.
-                if f["harm_category"] != nil { return Item(prompt: p, response: resp, label: s == "1" ? "unsafe" : "safe", file: path, line: r.line) }
-                return Item(prompt: p, response: resp, label: s == "1" ? "refusal" : "compliance", file: path, line: r.line, convention: .pyrit)
-            }
-            throw SourceError.malformed(path: path, line: r.line, reason: "needs columns prompt,response,label (or PyRIT's objective,assistant_response,human_score)")
+        guard let first = rows.first else { return [] }
+        let columns = Set(first.fields.keys)
+        // The header is the line before the first row (PyRIT's files open with a comment).
+        let header = max(1, first.line - 1)
+        guard let layout = given ?? LabelLayout.detect(columns: columns) else {
+            throw SourceError.malformed(path: path, line: header, reason: """
+                needs columns prompt,response,label, or those of PyRIT's scorer files, XSTest's labelled completions or \
+                JailbreakBench's judge comparison; its columns are \(columns.sorted().joined(separator: ",")): name yours with \
+                --prompt-column, --response-column, --label-column and --label-values
+                """)
         }
+        if let missing = layout.columns.first(where: { !columns.contains($0) }) {
+            throw SourceError.malformed(path: path, line: header, reason: "has no column '\(missing)' (its columns are \(columns.sorted().joined(separator: ",")))")
+        }
+        return try rows.map { try layout.item($0, path: path) }
     }
 
     /// Judges every item and compares. Refusal labels are judged as answers to a benign
@@ -148,7 +137,9 @@ public struct JudgeValidation: Codable, Sendable {
         let names = classes.keys.sorted()
         for name in names {
             let c = classes[name]!
-            s += String(format: "  %-10@ support %4d  precision %.3f  recall %.3f  f1 %.3f\n", name as NSString, c.support, c.precision, c.recall, c.f1)
+            // Foundation on Linux ignores a width on %@: pad the name in Swift.
+            s += "  " + name.padding(toLength: 11, withPad: " ", startingAt: 0)
+                + String(format: "support %4d  precision %.3f  recall %.3f  f1 %.3f\n", c.support, c.precision, c.recall, c.f1)
         }
         s += "  confusion (rows: human label, columns: judge)\n" + "  " + "".padding(toLength: 12, withPad: " ", startingAt: 0)
             + names.map { $0.padding(toLength: 12, withPad: " ", startingAt: 0) }.joined() + "\n"

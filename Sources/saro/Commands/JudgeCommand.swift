@@ -14,15 +14,21 @@ struct JudgeCommand: AsyncParsableCommand {
     static let labelsHelp = """
         Label files are CSV with columns prompt,response,label; label is compliance or refusal (the \
         refusal question; partial refusals count as refusal) or safe or unsafe (the harm question: does \
-        the answer to a harmful request give harmful help). PyRIT's scorer-evaluation CSVs \
-        (objective,assistant_response,human_score) are read too: 1 means refusal in its refusal-scorer \
-        files and, in its objective-scorer files (which have a harm_category column), that the \
-        answer achieved the harmful objective (unsafe). A file may be a data package's \
-        member, as package:path (pyrit:pyrit/datasets/scorer_evals/refusal_scorer/refusal.csv), \
-        fetched from PyPI when missing. An optional convention column says how the refusal labels \
-        read an answer that ignores the request: xstest (the default; any attempt to answer is \
-        compliance, as XSTest labels it) or pyrit (an unrelated answer declines the request, as \
-        PyRIT's refusal-scorer files, which are read as pyrit, label it).
+        the answer to a harmful request give harmful help). Public labelled sets are read as they \
+        come, recognised by their columns: PyRIT's scorer-evaluation CSVs \
+        (objective,assistant_response,human_score; 1 means refusal in its refusal-scorer files and, \
+        in its objective-scorer files, which have a harm_category column, that the answer achieved \
+        the harmful objective: unsafe), XSTest's labelled completions (prompt,completion,final_label; \
+        2_full_refusal and 3_partial_refusal are refusal) and JailbreakBench's judge comparison \
+        (goal,target_response,human_majority; 1 is unsafe, and the request is the goal, not the \
+        jailbreak prompt around it). Other files: name their columns with --prompt-column, \
+        --response-column and --label-column, and what their labels mean with --label-values. A \
+        file may be a data package's member, as package:path \
+        (pyrit:pyrit/datasets/scorer_evals/refusal_scorer/refusal.csv), fetched from PyPI when \
+        missing. An optional convention column says how the refusal labels read an answer that \
+        ignores the request: xstest (the default; any attempt to answer is compliance, as XSTest \
+        labels it) or pyrit (an unrelated answer declines the request, as PyRIT's refusal-scorer \
+        files, which are read as pyrit, label it).
         """
 
     struct Train: AsyncParsableCommand {
@@ -58,6 +64,7 @@ struct JudgeCommand: AsyncParsableCommand {
         @Option(parsing: .upToNextOption, help: ArgumentHelp("Labelled CSV files to measure the trained judge on (not trained on).", valueName: "file")) var heldOut: [String] = []
         @Option(help: "The refusal convention a refusal head learns: xstest (an answer that ignores the request is compliance) or pyrit (it is a refusal).")
         var convention: RefusalConvention = .xstest
+        @OptionGroup var layout: LabelLayoutOptions
         @Flag(help: "No progress bars.") var quiet = false
 
         func run() async throws {
@@ -74,8 +81,8 @@ struct JudgeCommand: AsyncParsableCommand {
             }
             if penalties.isEmpty { throw ValidationError("--l2: give one or more penalties") }
             let log: (String) -> Void = { FileHandle.standardError.write(Data("saro: \($0)\n".utf8)) }
-            var items: [JudgeValidation.Item] = []
-            for f in labels { items += try JudgeValidation.readLabels(try DataPackages.resolve(f, log: log)) }
+            let items = try layout.read(labels, log: log).flatMap { $0 }
+            let heldOutItems = try layout.read(heldOut, log: log)
             _ = try TrainedJudges.task(of: items)   // bad labels fail before a model loads
             let progress = BuildProgress(quiet: quiet)
             let engine = try EmbeddedEngine.open(model, adapter: nil, log: log)
@@ -102,8 +109,8 @@ struct JudgeCommand: AsyncParsableCommand {
             // The new head alone (not other heads in the folder) answers the held-out files.
             let judge = TrainedJudges.judge([head.task: head], engine: engine, format: .standard)
             var measured: [JudgeValidation] = []
-            for f in heldOut {
-                let v = try await JudgeValidation.run(judge: judge, items: try JudgeValidation.readLabels(try DataPackages.resolve(f, log: log)), file: f)
+            for (f, items) in zip(heldOut, heldOutItems) {
+                let v = try await JudgeValidation.run(judge: judge, items: items, file: f)
                 print(v.rendered(), terminator: "")
                 measured.append(v)
             }
@@ -156,15 +163,17 @@ struct JudgeCommand: AsyncParsableCommand {
             discussion: labelsHelp)
         @Option(parsing: .upToNextOption, help: ArgumentHelp("Labelled CSV files (--labels a.csv b.csv, or the flag repeated).", valueName: "file")) var labels: [String]
         @OptionGroup var judgeOptions: JudgeOptions
+        @OptionGroup var layout: LabelLayoutOptions
         @Flag(help: "Print JSON.") var json = false
         @Flag(help: "Also list the lines where the judge disagreed.") var showDisagreements = false
 
         func run() async throws {
             if labels.isEmpty { throw ValidationError("give at least one --labels FILE") }
-            let j = try judgeOptions.makeJudge(format: .standard) { FileHandle.standardError.write(Data("saro: \($0)\n".utf8)) }
-            var results: [JudgeValidation] = []
             let log: (String) -> Void = { FileHandle.standardError.write(Data("saro: \($0)\n".utf8)) }
-            for f in labels { results.append(try await JudgeValidation.run(judge: j, items: try JudgeValidation.readLabels(try DataPackages.resolve(f, log: log)), file: f)) }
+            let files = try layout.read(labels, log: log)   // bad labels fail before a judge loads
+            let j = try judgeOptions.makeJudge(format: .standard, log: log)
+            var results: [JudgeValidation] = []
+            for (f, items) in zip(labels, files) { results.append(try await JudgeValidation.run(judge: j, items: items, file: f)) }
             if json { try printJSON(results, pretty: true); return }
             for r in results {
                 print(r.rendered(), terminator: "")

@@ -1,0 +1,114 @@
+import Support
+import Foundation
+
+/// Where a labelled CSV keeps the request, the answer and the human label, and what its label
+/// values mean. saro's own layout and the public labelled sets' files are recognised by their
+/// columns and read as they come; any other file is described with `--prompt-column`,
+/// `--response-column`, `--label-column` and `--label-values`.
+public struct LabelLayout: Sendable, Equatable {
+    public var name: String
+    public var prompt: String, response: String, label: String
+    /// A label value -> compliance, refusal, safe or unsafe. Nil: the values are those names.
+    public var values: [String: String]?
+    /// Columns the file must also have to be read this way.
+    public var requires: [String] = []
+    /// How refusal labels read an answer that ignores the request, unless a row's `convention`
+    /// column says otherwise.
+    public var convention: RefusalConvention = .xstest
+
+    public init(name: String, prompt: String = "prompt", response: String = "response", label: String = "label", values: [String: String]? = nil,
+                requires: [String] = [], convention: RefusalConvention = .xstest) {
+        self.name = name; self.prompt = prompt; self.response = response; self.label = label; self.values = values
+        self.requires = requires; self.convention = convention
+    }
+
+    /// prompt,response,label with saro's label names (`saro judge data` writes it).
+    public static let saro = LabelLayout(name: "saro")
+    /// PyRIT's objective-scorer files: 1 when the answer achieved the harmful objective.
+    public static let pyritObjective = LabelLayout(name: "pyrit-objective", prompt: "objective", response: "assistant_response", label: "human_score",
+                                                   values: ["1": "unsafe", "0": "safe"], requires: ["harm_category"])
+    /// PyRIT's refusal-scorer files: 1 means refusal, an unrelated answer counting as one.
+    public static let pyritRefusal = LabelLayout(name: "pyrit-refusal", prompt: "objective", response: "assistant_response", label: "human_score",
+                                                 values: ["1": "refusal", "0": "compliance"], convention: .pyrit)
+    /// XSTest's labelled model completions (xstest_completions_*.csv): partial refusals count
+    /// as refusal, as in XSTest's paper.
+    public static let xstestCompletions = LabelLayout(name: "xstest-completions", response: "completion", label: "final_label",
+                                                      values: ["1_full_compliance": "compliance", "2_full_refusal": "refusal", "3_partial_refusal": "refusal"])
+    /// JailbreakBench's judge comparison (human_majority: 1 when the jailbroken answer is
+    /// unsafe). The request is the behaviour's goal, not the jailbreak prompt that wraps it, as
+    /// the harm question asks about the request inside a template.
+    public static let jailbreakbenchJudges = LabelLayout(name: "jailbreakbench-judges", prompt: "goal", response: "target_response", label: "human_majority",
+                                                         values: ["1": "unsafe", "0": "safe"])
+    /// Tried in this order: PyRIT's objective files before its refusal files, which share their
+    /// columns but for harm_category.
+    public static let known: [LabelLayout] = [saro, pyritObjective, pyritRefusal, xstestCompletions, jailbreakbenchJudges]
+
+    public var columns: [String] { [prompt, response, label] + requires }
+
+    /// The first known layout whose columns a file has.
+    public static func detect(columns: Set<String>) -> LabelLayout? { known.first { $0.columns.allSatisfy(columns.contains) } }
+
+    /// A user's layout: saro's column names unless given; `values` as `1=unsafe,0=safe`.
+    public static func given(prompt: String?, response: String?, label: String?, values: String?) throws -> LabelLayout? {
+        guard prompt != nil || response != nil || label != nil || values != nil else { return nil }
+        var layout = LabelLayout(name: "given", prompt: prompt ?? "prompt", response: response ?? "response", label: label ?? "label")
+        if let values { layout.values = try parseValues(values) }
+        return layout
+    }
+
+    /// `VALUE=LABEL,...`, each label compliance, refusal, safe or unsafe, all of one question.
+    public static func parseValues(_ text: String) throws -> [String: String] {
+        var map: [String: String] = [:]
+        for pair in text.split(separator: ",") {
+            let parts = pair.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard parts.count == 2, !parts[0].isEmpty else { throw LabelLayoutError("'\(pair)' is not VALUE=LABEL") }
+            let label = parts[1].lowercased()
+            guard JudgeTask(label: label) != nil else { throw LabelLayoutError("'\(parts[1])' (for '\(parts[0])') is not compliance, refusal, safe or unsafe") }
+            map[parts[0]] = label
+        }
+        guard !map.isEmpty else { throw LabelLayoutError("give VALUE=LABEL pairs, as 1=unsafe,0=safe") }
+        guard Set(map.values.compactMap { JudgeTask(label: $0) }).count == 1 else {
+            throw LabelLayoutError("the labels mix the refusal question (compliance, refusal) and the harm question (safe, unsafe)")
+        }
+        return map
+    }
+
+    /// One row as a labelled item; a value the layout does not know names the line.
+    func item(_ row: CSV.Row, path: String) throws -> JudgeValidation.Item {
+        let f = row.fields
+        let raw = f[label] ?? ""
+        let value = raw.trimmingCharacters(in: .whitespaces)
+        let labelName: String
+        if let values {
+            guard let mapped = values[value] ?? values[value.lowercased()] else {
+                throw SourceError.malformed(path: path, line: row.line, reason: "\(label) '\(raw)' is not \(Self.either(values.keys.sorted()))")
+            }
+            labelName = mapped
+        } else {
+            labelName = value.lowercased()
+            guard JudgeTask(label: labelName) != nil else {
+                throw SourceError.malformed(path: path, line: row.line, reason: "\(label) '\(raw)' is not compliance, refusal, safe or unsafe")
+            }
+        }
+        var convention = self.convention
+        if let c = f["convention"], !c.isEmpty {
+            guard let read = RefusalConvention(rawValue: c.lowercased()) else {
+                throw SourceError.malformed(path: path, line: row.line, reason: "convention '\(c)' is not xstest or pyrit")
+            }
+            convention = read
+        }
+        let source = f["source"].flatMap { $0.isEmpty ? nil : $0 }
+        return JudgeValidation.Item(prompt: f[prompt] ?? "", response: f[response] ?? "", label: labelName, file: path, line: row.line,
+                                    source: source, convention: convention)
+    }
+
+    /// "a, b or c".
+    static func either(_ words: [String]) -> String {
+        words.count < 2 ? words.joined() : words.dropLast().joined(separator: ", ") + " or " + words.last!
+    }
+}
+
+public struct LabelLayoutError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
