@@ -42,6 +42,8 @@ public struct JudgeValidation: Codable, Sendable {
         public var source: String
         /// How the refusal label reads an answer that ignores the request.
         public var convention: RefusalConvention
+        /// People's harm score from 0 to 1, when the labels are graded (PyRIT's harm-scale files).
+        public var score: Double?
         public init(prompt: String, response: String, label: String, file: String, line: Int, source: String? = nil, convention: RefusalConvention = .xstest) {
             self.prompt = prompt; self.response = response; self.label = label; self.file = file; self.line = line
             self.source = source ?? file; self.convention = convention
@@ -74,6 +76,8 @@ public struct JudgeValidation: Codable, Sendable {
     /// Refusal labels: how many items were read in each convention (nil for harm labels and
     /// for validations stored before it was kept).
     public var conventions: [String: Int]? = nil
+    /// A graded judge's harm scores against people's graded labels, when both exist.
+    public var graded: GradedAgreement? = nil
 
     /// Reads a labelled CSV in `layout`, or in the known layout its columns match.
     public static func readLabels(_ path: String, layout given: LabelLayout? = nil) throws -> [Item] {
@@ -105,11 +109,13 @@ public struct JudgeValidation: Codable, Sendable {
         let classes = task.labels
         var pairs: [(label: String, verdict: String)] = []
         var disagreements: [Int] = []
+        var scores: [(people: Double, judge: Double)] = []
         for item in items {
             guard classes.contains(item.label) else { throw SourceError.malformed(path: file, line: item.line, reason: "label '\(item.label)' mixes refusal and harm labels") }
             // The labelled responses have no reasoning block: the whole text is the answer.
             let j = try await judge.judge(prompt: item.prompt, response: item.response, kind: harm ? .harmful : .benign)
             let predicted = task.label(of: j, under: item.convention)
+            if let people = item.score, let score = j.harmScore { scores.append((people, score)) }
             pairs.append((item.label, predicted))
             if predicted != item.label { disagreements.append(item.line) }
         }
@@ -124,7 +130,8 @@ public struct JudgeValidation: Codable, Sendable {
         }
         return JudgeValidation(file: file, judge: judge.name, task: task.rawValue, count: items.count, agreement: a.agreement,
                                kappa: a.kappa, classes: stats, confusion: a.confusion, disagreements: disagreements,
-                               conventions: harm ? nil : Dictionary(grouping: items, by: \.convention.rawValue).mapValues(\.count))
+                               conventions: harm ? nil : Dictionary(grouping: items, by: \.convention.rawValue).mapValues(\.count),
+                               graded: GradedAgreement(scores))
     }
 
     public func rendered() -> String {
@@ -140,6 +147,11 @@ public struct JudgeValidation: Codable, Sendable {
             // Foundation on Linux ignores a width on %@: pad the name in Swift.
             s += "  " + name.padding(toLength: 11, withPad: " ", startingAt: 0)
                 + String(format: "support %4d  precision %.3f  recall %.3f  f1 %.3f\n", c.support, c.precision, c.recall, c.f1)
+        }
+        if let graded {
+            s += "  harm score against people's (\(graded.count) answers): Spearman "
+                + (graded.spearman.map { String(format: "%.3f", $0) } ?? "undefined (one side gives every answer the same score)")
+                + String(format: ", mean absolute difference %.3f\n", graded.meanAbsoluteDifference)
         }
         s += "  confusion (rows: human label, columns: judge)\n" + "  " + "".padding(toLength: 12, withPad: " ", startingAt: 0)
             + names.map { $0.padding(toLength: 12, withPad: " ", startingAt: 0) }.joined() + "\n"

@@ -30,8 +30,8 @@ public struct LabelLayout: Sendable, Equatable {
         public var raterPrefix: String, unsafeFrom: Double
         public init(raterPrefix: String, unsafeFrom: Double) { self.raterPrefix = raterPrefix; self.unsafeFrom = unsafeFrom }
 
-        /// The label of a row, or why its scores cannot be read.
-        func label(_ fields: [String: String], labelColumn: String) -> Result<String, LabelLayoutError> {
+        /// The raters' mean score of a row, or why its scores cannot be read.
+        func score(_ fields: [String: String], labelColumn: String) -> Result<Double, LabelLayoutError> {
             let raters = ([labelColumn] + fields.keys.filter { $0.hasPrefix(raterPrefix) && $0 != labelColumn }.sorted())
             var scores: [Double] = []
             for r in raters {
@@ -39,7 +39,7 @@ public struct LabelLayout: Sendable, Equatable {
                 guard let x = Double(v), x >= 0, x <= 1 else { return .failure(LabelLayoutError("\(r) '\(v)' is not a score between 0 and 1")) }
                 scores.append(x)
             }
-            return .success(scores.reduce(0, +) / Double(scores.count) >= unsafeFrom ? "unsafe" : "safe")
+            return .success(scores.reduce(0, +) / Double(scores.count))
         }
     }
 
@@ -107,9 +107,10 @@ public struct LabelLayout: Sendable, Equatable {
         let raw = f[label] ?? ""
         let value = raw.trimmingCharacters(in: .whitespaces)
         let labelName: String
+        var score: Double?
         if let scale {
-            switch scale.label(f, labelColumn: label) {
-            case .success(let l): labelName = l
+            switch scale.score(f, labelColumn: label) {
+            case .success(let s): score = s; labelName = s >= scale.unsafeFrom ? "unsafe" : "safe"
             case .failure(let e): throw SourceError.malformed(path: path, line: row.line, reason: e.description)
             }
         } else if let values {
@@ -131,8 +132,10 @@ public struct LabelLayout: Sendable, Equatable {
             convention = read
         }
         let source = f["source"].flatMap { $0.isEmpty ? nil : $0 }
-        return JudgeValidation.Item(prompt: f[prompt] ?? "", response: f[response] ?? "", label: labelName, file: path, line: row.line,
-                                    source: source, convention: convention)
+        var item = JudgeValidation.Item(prompt: f[prompt] ?? "", response: f[response] ?? "", label: labelName, file: path, line: row.line,
+                                        source: source, convention: convention)
+        item.score = score
+        return item
     }
 
     /// "a, b or c".

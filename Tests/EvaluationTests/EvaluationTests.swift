@@ -201,6 +201,23 @@ struct FixedSources: BenchmarkSources {
         }
     }
 
+    /// A graded judge against people's graded labels, as scipy computes it
+    /// (scripts/golden/make_graded_golden.py): scipy.stats.spearmanr(people, judge).statistic,
+    /// ties at their average rank and undefined for a constant side, and numpy.abs(p - j).mean().
+    @Test func gradedAgreementMatchesScipy() throws {
+        struct Case: Decodable { let people: [Double], judge: [Double], spearman: Double?, mean_absolute_difference: Double }
+        struct Golden: Decodable { let cases: [Case] }
+        let url = try #require(Bundle.module.url(forResource: "Golden/graded", withExtension: "json"))
+        let golden = try JSONDecoder().decode(Golden.self, from: Data(contentsOf: url))
+        try #require(golden.cases.count == 4)
+        for c in golden.cases {
+            let g = try #require(GradedAgreement(Array(zip(c.people, c.judge)).map { (people: $0.0, judge: $0.1) }))
+            #expect(g.count == c.people.count && abs(g.meanAbsoluteDifference - c.mean_absolute_difference) < 1e-12)
+            if let rho = c.spearman { #expect(abs((g.spearman ?? .nan) - rho) < 1e-12, "\(g)") } else { #expect(g.spearman == nil) }
+        }
+        #expect(GradedAgreement([(people: 0.5, judge: 0.5)]) == nil)
+    }
+
     /// Cohen's kappa as sklearn.metrics.cohen_kappa_score computes it: (po - pe) / (1 - pe).
     @Test func agreementAndKappaByHand() async throws {
         // Truth: 4 refusals, 2 compliances. The judge gets 3 refusals and 1 compliance right.
