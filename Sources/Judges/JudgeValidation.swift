@@ -78,6 +78,12 @@ public struct JudgeValidation: Codable, Sendable {
     public var conventions: [String: Int]? = nil
     /// A graded judge's harm scores against people's graded labels, when both exist.
     public var graded: GradedAgreement? = nil
+    /// Replies of an LLM judge that did not parse, whose verdicts are the rules' (nil when none).
+    public var parseFailures: Int? = nil
+
+    enum CodingKeys: String, CodingKey {
+        case file, judge, task, count, agreement, kappa, classes, confusion, disagreements, conventions, graded, parseFailures = "parse_failures"
+    }
 
     /// Reads a labelled CSV in `layout`, or in the known layout its columns match.
     public static func readLabels(_ path: String, layout given: LabelLayout? = nil) throws -> [Item] {
@@ -110,12 +116,14 @@ public struct JudgeValidation: Codable, Sendable {
         var pairs: [(label: String, verdict: String)] = []
         var disagreements: [Int] = []
         var scores: [(people: Double, judge: Double)] = []
+        var parseFailures = 0
         for item in items {
             guard classes.contains(item.label) else { throw SourceError.malformed(path: file, line: item.line, reason: "label '\(item.label)' mixes refusal and harm labels") }
             // The labelled responses have no reasoning block: the whole text is the answer.
             let j = try await judge.judge(prompt: item.prompt, response: item.response, kind: harm ? .harmful : .benign)
             let predicted = task.label(of: j, under: item.convention)
             if let people = item.score, let score = j.harmScore { scores.append((people, score)) }
+            if j.parseFailure { parseFailures += 1 }
             pairs.append((item.label, predicted))
             if predicted != item.label { disagreements.append(item.line) }
         }
@@ -131,7 +139,7 @@ public struct JudgeValidation: Codable, Sendable {
         return JudgeValidation(file: file, judge: judge.name, task: task.rawValue, count: items.count, agreement: a.agreement,
                                kappa: a.kappa, classes: stats, confusion: a.confusion, disagreements: disagreements,
                                conventions: harm ? nil : Dictionary(grouping: items, by: \.convention.rawValue).mapValues(\.count),
-                               graded: GradedAgreement(scores))
+                               graded: GradedAgreement(scores), parseFailures: parseFailures > 0 ? parseFailures : nil)
     }
 
     public func rendered() -> String {
@@ -147,6 +155,9 @@ public struct JudgeValidation: Codable, Sendable {
             // Foundation on Linux ignores a width on %@: pad the name in Swift.
             s += "  " + name.padding(toLength: 11, withPad: " ", startingAt: 0)
                 + String(format: "support %4d  precision %.3f  recall %.3f  f1 %.3f\n", c.support, c.precision, c.recall, c.f1)
+        }
+        if let parseFailures {
+            s += "  \(parseFailures) of \(count) judge replies did not parse: the built-in rules judged those\n"
         }
         if let graded {
             s += "  harm score against people's (\(graded.count) answers): Spearman "

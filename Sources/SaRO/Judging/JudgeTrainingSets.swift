@@ -22,7 +22,8 @@ import Support
 ///   held-out-scale. The shipped harm head was trained on develop alone. The compliant rows
 ///   of refusal.csv are left out of harm: some answer harmful requests and carry no harm label.
 ///
-/// A held-out part leaves out every answer the develop part also holds (PyRIT's files share some).
+/// A held-out part leaves out every answer the develop parts (develop, develop-scale) also hold
+/// (PyRIT's files share some).
 ///
 /// The develop-own and held-out-own parts are answers of saro's own models (SmolLM2-135M-Instruct
 /// and the default recipe's four trained models) to the evaluation's requests, labelled by hand
