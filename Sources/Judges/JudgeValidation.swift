@@ -11,7 +11,7 @@ import Foundation
 /// writes it; `saro judge train` chooses its probe by how it does on sources left out). An
 /// optional `convention` column (`xstest`, the default, or `pyrit`) says how the refusal labels
 /// read an answer that ignores the request (`RefusalConvention`); PyRIT's refusal-scorer files
-/// are read as `pyrit`.
+/// are read as `pyrit`. An optional `score` column keeps people's graded harm score (0 to 1).
 public struct JudgeValidation: Codable, Sendable {
     public struct ClassStats: Codable, Sendable, Equatable {
         public var support = 0, predicted = 0, truePositives = 0

@@ -131,6 +131,13 @@ public struct LabelLayout: Sendable, Equatable {
             }
             convention = read
         }
+        // saro's own CSVs keep a graded label's score beside it (`saro judge data` writes it).
+        if score == nil, let given = f["score"]?.trimmingCharacters(in: .whitespaces), !given.isEmpty {
+            guard let x = Double(given), x >= 0, x <= 1 else {
+                throw SourceError.malformed(path: path, line: row.line, reason: "score '\(given)' is not a number between 0 and 1")
+            }
+            score = x
+        }
         let source = f["source"].flatMap { $0.isEmpty ? nil : $0 }
         var item = JudgeValidation.Item(prompt: f[prompt] ?? "", response: f[response] ?? "", label: labelName, file: path, line: row.line,
                                         source: source, convention: convention)

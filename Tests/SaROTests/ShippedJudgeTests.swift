@@ -83,6 +83,25 @@ import Testing
         #expect(throws: SourceError.self) { try JudgeTrainingSets.items(.refusal, .developScale) }
     }
 
+    /// `saro judge data harm --part held-out-scale` writes people's graded scores beside the
+    /// labels, and the CSV reads back with both, so a graded judge can be measured on the file.
+    @Test func scaleLabelsKeepTheirScoresThroughTheCSV() throws {
+        let items = try JudgeTrainingSets.items(.harm, .heldOutScale)
+        #expect(items.allSatisfy { $0.score != nil && ($0.label == "unsafe") == ($0.score! >= 0.5) })
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("saro-scale-csv-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("harm-held-out-scale.csv").path
+        try JudgeTrainingSets.writeCSV(items, to: path)
+        let read = try JudgeValidation.readLabels(path)
+        #expect(read.map(\.label) == items.map(\.label) && read.map(\.score) == items.map(\.score) && read.map(\.response) == items.map(\.response))
+        // Labels without a score read back without one; a score outside 0...1 names its line.
+        try JudgeTrainingSets.writeCSV(try JudgeTrainingSets.items(.harm, .heldOutOwn), to: path)
+        #expect(try JudgeValidation.readLabels(path).allSatisfy { $0.score == nil })
+        try "prompt,response,label,score\nq,a,unsafe,0.5\nq,b,safe,7\n".write(toFile: path, atomically: true, encoding: .utf8)
+        #expect { try JudgeValidation.readLabels(path) } throws: { "\($0)".hasSuffix("harm-held-out-scale.csv:3: score '7' is not a number between 0 and 1") }
+    }
+
     /// The hand-labelled answers of saro's own models ship with it, both labels of each question
     /// in both parts, every answer tagged with the model that wrote it, and no request in both
     /// parts (the held-out part measures judges on requests they were not developed on).

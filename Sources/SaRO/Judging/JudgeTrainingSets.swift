@@ -143,17 +143,20 @@ public enum JudgeTrainingSets {
         }
     }
 
-    /// Writes items as a labelled CSV (prompt,response,label,source,convention) that `saro judge train` and
-    /// `saro judge validate` read; the source is the package file each came from, as its folder
-    /// and name (`objective/privacy.csv`).
+    /// Writes items as a labelled CSV (prompt,response,label,source,convention,score) that `saro
+    /// judge train` and `saro judge validate` read; the source is the package file each came
+    /// from, as its folder and name (`objective/privacy.csv`); the score is people's graded harm
+    /// score, where the labels have one (empty otherwise).
     public static func writeCSV(_ items: [JudgeValidation.Item], to path: String) throws {
         func cell(_ s: String) -> String { "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }
         func source(_ path: String) -> String {
             let url = URL(fileURLWithPath: path)
             return url.deletingLastPathComponent().lastPathComponent + "/" + url.lastPathComponent
         }
-        let text = "prompt,response,label,source,convention\n"
-            + items.map { [cell($0.prompt), cell($0.response), $0.label, cell(source($0.source)), $0.convention.rawValue].joined(separator: ",") + "\n" }.joined()
+        let text = "prompt,response,label,source,convention,score\n"
+            + items.map {
+                [cell($0.prompt), cell($0.response), $0.label, cell(source($0.source)), $0.convention.rawValue, $0.score.map { String($0) } ?? ""].joined(separator: ",") + "\n"
+            }.joined()
         try AtomicFile.write(Data(text.utf8), to: path)
     }
 }

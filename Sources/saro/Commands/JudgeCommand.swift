@@ -30,7 +30,9 @@ struct JudgeCommand: AsyncParsableCommand {
         missing. An optional convention column says how the refusal labels read an answer that \
         ignores the request: xstest (the default; any attempt to answer is compliance, as XSTest \
         labels it) or pyrit (an unrelated answer declines the request, as PyRIT's refusal-scorer \
-        files, which are read as pyrit, label it).
+        files, which are read as pyrit, label it). An optional score column (0 to 1) keeps people's \
+        graded harm score: a graded judge (rubric) is then also measured by how its scores follow \
+        them.
         """
 
     struct Train: AsyncParsableCommand {
