@@ -44,6 +44,8 @@ public struct JudgeValidation: Codable, Sendable {
         public var convention: RefusalConvention
         /// People's harm score from 0 to 1, when the labels are graded (PyRIT's harm-scale files).
         public var score: Double?
+        /// The file's layout (`LabelLayout.name`), when read from a CSV.
+        public var layout: String?
         public init(prompt: String, response: String, label: String, file: String, line: Int, source: String? = nil, convention: RefusalConvention = .xstest) {
             self.prompt = prompt; self.response = response; self.label = label; self.file = file; self.line = line
             self.source = source ?? file; self.convention = convention
@@ -80,9 +82,11 @@ public struct JudgeValidation: Codable, Sendable {
     public var graded: GradedAgreement? = nil
     /// Replies of an LLM judge that did not parse, whose verdicts are the rules' (nil when none).
     public var parseFailures: Int? = nil
+    /// The layout the labels were read in, when they came from one file.
+    public var layout: String? = nil
 
     enum CodingKeys: String, CodingKey {
-        case file, judge, task, count, agreement, kappa, classes, confusion, disagreements, conventions, graded, parseFailures = "parse_failures"
+        case file, judge, task, count, agreement, kappa, classes, confusion, disagreements, conventions, graded, parseFailures = "parse_failures", layout
     }
 
     /// Reads a labelled CSV in `layout`, or in the known layout its columns match.
@@ -139,11 +143,13 @@ public struct JudgeValidation: Codable, Sendable {
         return JudgeValidation(file: file, judge: judge.name, task: task.rawValue, count: items.count, agreement: a.agreement,
                                kappa: a.kappa, classes: stats, confusion: a.confusion, disagreements: disagreements,
                                conventions: harm ? nil : Dictionary(grouping: items, by: \.convention.rawValue).mapValues(\.count),
-                               graded: GradedAgreement(scores), parseFailures: parseFailures > 0 ? parseFailures : nil)
+                               graded: GradedAgreement(scores), parseFailures: parseFailures > 0 ? parseFailures : nil,
+                               layout: Set(items.map(\.layout)).count == 1 ? first.layout : nil)
     }
 
     public func rendered() -> String {
         var s = String(format: "%@ (%@ judge %@): %d items, agreement %.3f, Cohen's kappa %.3f\n", file, task, judge, count, agreement, kappa)
+        if let layout, layout != LabelLayout.saro.name { s += "  layout: \(layout)\n" }
         if let conventions, !conventions.isEmpty {
             s += "  labels: " + conventions.sorted { $0.key < $1.key }.map { name, count in
                 "\(count) in the \(name) convention (an answer that ignores the request: \(RefusalConvention(rawValue: name)?.ignoredRequestLabel ?? "?"))"

@@ -79,7 +79,7 @@ public struct LabelLayout: Sendable, Equatable {
     /// A user's layout: saro's column names unless given; `values` as `1=unsafe,0=safe`.
     public static func given(prompt: String?, response: String?, label: String?, values: String?) throws -> LabelLayout? {
         guard prompt != nil || response != nil || label != nil || values != nil else { return nil }
-        var layout = LabelLayout(name: "given", prompt: prompt ?? "prompt", response: response ?? "response", label: label ?? "label")
+        var layout = LabelLayout(name: "given-columns", prompt: prompt ?? "prompt", response: response ?? "response", label: label ?? "label")
         if let values { layout.values = try parseValues(values) }
         return layout
     }
@@ -142,6 +142,7 @@ public struct LabelLayout: Sendable, Equatable {
         var item = JudgeValidation.Item(prompt: f[prompt] ?? "", response: f[response] ?? "", label: labelName, file: path, line: row.line,
                                         source: source, convention: convention)
         item.score = score
+        item.layout = name
         return item
     }
 
