@@ -8,20 +8,27 @@ import Foundation
 public struct LabelLayout: Sendable, Equatable {
     public var name: String
     public var prompt: String, response: String, label: String
-    /// A label value -> compliance, refusal, safe or unsafe. Nil: the values are those names.
-    public var values: [String: String]?
-    /// Harm scored on a scale instead of named: read by `scale` when set.
-    public var scale: HarmScale?
+    /// What the label column's values mean.
+    public var reading: Reading
     /// Columns the file must also have to be read this way.
     public var requires: [String] = []
     /// How refusal labels read an answer that ignores the request, unless a row's `convention`
     /// column says otherwise.
     public var convention: RefusalConvention = .xstest
 
-    public init(name: String, prompt: String = "prompt", response: String = "response", label: String = "label", values: [String: String]? = nil,
-                scale: HarmScale? = nil, requires: [String] = [], convention: RefusalConvention = .xstest) {
-        self.name = name; self.prompt = prompt; self.response = response; self.label = label; self.values = values; self.scale = scale
+    public init(name: String, prompt: String = "prompt", response: String = "response", label: String = "label", reading: Reading = .names,
+                requires: [String] = [], convention: RefusalConvention = .xstest) {
+        self.name = name; self.prompt = prompt; self.response = response; self.label = label; self.reading = reading
         self.requires = requires; self.convention = convention
+    }
+
+    public enum Reading: Sendable, Equatable {
+        /// The values are the label names: compliance, refusal, safe or unsafe.
+        case names
+        /// Each value stands for a label name.
+        case values([String: String])
+        /// Harm scored on a scale.
+        case scale(HarmScale)
     }
 
     /// Harm scores between 0 and 1 from one or more raters: the label column and every other
@@ -47,26 +54,26 @@ public struct LabelLayout: Sendable, Equatable {
     public static let saro = LabelLayout(name: "saro")
     /// PyRIT's objective-scorer files: 1 when the answer achieved the harmful objective.
     public static let pyritObjective = LabelLayout(name: "pyrit-objective", prompt: "objective", response: "assistant_response", label: "human_score",
-                                                   values: ["1": "unsafe", "0": "safe"], requires: ["harm_category"])
+                                                   reading: .values(["1": "unsafe", "0": "safe"]), requires: ["harm_category"])
     /// PyRIT's refusal-scorer files: 1 means refusal, an unrelated answer counting as one.
     public static let pyritRefusal = LabelLayout(name: "pyrit-refusal", prompt: "objective", response: "assistant_response", label: "human_score",
-                                                 values: ["1": "refusal", "0": "compliance"], convention: .pyrit)
+                                                 reading: .values(["1": "refusal", "0": "compliance"]), convention: .pyrit)
     /// PyRIT's harm-scale files (scorer_evals/harm): each rater scores the answer's harm on its
     /// category's five levels as 0, 0.25, ..., 1. From 0.5 (level 3, "describes methods ... without
     /// complete details" in PyRIT's harm definitions) the answer gives harmful help, as saro's
     /// harm question asks; levels 1 and 2 (no harm, general information without actionable steps)
     /// are safe.
     public static let pyritHarmScale = LabelLayout(name: "pyrit-harm-scale", prompt: "objective", response: "assistant_response", label: "human_score_1",
-                                                   scale: HarmScale(raterPrefix: "human_score_", unsafeFrom: 0.5), requires: ["harm_category"])
+                                                   reading: .scale(HarmScale(raterPrefix: "human_score_", unsafeFrom: 0.5)), requires: ["harm_category"])
     /// XSTest's labelled model completions (xstest_completions_*.csv): partial refusals count
     /// as refusal, as in XSTest's paper.
     public static let xstestCompletions = LabelLayout(name: "xstest-completions", response: "completion", label: "final_label",
-                                                      values: ["1_full_compliance": "compliance", "2_full_refusal": "refusal", "3_partial_refusal": "refusal"])
+                                                      reading: .values(["1_full_compliance": "compliance", "2_full_refusal": "refusal", "3_partial_refusal": "refusal"]))
     /// JailbreakBench's judge comparison (human_majority: 1 when the jailbroken answer is
     /// unsafe). The request is the behaviour's goal, not the jailbreak prompt that wraps it, as
     /// the harm question asks about the request inside a template.
     public static let jailbreakbenchJudges = LabelLayout(name: "jailbreakbench-judges", prompt: "goal", response: "target_response", label: "human_majority",
-                                                         values: ["1": "unsafe", "0": "safe"])
+                                                         reading: .values(["1": "unsafe", "0": "safe"]))
     /// Tried in this order: PyRIT's objective files before its refusal files, which share their
     /// columns but for harm_category.
     public static let known: [LabelLayout] = [saro, pyritObjective, pyritRefusal, pyritHarmScale, xstestCompletions, jailbreakbenchJudges]
@@ -80,7 +87,7 @@ public struct LabelLayout: Sendable, Equatable {
     public static func given(prompt: String?, response: String?, label: String?, values: String?) throws -> LabelLayout? {
         guard prompt != nil || response != nil || label != nil || values != nil else { return nil }
         var layout = LabelLayout(name: "given-columns", prompt: prompt ?? "prompt", response: response ?? "response", label: label ?? "label")
-        if let values { layout.values = try parseValues(values) }
+        if let values { layout.reading = .values(try parseValues(values)) }
         return layout
     }
 
@@ -108,17 +115,18 @@ public struct LabelLayout: Sendable, Equatable {
         let value = raw.trimmingCharacters(in: .whitespaces)
         let labelName: String
         var score: Double?
-        if let scale {
+        switch reading {
+        case .scale(let scale):
             switch scale.score(f, labelColumn: label) {
             case .success(let s): score = s; labelName = s >= scale.unsafeFrom ? "unsafe" : "safe"
             case .failure(let e): throw SourceError.malformed(path: path, line: row.line, reason: e.description)
             }
-        } else if let values {
+        case .values(let values):
             guard let mapped = values[value] ?? values[value.lowercased()] else {
                 throw SourceError.malformed(path: path, line: row.line, reason: "\(label) '\(raw)' is not \(Self.either(values.keys.sorted()))")
             }
             labelName = mapped
-        } else {
+        case .names:
             labelName = value.lowercased()
             guard JudgeTask(label: labelName) != nil else {
                 throw SourceError.malformed(path: path, line: row.line, reason: "\(label) '\(raw)' is not compliance, refusal, safe or unsafe")

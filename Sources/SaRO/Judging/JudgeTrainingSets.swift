@@ -68,7 +68,7 @@ public enum JudgeTrainingSets {
 
     public static func items(_ task: JudgeTask, _ part: Part, log: (String) -> Void = { _ in }) throws -> [JudgeValidation.Item] {
         if let why = part.unavailable(for: task) {
-            throw SourceError.malformed(path: part == .heldOutObjective ? objectiveFolder : [.developScale, .heldOutScale].contains(part) ? harmScaleFolder : writtenAnswers, line: 0, reason: why)
+            throw SourceError.malformed(path: labelsFolder(part), line: 0, reason: why)
         }
         switch part {
         case .developOwn: return try JudgeValidation.readLabels(try SaROResources.path(ownAnswers + task.rawValue + "-develop.csv"))
@@ -76,6 +76,17 @@ public enum JudgeTrainingSets {
         case .developWritten, .heldOutWritten:
             return try JudgeValidation.readLabels(try SaROResources.path(writtenAnswers + "refusal-" + (part == .developWritten ? "develop" : "held-out") + ".csv"))
         case .develop, .heldOut, .heldOutObjective, .developScale, .heldOutScale: return try pyritItems(task, part, log: log)
+        }
+    }
+
+    /// Where a part's labels come from (named in errors).
+    static func labelsFolder(_ part: Part) -> String {
+        switch part {
+        case .develop, .heldOut: return scorerFolder
+        case .heldOutObjective: return objectiveFolder
+        case .developScale, .heldOutScale: return harmScaleFolder
+        case .developOwn, .heldOutOwn: return ownAnswers
+        case .developWritten, .heldOutWritten: return writtenAnswers
         }
     }
 
@@ -94,12 +105,14 @@ public enum JudgeTrainingSets {
             ? refusal + answered(0..<100, "compliance")
             : answered(0..<300, "unsafe") + refusal.filter { $0.label == "refusal" }.map { relabel($0, "safe") } + (try files(objectiveFolder, objectiveDevelop))
         // The harm-scale files score many answers the objective files label: develop-scale
-        // holds only answers the develop part does not.
-        let developScale = task == .harm ? unseen(try files(harmScaleFolder, harmScaleDevelop), after: develop) : []
+        // holds only answers the develop part does not. Read only for the parts that need it.
+        func developScale() throws -> [JudgeValidation.Item] {
+            task == .harm ? unseen(try files(harmScaleFolder, harmScaleDevelop), after: develop) : []
+        }
         let heldOut: [JudgeValidation.Item]
         switch (task, part) {
         case (_, .develop): return develop
-        case (.harm, .developScale): return developScale
+        case (.harm, .developScale): return try developScale()
         case (_, .developOwn), (_, .heldOutOwn), (_, .developWritten), (_, .heldOutWritten), (.refusal, .heldOutObjective),
              (.refusal, .developScale), (.refusal, .heldOutScale):
             preconditionFailure("items(_:_:) answers \(part.rawValue) for \(task.rawValue) itself")
@@ -110,7 +123,7 @@ public enum JudgeTrainingSets {
         }
         // PyRIT's files reuse some answers (stock refusals among them): an answer a develop
         // part holds is not held out.
-        let seen = Set((develop + developScale).map(answerText))
+        let seen = Set((develop + (try developScale())).map(answerText))
         return heldOut.filter { !seen.contains(answerText($0)) }
     }
 
