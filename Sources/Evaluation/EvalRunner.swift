@@ -104,14 +104,18 @@ public struct EvalRunner {
             events(.stage(b.name, total: exs.count, done: 0))
             switch b.mode {
             case .generate:
-                for e in exs {
-                    let r = generated[e.prompt]!
-                    let j = try await store.judgment(judge, kind: e.kind, request: e.request, response: r.text)
-                    if let secondJudge { judged.append((e.kind, j, try await store.judgment(secondJudge, kind: e.kind, request: e.request, response: r.text))) }
-                    let parts = format.parse(r.text)
-                    results.append(ExampleResult(benchmark: b.name, example: e, response: r.text, judgment: j, scores: b.evaluate(e, response: r.text, judgment: j),
+                let asked = exs.map { (kind: $0.kind, request: $0.request, response: generated[$0.prompt]!.text) }
+                let events = self.events
+                let verdicts = try await store.judgments(judge, asked) { _, _ in events(.advanced(1)) }
+                if let secondJudge {
+                    let second = try await store.judgments(secondJudge, asked)
+                    judged += zip(asked, zip(verdicts, second)).map { ($0.kind, $1.0, $1.1) }
+                }
+                for (e, j) in zip(exs, verdicts) {
+                    let text = generated[e.prompt]!.text
+                    let parts = format.parse(text)
+                    results.append(ExampleResult(benchmark: b.name, example: e, response: text, judgment: j, scores: b.evaluate(e, response: text, judgment: j),
                                                  reasoningTokens: try parts.reasoning.flatMap(engine.countTokens), answerTokens: try engine.countTokens(parts.answer)))
-                    events(.advanced(1))
                 }
             case .scoreReference:
                 let scored = try await referenceNLL(exs)

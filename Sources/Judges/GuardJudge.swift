@@ -66,6 +66,8 @@ public struct GuardJudge: RuleBasedJudge {
     public let rules: RuleJudge
     public var name: String { "\(style.rawValue):\(client.endpoint.model)" }
 
+    public var concurrency: Int { client.endpoint.maxConcurrency }
+
     public init(client: ChatClient, style: Style, format: ResponseFormat = .standard) {
         self.client = client; self.style = style; self.rules = RuleJudge(format: format)
     }

@@ -112,7 +112,7 @@ public struct JudgeValidation: Codable, Sendable {
     /// Judges every item and compares. Refusal labels are judged as answers to a benign
     /// request (compliance class, read under the item's convention); safe/unsafe labels as
     /// answers to a harmful one.
-    public static func run(judge: Judge, items: [Item], file: String) async throws -> JudgeValidation {
+    public static func run(judge: Judge, items: [Item], file: String, arrived: (Int, Judgment) throws -> Void = { _, _ in }) async throws -> JudgeValidation {
         guard let first = items.first else { throw SourceError.malformed(path: file, line: 1, reason: "no labelled rows") }
         let task = JudgeTask(label: first.label) ?? .refusal
         let harm = task == .harm
@@ -121,10 +121,12 @@ public struct JudgeValidation: Codable, Sendable {
         var disagreements: [Int] = []
         var scores: [(people: Double, judge: Double)] = []
         var parseFailures = 0
-        for item in items {
-            guard classes.contains(item.label) else { throw SourceError.malformed(path: file, line: item.line, reason: "label '\(item.label)' mixes refusal and harm labels") }
-            // The labelled responses have no reasoning block: the whole text is the answer.
-            let j = try await judge.judge(prompt: item.prompt, response: item.response, kind: harm ? .harmful : .benign)
+        if let item = items.first(where: { !classes.contains($0.label) }) {
+            throw SourceError.malformed(path: file, line: item.line, reason: "label '\(item.label)' mixes refusal and harm labels")
+        }
+        // The labelled responses have no reasoning block: the whole text is the answer.
+        let judgments = try await judge.judgeAll(items.map { (prompt: $0.prompt, response: $0.response, kind: harm ? RequestKind.harmful : .benign) }, arrived: arrived)
+        for (item, j) in zip(items, judgments) {
             let predicted = task.label(of: j, under: item.convention)
             if let people = item.score, let score = j.harmScore { scores.append((people, score)) }
             if j.parseFailure { parseFailures += 1 }

@@ -8,6 +8,15 @@ extension JobStore {
         let key = ContentKey.of(judge.identity, kind.rawValue, request, response)
         return try await cached("judgment", key) { try await judge.judge(prompt: request, response: response, kind: kind) }
     }
+
+    /// Verdicts on many responses, each computed once and kept, `judge.concurrency` at a time,
+    /// in the items' order; `arrived` hears of each as it comes (for progress).
+    public func judgments(_ judge: Judge, _ items: [(kind: RequestKind, request: String, response: String)],
+                          arrived: (Int, Judgment) throws -> Void = { _, _ in }) async throws -> [Judgment] {
+        try await concurrentMap(items, width: judge.concurrency, arrived: arrived) { [self] in
+            try await judgment(judge, kind: $0.kind, request: $0.request, response: $0.response)
+        }
+    }
 }
 
 extension JobStore {

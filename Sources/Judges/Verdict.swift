@@ -1,4 +1,5 @@
 import Foundation
+import Support
 
 /// What a response does with a request (XSTest's three classes).
 public enum ComplianceClass: String, Codable, Sendable, CaseIterable {
@@ -113,11 +114,21 @@ public protocol Judge: Sendable {
     /// The name and the version of its rules, for keying stored verdicts: a judgment kept by an
     /// older version is not reused.
     var identity: String { get }
+    /// How many responses it may judge at once: an endpoint judge's request limit (its server
+    /// batches the requests it holds), 1 for a judge that computes here.
+    var concurrency: Int { get }
     func judge(prompt: String, response: String, kind: RequestKind) async throws -> Judgment
 }
 
 public extension Judge {
     var identity: String { name }
+    var concurrency: Int { 1 }
+
+    /// Verdicts on many responses, `concurrency` at a time, in the items' order; `arrived` hears
+    /// of each as it comes (for progress).
+    func judgeAll(_ items: [(prompt: String, response: String, kind: RequestKind)], arrived: (Int, Judgment) throws -> Void = { _, _ in }) async throws -> [Judgment] {
+        try await concurrentMap(items, width: concurrency, arrived: arrived) { try await judge(prompt: $0.prompt, response: $0.response, kind: $0.kind) }
+    }
 }
 
 /// A judge whose verdicts start from the built-in rules' reading: a change of the rules is a

@@ -42,12 +42,8 @@ public struct BuildContext: Sendable {
     /// Judgments for many responses, with a progress stage.
     public func judgeAll(_ stage: String, _ items: [(Query, String)]) async throws -> [Judgment] {
         events(.stage(stage, total: items.count, done: 0))
-        var out: [Judgment] = []
-        for (q, r) in items {
-            out.append(try await judge(q, r))
-            events(.advanced(1))
-        }
-        return out
+        let events = self.events
+        return try await store.judgments(judge, items.map { (kind: $0.0.kind, request: $0.0.seed.text, response: $0.1) }) { _, _ in events(.advanced(1)) }
     }
 
     /// Teacher results for tasks, with a progress stage.

@@ -56,7 +56,8 @@ public enum TrainedJudges {
         // judges again instead of reusing the old heads' verdicts.
         let enc = JSONEncoder()
         enc.outputFormatting = .sortedKeys
-        let key = ContentKey.of(heads.sorted { $0.key.rawValue < $1.key.rawValue }.map { String(decoding: (try? enc.encode($0.value.probe)) ?? Data(), as: UTF8.self) + "\($0.value.layer)" + ($0.value.convention.map { " " + $0.rawValue } ?? "") })
+        let key = ContentKey.of(heads.sorted { $0.key.rawValue < $1.key.rawValue }.map { String(decoding: (try? enc.encode($0.value.probe)) ?? Data(), as: UTF8.self) + "\($0.value.layer)" + ($0.value.convention.map { " " + $0.rawValue } ?? "")
+            + ($0.value.refusalsFromRules == true ? " refusals-from-rules" : "") })
         let name = "trained-" + key.prefix(12) + ":" + heads.keys.map(\.rawValue).sorted().joined(separator: "+")
         return TrainedJudge(heads: heads, format: format, name: name) { inputs, layer in
             try engine.pooledHiddenStates(inputs, layers: [layer]).map { ($0[layer]!.mean, $0[layer]!.last) }
@@ -90,12 +91,18 @@ public enum TrainedJudges {
     /// judge is used on answers from elsewhere; else 5-fold cross-validation. Items must all
     /// carry one task's labels. Refusal labels are first read in `convention` (files of the
     /// other one relabel the answers that ignore the request), so one head learns one reading.
+    /// A harm head with `refusalsFromRules` is fit only on the answers the rules do not call
+    /// refusals, and reads only those when it judges (`ProbeHead.refusalsFromRules`).
     public static func train(items given: [JudgeValidation.Item], files: [String], model: String, engine: HiddenStateEngine, layers: [Int]?, l2: [Double] = defaultPenalties,
-                             convention: RefusalConvention = .xstest,
+                             convention: RefusalConvention = .xstest, refusalsFromRules: Bool = false,
                              events: @escaping @Sendable (ProgressEvent) -> Void = { _ in }) throws -> ProbeHead {
         let task = try self.task(of: given)
-        let items = task == .refusal ? given.map { $0.read(in: convention) } : given
-        let relabelled = zip(given, items).filter { $0.label != $1.label }.count
+        if refusalsFromRules && task != .harm { throw SourceError.malformed(path: given[0].file, line: given[0].line, reason: "only a harm head leaves refusals to the rules; these are refusal labels") }
+        let refusedByRules = refusalsFromRules ? given.filter { refusedByTheRules($0) } : []
+        let kept = refusalsFromRules ? given.filter { !refusedByTheRules($0) } : given
+        if refusalsFromRules { _ = try self.task(of: kept) }
+        let items = task == .refusal ? kept.map { $0.read(in: convention) } : kept
+        let relabelled = zip(kept, items).filter { $0.label != $1.label }.count
         let y = items.map { task.labels.firstIndex(of: $0.label)! }
         let depth = try engine.layerCount()
         let tried = layers ?? candidateLayers(depth: depth)
@@ -132,9 +139,16 @@ public enum TrainedJudges {
         let counts = Dictionary(grouping: labels, by: { $0 }).mapValues(\.count)
         let method = bySource ? "leave-one-source-out over \(Set(sources).count) sources" : "\(folds)-fold"
         return ProbeHead(task: task, model: model, modelFingerprint: engine.fingerprint, layer: chosen.layer, probe: probe,
-                         convention: task == .refusal ? convention : nil,
+                         convention: task == .refusal ? convention : nil, refusalsFromRules: refusalsFromRules ? true : nil,
                          training: .init(files: files, counts: counts, crossValidated: cv, crossValidation: method, l2: chosen.l2,
-                                         date: ISO8601DateFormatter().string(from: Date()), relabelled: task == .refusal ? relabelled : nil))
+                                         date: ISO8601DateFormatter().string(from: Date()), relabelled: task == .refusal ? relabelled : nil,
+                                         refusedByRules: refusalsFromRules ? Dictionary(grouping: refusedByRules, by: \.label).mapValues(\.count) : nil))
+    }
+
+    /// Whether the built-in rules call a labelled harm answer a refusal, as a judge whose harm
+    /// head leaves refusals to them reads it (`TrainedJudge.judge`).
+    static func refusedByTheRules(_ item: JudgeValidation.Item) -> Bool {
+        RuleJudge().judgeSync(prompt: item.prompt, response: item.response, kind: .harmful).compliance.isRefusal
     }
 
     /// The L2 penalties a head chooses among unless told: from barely any to strong (hidden

@@ -74,20 +74,13 @@ public struct EndpointTeacher: Teacher {
     }
 
     public func write(_ tasks: [TeacherTask], deliver: @escaping @Sendable (Int, String) throws -> Void) async throws {
-        try await withThrowingTaskGroup(of: (Int, String).self) { group in
-            var next = 0
-            let width = max(1, client.endpoint.maxConcurrency)
-            func submit(_ i: Int) {
-                let task = tasks[i]
-                let request = task.query.kind == .jailbreak ? (templates.extract(task.query.prompt)?.request ?? task.query.seed.text) : task.query.prompt
-                let messages = prompts.messages(for: task, policy: policy, request: request, format: format)
-                group.addTask { (i, try await client.complete(messages, parameters: parameters).content) }
-            }
-            while next < min(width, tasks.count) { submit(next); next += 1 }
-            while let (i, text) = try await group.next() {
-                try deliver(i, text)
-                if next < tasks.count { submit(next); next += 1 }
-            }
+        let requests = tasks.map { task in
+            let request = task.query.kind == .jailbreak ? (templates.extract(task.query.prompt)?.request ?? task.query.seed.text) : task.query.prompt
+            return prompts.messages(for: task, policy: policy, request: request, format: format)
+        }
+        let client = client, parameters = parameters
+        _ = try await concurrentMap(requests, width: client.endpoint.maxConcurrency, arrived: deliver) {
+            try await client.complete($0, parameters: parameters).content
         }
     }
 }

@@ -95,6 +95,8 @@ struct JudgeOptions: ParsableArguments {
     @Option(help: "Judge endpoint base URL.") var judgeUrl: String?
     @Option(help: "Judge model name at the endpoint.") var judgeModel = "default"
     @Option(help: "Environment variable holding the judge endpoint's API key.") var judgeKeyEnv = "OPENAI_API_KEY"
+    @Option(help: ArgumentHelp("Requests sent to the judge endpoint at once; its server batches them (default: the command's --concurrency, else 4). Local judges read one response at a time.", valueName: "n"))
+    var judgeConcurrency: Int?
 
     /// Rules or an endpoint judge; `endpoint(url, model, keyEnv)` builds the endpoint with the
     /// command's client limits (the defaults where it has none).
@@ -105,7 +107,11 @@ struct JudgeOptions: ParsableArguments {
             throw ValidationError("--judge must be rules, llama-guard, wildguard, rubric, trained or a folder holding refusal.json or harm.json (from `saro judge train`); '\(judge)' is none of these")
         }
         guard let url = judgeUrl else { throw ValidationError("--judge \(judge) needs --judge-url") }
-        let e = endpoint(url, judgeModel, judgeKeyEnv)
+        var e = endpoint(url, judgeModel, judgeKeyEnv)
+        if let n = judgeConcurrency {
+            guard n >= 1 else { throw ValidationError("--judge-concurrency must be at least 1") }
+            e.maxConcurrency = n
+        }
         return GuardJudge.Style(rawValue: judge).map { .guardModel($0, e) } ?? .rubric(e)
     }
 

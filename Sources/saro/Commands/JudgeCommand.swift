@@ -68,6 +68,11 @@ struct JudgeCommand: AsyncParsableCommand {
         @Option(parsing: .upToNextOption, help: ArgumentHelp("Labelled CSV files to measure the trained judge on (not trained on).", valueName: "file")) var heldOut: [String] = []
         @Option(help: "The refusal convention a refusal head learns: xstest (an answer that ignores the request is compliance) or pyrit (it is a refusal).")
         var convention: RefusalConvention = .xstest
+        @Flag(help: """
+            A harm head that leaves refusals to the built-in rules: it is fit on, and reads, only the \
+            answers the rules do not call refusals, so it learns harmful content against harmless \
+            compliance.
+            """) var refusalsFromRules = false
         @OptionGroup var layout: LabelLayoutOptions
         @Flag(help: "No progress bars.") var quiet = false
 
@@ -91,7 +96,7 @@ struct JudgeCommand: AsyncParsableCommand {
             let progress = BuildProgress(quiet: quiet)
             let engine = try EmbeddedEngine.open(model, adapter: nil, log: log)
             let head = try TrainedJudges.train(items: items, files: labels, model: model, engine: engine, layers: layerList, l2: penalties,
-                                               convention: convention, events: progress.handle)
+                                               convention: convention, refusalsFromRules: refusalsFromRules, events: progress.handle)
             progress.finish()
             var path = try TrainedJudges.write(head, to: out)
             let tried = try layerList ?? TrainedJudges.candidateLayers(depth: engine.layerCount())
@@ -106,6 +111,10 @@ struct JudgeCommand: AsyncParsableCommand {
             if let c = head.convention {
                 let other = items.filter { $0.convention != c }.count
                 print("labels in the \(c.rawValue) convention: \(other) from files of the other convention, \(head.training.relabelled ?? 0) of them relabelled (answers that ignore the request)")
+            }
+            if let set = head.training.refusedByRules {
+                let byLabel = set.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
+                print("refusals left to the rules: \(set.values.reduce(0, +)) answers set aside (\(byLabel.isEmpty ? "none" : byLabel))")
             }
             print("accuracy on answers not fit on (\(head.training.crossValidation ?? "5-fold")), by layer: \(cv)")
             print("wrote \(path)")
@@ -172,14 +181,20 @@ struct JudgeCommand: AsyncParsableCommand {
         @OptionGroup var layout: LabelLayoutOptions
         @Flag(help: "Print JSON.") var json = false
         @Flag(help: "Also list the lines where the judge disagreed.") var showDisagreements = false
+        @Flag(help: "No progress bars.") var quiet = false
 
         func run() async throws {
             if labels.isEmpty { throw ValidationError("give at least one --labels FILE") }
             let log: (String) -> Void = { FileHandle.standardError.write(Data("saro: \($0)\n".utf8)) }
             let files = try layout.read(labels, log: log)   // bad labels fail before a judge loads
             let j = try judgeOptions.makeJudge(format: .standard, log: log)
+            let progress = BuildProgress(quiet: quiet)
             var results: [JudgeValidation] = []
-            for (f, items) in zip(labels, files) { results.append(try await JudgeValidation.run(judge: j, items: items, file: f)) }
+            for (f, items) in zip(labels, files) {
+                progress.handle(.stage((f as NSString).lastPathComponent, total: items.count, done: 0))
+                results.append(try await JudgeValidation.run(judge: j, items: items, file: f) { _, _ in progress.handle(.advanced(1)) })
+            }
+            progress.finish()
             if json { try printJSON(results, pretty: true); return }
             for r in results {
                 print(r.rendered(), terminator: "")
