@@ -141,6 +141,29 @@ import Testing
         #expect(Set(batched.map(\.tokens)).count == prompts.count, "samples of one prompt drew the same tokens")
     }
 
+    /// Prompts of very different lengths prefill in groups of similar length (padding at most
+    /// a quarter of a row), whose caches are joined: each row's next-token logits are those of
+    /// its prompt alone, duplicates share a prefill, the cache ends at the longest prompt with
+    /// the room asked for, and decoding from it continues each prompt as it would alone.
+    @Test func promptsOfDifferentLengthsPrefillInGroups() throws {
+        #expect(Generator.prefillGroups(lengths: [958, 324, 243, 276, 1]) == [[0], [1, 3, 2], [4]])
+        #expect(Generator.prefillGroups(lengths: [4, 4, 3]) == [[0, 1, 2]])
+        let model = try Self.tinyModel()
+        let tokenizer = try SmolLM2GoldenTests.tinyTokenizer(vocab: model.config.vocabSize)
+        let generator = Generator(model: model, tokenizer: tokenizer)
+        let v = model.config.vocabSize
+        let prompts = [[3, 4, 5], [9, 1, 2, 8, 8, 7, 6, 4, 4, 2, 1, 7], [12], [3, 4, 5], [6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6]]
+        let (cache, logits) = generator.prefill(prompts, capacity: 12 + 5, padId: 0)
+        #expect(cache.batch == prompts.count && cache.length == 12 && cache.capacity == 17)
+        for (i, p) in prompts.enumerated() {
+            let (_, alone) = generator.prefill([p], capacity: p.count, padId: 0)
+            #expect(Self.maxDifference(logits.data + i * v, alone.data, v) < 1e-5, "row \(i)")
+        }
+        let options = GenerationOptions(maxNewTokens: 5, sampling: .greedy)
+        let batched = generator.generate(prompts: prompts, options: options)
+        for (i, p) in prompts.enumerated() { #expect(batched[i].tokens == generator.generate(prompts: [p], options: options)[0].tokens, "row \(i)") }
+    }
+
     @Test func stopTokensAndStreaming() throws {
         let model = try Self.tinyModel()
         let tokenizer = try SmolLM2GoldenTests.tinyTokenizer(vocab: model.config.vocabSize)

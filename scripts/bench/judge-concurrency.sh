@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # An endpoint judge reading many answers at once against one at a time: `saro serve` (the
 # default model, batching concurrent requests as vLLM does) grades the first 48 answers of
-# `saro judge data harm --part develop` with the rubric judge, once with --judge-concurrency 1
-# (the reference) and once with 8. Prints each wall time and the ratio. The 135M model does not
-# follow the rubric's format; the timing is what is measured here, not the grades.
+# `saro judge data harm --part develop` with the rubric judge, with --judge-concurrency 1 (the
+# reference), then 4 (the default) and 8. Prints each wall time and its ratio to the reference.
+# The 135M model does not follow the rubric's format; the timing is what is measured here, not
+# the grades.
 #   scripts/bench/judge-concurrency.sh [path to saro]     (default .build/release/saro)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -39,5 +40,7 @@ timed() {
     python3 -c "print(round($end - $start, 2))"
 }
 ref=$(timed 1)
-new=$(timed 8)
-python3 -c "print(f'rubric judge on 48 answers through saro serve: {$new:.1f} s at --judge-concurrency 8 against {$ref:.1f} s at 1 ({$ref / $new:.2f}x)')"
+for n in 4 8; do
+    new=$(timed "$n")
+    python3 -c "print(f'rubric judge on 48 answers through saro serve: {$new:.1f} s at --judge-concurrency $n against {$ref:.1f} s at 1 ({$ref / $new:.2f}x)')"
+done

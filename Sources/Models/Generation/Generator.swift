@@ -74,10 +74,13 @@ public final class Generator {
         generate(requests: prompts.map { GenerationRequest(prompt: $0, options: options) }, onToken: onToken)
     }
 
-    /// Runs the prompts (left-padded to the longest) into a new cache and returns it with each
-    /// row's next-token logits [rows, 1, vocab]. Rows with the same prompt (several samples of
-    /// one query) share one prefill: each distinct prompt runs once, then its cache rows and
-    /// logits are copied.
+    /// Runs the prompts into a new cache and returns it with each row's next-token logits
+    /// [rows, 1, vocab]. Rows with the same prompt (several samples of one query) share one
+    /// prefill: each distinct prompt runs once, then its cache rows and logits are copied.
+    /// Prompts of very different lengths (a server's batch is whatever arrived together) run in
+    /// groups of similar length, each left-padded to its own longest, and the groups' caches are
+    /// then joined: padding every prompt to the batch's longest would compute the pad positions
+    /// of every short prompt.
     func prefill(_ prompts: [[Int]], capacity: Int, padId: Int32) -> (KVCache, Tensor) {
         var distinct: [[Int]] = [], slot: [[Int]: Int] = [:]
         let source = prompts.map { p -> Int in
@@ -86,15 +89,41 @@ public final class Generator {
             distinct.append(p)
             return distinct.count - 1
         }
-        let longest = distinct.map(\.count).max()!, vocab = model.config.vocabSize
-        var ids: [Int32] = []
-        for p in distinct { ids += [Int32](repeating: padId, count: longest - p.count) + p.map { Int32($0) } }
-        let cache = KVCache(config: model.config, batch: distinct.count, capacity: capacity, padding: distinct.map { longest - $0.count })
-        let logits = GradMode.withNoGrad { model.forward(ids: ids, batch: distinct.count, time: longest, cache: cache, lastOnly: true) }.value
-        guard distinct.count < prompts.count else { return (cache, logits) }
+        let vocab = model.config.vocabSize
+        let groups = Self.prefillGroups(lengths: distinct.map(\.count))
+        var cache: KVCache?, logits: [Tensor] = [], order: [Int] = []
+        for group in groups {
+            let longest = group.map { distinct[$0].count }.max()!
+            var ids: [Int32] = []
+            for d in group { ids += [Int32](repeating: padId, count: longest - distinct[d].count) + distinct[d].map { Int32($0) } }
+            let own = KVCache(config: model.config, batch: group.count, capacity: groups.count == 1 ? capacity : longest,
+                              padding: group.map { longest - distinct[$0].count })
+            logits.append(GradMode.withNoGrad { model.forward(ids: ids, batch: group.count, time: longest, cache: own, lastOnly: true) }.value)
+            cache = cache.map { KVCache(rows: Array(0..<$0.batch), of: $0, joining: own, extra: 0) } ?? own
+            order += group
+        }
+        // Row r of the joined cache holds distinct prompt order[r]; each row asked for takes it.
+        let rowOf = Dictionary(uniqueKeysWithValues: order.enumerated().map { ($1, $0) })
+        let rows = source.map { rowOf[$0]! }
+        if groups.count == 1 && rows == Array(0..<rows.count) { return (cache!, logits[0]) }
         let copied = Tensor(uninitialized: [prompts.count, 1, vocab])
-        for (b, s) in source.enumerated() { (copied.data + b * vocab).update(from: logits.data + s * vocab, count: vocab) }
-        return (KVCache(rows: source, of: cache, joining: nil, extra: cache.capacity - cache.length), copied)
+        let starts = logits.reduce(into: [0]) { $0.append($0.last! + $1.shape[0]) }
+        for (b, r) in rows.enumerated() {
+            let g = starts.lastIndex { $0 <= r }!
+            (copied.data + b * vocab).update(from: logits[g].data + (r - starts[g]) * vocab, count: vocab)
+        }
+        return (KVCache(rows: rows, of: cache!, joining: nil, extra: capacity - cache!.length), copied)
+    }
+
+    /// Prompts of similar length, as groups of indices into `lengths`, longest first: a prompt
+    /// joins the group of the longest not yet placed when it is at least three quarters as
+    /// long, so padding is at most a quarter of any row.
+    static func prefillGroups(lengths: [Int]) -> [[Int]] {
+        var groups: [[Int]] = []
+        for i in lengths.indices.sorted(by: { lengths[$0] > lengths[$1] }) {
+            if let head = groups.last?.first, 4 * lengths[i] >= 3 * lengths[head] { groups[groups.count - 1].append(i) } else { groups.append([i]) }
+        }
+        return groups
     }
 
     /// Generates for requests that each have their own options (sampling, stops, length), as a
