@@ -98,8 +98,8 @@ public enum TrainedJudges {
                              events: @escaping @Sendable (ProgressEvent) -> Void = { _ in }) throws -> ProbeHead {
         let task = try self.task(of: given)
         if refusalsFromRules && task != .harm { throw SourceError.malformed(path: given[0].file, line: given[0].line, reason: "only a harm head leaves refusals to the rules; these are refusal labels") }
-        let refusedByRules = refusalsFromRules ? given.filter { refusedByTheRules($0) } : []
-        let kept = refusalsFromRules ? given.filter { !refusedByTheRules($0) } : given
+        let refused = refusalsFromRules ? given.map(refusedByTheRules) : given.map { _ in false }
+        let refusedByRules = zip(given, refused).filter { $1 }.map(\.0), kept = zip(given, refused).filter { !$1 }.map(\.0)
         if refusalsFromRules { _ = try self.task(of: kept) }
         let items = task == .refusal ? kept.map { $0.read(in: convention) } : kept
         let relabelled = zip(kept, items).filter { $0.label != $1.label }.count
