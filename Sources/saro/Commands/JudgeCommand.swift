@@ -121,12 +121,8 @@ struct JudgeCommand: AsyncParsableCommand {
             guard !heldOut.isEmpty else { return }
             // The new head alone (not other heads in the folder) answers the held-out files.
             let judge = TrainedJudges.judge([head.task: head], engine: engine, format: .standard)
-            var measured: [JudgeValidation] = []
-            for (f, items) in zip(heldOut, heldOutItems) {
-                let v = try await JudgeValidation.run(judge: judge, items: items, file: f)
-                print(v.rendered(), terminator: "")
-                measured.append(v)
-            }
+            let measured = try await JudgeCommand.validations(judge: judge, files: heldOut, items: heldOutItems, progress: BuildProgress(quiet: quiet))
+            for v in measured { print(v.rendered(), terminator: "") }
             var kept = head
             kept.training.heldOut = measured
             path = try TrainedJudges.write(kept, to: out)
@@ -171,6 +167,18 @@ struct JudgeCommand: AsyncParsableCommand {
         }
     }
 
+    /// Each labelled file's validation, with a progress bar per file (an endpoint judge takes
+    /// a while).
+    static func validations(judge: Judge, files: [String], items: [[JudgeValidation.Item]], progress: BuildProgress) async throws -> [JudgeValidation] {
+        var out: [JudgeValidation] = []
+        for (f, items) in zip(files, items) {
+            progress.handle(.stage((f as NSString).lastPathComponent, total: items.count, done: 0))
+            out.append(try await JudgeValidation.run(judge: judge, items: items, file: f) { _, _ in progress.handle(.advanced(1)) })
+        }
+        progress.finish()
+        return out
+    }
+
     struct Validate: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "validate",
@@ -188,13 +196,7 @@ struct JudgeCommand: AsyncParsableCommand {
             let log: (String) -> Void = { FileHandle.standardError.write(Data("saro: \($0)\n".utf8)) }
             let files = try layout.read(labels, log: log)   // bad labels fail before a judge loads
             let j = try judgeOptions.makeJudge(format: .standard, log: log)
-            let progress = BuildProgress(quiet: quiet)
-            var results: [JudgeValidation] = []
-            for (f, items) in zip(labels, files) {
-                progress.handle(.stage((f as NSString).lastPathComponent, total: items.count, done: 0))
-                results.append(try await JudgeValidation.run(judge: j, items: items, file: f) { _, _ in progress.handle(.advanced(1)) })
-            }
-            progress.finish()
+            let results = try await JudgeCommand.validations(judge: j, files: labels, items: files, progress: BuildProgress(quiet: quiet))
             if json { try printJSON(results, pretty: true); return }
             for r in results {
                 print(r.rendered(), terminator: "")
