@@ -42,8 +42,8 @@ public final class BatchScheduler: @unchecked Sendable {
     private var running = 0
     private var stopping = false
     private var thread: Thread?
-    /// Batches run so far and the rows they held, and rows stopped because their client left
-    /// (for tests and the benchmark).
+    /// The rows decoding together each time requests joined the batch, and rows stopped because
+    /// their client left (for tests and the benchmark).
     public private(set) var batchSizes: [Int] = []
     public private(set) var cancelledRows = 0
 
@@ -107,27 +107,66 @@ public final class BatchScheduler: @unchecked Sendable {
             // queue a few milliseconds to fill before starting.
             let deadline = Date().addingTimeInterval(batchWindow)
             while queue.count < maxBatch && !stopping && condition.wait(until: deadline) {}
-            let jobs = Array(queue.prefix(maxBatch))
-            queue.removeFirst(jobs.count)
-            running = jobs.count
-            batchSizes.append(jobs.count)
+            running = 1
             condition.unlock()
 
-            let live = jobs.filter { !$0.cancellation.isCancelled }
-            if !live.isEmpty {
-                let results = generator.generate(requests: live.map(\.request),
-                                                 onToken: { row, _, delta in live[row].onDelta(delta) },
-                                                 isCancelled: { live[$0].cancellation.isCancelled })
-                for (job, result) in zip(live, results) { job.onFinish(result) }
-            }
-            for job in jobs where job.cancellation.isCancelled && !live.contains(where: { $0.cancellation === job.cancellation }) {
-                job.onFinish(GenerationResult(tokens: [], text: "", finishReason: .stop, promptTokens: job.request.prompt.count))
-            }
+            // Requests arriving while others decode join the batch as places free up.
+            let feed = Feed(self)
+            generator.generate(feed: feed, width: maxBatch,
+                               onToken: { key, _, delta in feed.jobs[key]!.onDelta(delta) },
+                               isCancelled: { feed.jobs[$0]!.cancellation.isCancelled },
+                               finished: { key, result in feed.finish(key, result) })
             condition.lock()
-            cancelledRows += jobs.filter { $0.cancellation.isCancelled }.count
             running = 0
             condition.broadcast()
             condition.unlock()
+        }
+    }
+
+    /// The scheduler's queue as the generator's feed: it hands over waiting jobs while no
+    /// scoring task waits (the batch then drains, and the task runs before the next one).
+    private final class Feed: RequestFeed {
+        unowned let scheduler: BatchScheduler
+        /// The jobs taken and not yet finished, by key (used on the scheduler's thread only).
+        var jobs: [Int: Job] = [:]
+        private var nextKey = 0
+        private var running = 0
+        init(_ scheduler: BatchScheduler) { self.scheduler = scheduler }
+
+        var hasWaiting: Bool {
+            scheduler.condition.lock(); defer { scheduler.condition.unlock() }
+            return scheduler.tasks.isEmpty && !scheduler.queue.isEmpty
+        }
+
+        func take(_ n: Int) -> [(key: Int, request: GenerationRequest)] {
+            scheduler.condition.lock()
+            var taken: [Job] = []
+            if scheduler.tasks.isEmpty {
+                taken = Array(scheduler.queue.prefix(n))
+                scheduler.queue.removeFirst(taken.count)
+            }
+            // A job whose client left while it waited is finished without generating.
+            let gone = taken.filter { $0.cancellation.isCancelled }
+            let live = taken.filter { !$0.cancellation.isCancelled }
+            scheduler.cancelledRows += gone.count
+            if !live.isEmpty { scheduler.batchSizes.append(running + live.count) }
+            scheduler.condition.unlock()
+            for job in gone { job.onFinish(GenerationResult(tokens: [], text: "", finishReason: .stop, promptTokens: job.request.prompt.count)) }
+            running += live.count
+            return live.map { job in
+                defer { nextKey += 1 }
+                jobs[nextKey] = job
+                return (nextKey, job.request)
+            }
+        }
+
+        func finish(_ key: Int, _ result: GenerationResult) {
+            let job = jobs.removeValue(forKey: key)!
+            running -= 1
+            if job.cancellation.isCancelled {
+                scheduler.condition.lock(); scheduler.cancelledRows += 1; scheduler.condition.unlock()
+            }
+            job.onFinish(result)
         }
     }
 }

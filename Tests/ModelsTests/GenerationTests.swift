@@ -164,6 +164,44 @@ import Testing
         for (i, p) in prompts.enumerated() { #expect(batched[i].tokens == generator.generate(prompts: [p], options: options)[0].tokens, "row \(i)") }
     }
 
+    /// A feed whose requests arrive while others decode (continuous batching): arrivals join
+    /// the running batch without exceeding its width, each result is handed on when its
+    /// request ends (short ones before the long one that was running first), and every request
+    /// generates exactly what it generates alone.
+    @Test func requestsFromAFeedJoinWhileOthersDecode() throws {
+        final class Arrivals: RequestFeed {
+            var waiting: [(key: Int, request: GenerationRequest)] = []
+            var taken: [Int] = []
+            var hasWaiting: Bool { !waiting.isEmpty }
+            func take(_ n: Int) -> [(key: Int, request: GenerationRequest)] {
+                let out = Array(waiting.prefix(n))
+                waiting.removeFirst(out.count)
+                taken.append(out.count)
+                return out
+            }
+        }
+        let model = try Self.tinyModel()
+        let tokenizer = try SmolLM2GoldenTests.tinyTokenizer(vocab: model.config.vocabSize)
+        let generator = Generator(model: model, tokenizer: tokenizer)
+        let prompts = [[3, 4, 5], [9, 1], [12, 7, 7, 7, 7, 7, 7, 7], [5], [7, 1, 30, 30, 4]]
+        let lengths = [20, 3, 4, 0, 5]
+        let requests = prompts.enumerated().map { i, p in
+            GenerationRequest(prompt: p, options: GenerationOptions(maxNewTokens: lengths[i], sampling: i % 2 == 0 ? .greedy : SamplingParameters(temperature: 1, topP: 0.9, seed: UInt64(i))))
+        }
+        let alone = requests.map { generator.generate(requests: [$0])[0].tokens }
+        let feed = Arrivals()
+        feed.waiting = [(0, requests[0])]
+        var finishedOrder: [Int] = [], results: [Int: GenerationResult] = [:], steps = 0
+        generator.generate(feed: feed, width: 3, onToken: { key, _, _ in
+            // The others arrive once the first request is decoding.
+            if key == 0 { steps += 1; if steps == 2 { feed.waiting += (1..<5).map { ($0, requests[$0]) } } }
+        }, finished: { key, result in finishedOrder.append(key); results[key] = result })
+        #expect((0..<5).map { results[$0]?.tokens ?? [-1] } == alone)
+        #expect(Set(finishedOrder) == Set(0..<5) && finishedOrder.last == 0, "\(finishedOrder)")
+        // They joined the running batch, two at first (the width is 3), the rest as places freed.
+        #expect(feed.taken.first == 1 && feed.taken.dropFirst().allSatisfy { $0 <= 2 } && feed.taken.reduce(0, +) == 5, "\(feed.taken)")
+    }
+
     @Test func stopTokensAndStreaming() throws {
         let model = try Self.tinyModel()
         let tokenizer = try SmolLM2GoldenTests.tinyTokenizer(vocab: model.config.vocabSize)

@@ -156,6 +156,26 @@ import Glibc
         }
     }
 
+    /// A short request sent while a long one decodes joins its batch and is answered as soon
+    /// as it ends, not when the long one does.
+    @Test func aRequestJoinsTheRunningBatchAndFinishesFirst() async throws {
+        let server = try Self.tinyServer { $0.maxBatch = 4 }
+        try await Self.withRunningServer(server) { base in
+            let long = Task { () -> Date in
+                _ = try await Self.send(base, "v1/chat/completions", json: #"{"messages": [{"role": "user", "content": "go on"}], "max_tokens": 230}"#)
+                return Date()
+            }
+            // Sent once the long one runs.
+            while server.scheduler.batchSizes.isEmpty { try await Task.sleep(nanoseconds: 2_000_000) }
+            let short = try await Self.send(base, "v1/chat/completions", json: #"{"messages": [{"role": "user", "content": "hi"}], "max_tokens": 2}"#)
+            let shortDone = Date()
+            #expect(short.status == 200)
+            let longDone = try await long.value
+            #expect(shortDone < longDone, "the short request waited for the long one")
+            #expect(server.scheduler.batchSizes.contains(2), "the short request joined the running batch: \(server.scheduler.batchSizes)")
+        }
+    }
+
     /// A client that asks for a long stream and hangs up after the first bytes: its row is
     /// cancelled, the engine frees up, and the server keeps answering.
     @Test func disconnectMidStreamFreesTheSlot() async throws {

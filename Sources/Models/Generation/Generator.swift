@@ -41,6 +41,15 @@ public struct GenerationTooLong: Error, CustomStringConvertible {
     }
 }
 
+/// Requests that keep arriving while a batch decodes (a server's queue), for
+/// `Generator.generate(feed:...)`.
+public protocol RequestFeed: AnyObject {
+    /// Up to `n` requests that have arrived, each with the key the callbacks name it by.
+    func take(_ n: Int) -> [(key: Int, request: GenerationRequest)]
+    /// Whether requests are waiting to be taken.
+    var hasWaiting: Bool { get }
+}
+
 /// Batched generation with a KV cache: prompts of different lengths are left-padded into one
 /// batch, prefilled together, then decoded one token per step for every unfinished row.
 public final class Generator {
@@ -158,11 +167,13 @@ public final class Generator {
         results.withUnsafeMutableBufferPointer { out in
             compacted.withUnsafeMutableBufferPointer { counts in
                 guard lanes > 1 else {
-                    counts[0] = decode(requests, queue: queue, width: perLane, into: out, onToken: onToken, isCancelled: isCancelled)
+                    counts[0] = decode(width: perLane, request: { requests[$0] }, take: queue.take, waiting: { false }, finished: { out[$0] = $1 },
+                                       onToken: onToken, isCancelled: isCancelled)
                     return
                 }
                 Parallel.lanes(lanes) { lane in
-                    counts[lane] = decode(requests, queue: queue, width: perLane, into: out, onToken: nil, isCancelled: isCancelled)
+                    counts[lane] = decode(width: perLane, request: { requests[$0] }, take: queue.take, waiting: { false }, finished: { out[$0] = $1 },
+                                          onToken: nil, isCancelled: isCancelled)
                 }
             }
         }
@@ -185,6 +196,33 @@ public final class Generator {
         }
     }
 
+    /// Generates requests that keep arriving while others decode, as a server's queue holds
+    /// them (continuous batching): at most `width` decode at once, and whenever a place is free
+    /// and `feed` has requests waiting, they are prefilled and join the running batch. Each
+    /// request's result goes to `finished` as soon as it ends, not when the batch does. Returns
+    /// when nothing runs and the feed has nothing more. Keys are the feed's; every callback
+    /// runs on the calling thread. Each request generates what it would alone.
+    public func generate(feed: RequestFeed, width: Int, onToken: ((Int, Int, String) -> Void)? = nil, isCancelled: (Int) -> Bool = { _ in false },
+                         finished: (Int, GenerationResult) -> Void) {
+        precondition(width >= 1, "width must be at least 1")
+        var taken: [Int: GenerationRequest] = [:]
+        let context = model.config.maxPositionEmbeddings
+        lastLanes = 1
+        compactions += decode(width: width, request: { taken[$0]! },
+                              take: { n in
+                                  let new = feed.take(n)
+                                  for (key, r) in new {
+                                      precondition(!r.prompt.isEmpty && r.prompt.count + r.options.maxNewTokens <= context,
+                                                   "a request must fit the model's context (checkFits finds it before generating)")
+                                      taken[key] = r
+                                  }
+                                  return new.map(\.key)
+                              },
+                              waiting: { feed.hasWaiting },
+                              finished: { key, result in finished(key, result); taken[key] = nil },
+                              onToken: onToken, isCancelled: isCancelled)
+    }
+
     /// One sequence's decoding state.
     private struct Row {
         var sampler: Sampler
@@ -197,18 +235,22 @@ public final class Generator {
     /// One lane: decodes up to `width` requests of the queue at once, refilling the batch as
     /// sequences finish, and writes each result at its request's index. Returns how many times
     /// it rebuilt the cache (to drop finished rows or to let new ones join).
-    private func decode(_ requests: [GenerationRequest], queue: RequestQueue, width: Int, into out: UnsafeMutableBufferPointer<GenerationResult?>,
+    /// `request(key)` is a request by its key, `take(n)` the keys of up to n requests to start,
+    /// `waiting()` whether more wait to join a running batch, and `finished` hears each result
+    /// as its request ends.
+    private func decode(width: Int, request: (Int) -> GenerationRequest, take: (Int) -> [Int], waiting: () -> Bool, finished: (Int, GenerationResult) -> Void,
                         onToken: ((Int, Int, String) -> Void)?, isCancelled: (Int) -> Bool) -> Int {
         let padId = Int32(tokenizer.padTokenId ?? tokenizer.eosTokenId ?? 0)
         let vocab = model.config.vocabSize
         var state: [Int: Row] = [:]
+        var reported = Set<Int>()
         var rebuilt = 0
 
         /// Samples request b's next token from its logits and updates its state; the pad token
         /// once it has finished.
         func advance(_ b: Int, _ logits: UnsafePointer<Float>) -> Int32 {
-            let options = requests[b].options
             guard state[b]!.finished == nil else { return padId }
+            let options = request(b).options
             if isCancelled(b) { state[b]!.finished = .stop; return padId }
             if options.maxNewTokens <= 0 { state[b]!.finished = .length; return padId }
             let token = state[b]!.sampler.sample(logits, count: vocab)
@@ -242,25 +284,39 @@ public final class Generator {
             // Each request draws from its own seed's stream: its tokens do not depend on its
             // batch or its row (the same seed and prompt give the same text, as OpenAI's `seed`
             // promises).
-            for b in bs { state[b] = Row(sampler: Sampler(requests[b].options.sampling)) }
-            let (cache, logits) = prefill(bs.map { requests[$0].prompt }, capacity: bs.map { requests[$0].prompt.count }.max()! + extra, padId: padId)
+            for b in bs { state[b] = Row(sampler: Sampler(request(b).options.sampling)) }
+            let (cache, logits) = prefill(bs.map { request($0).prompt }, capacity: bs.map { request($0).prompt.count }.max()! + extra, padId: padId)
             return (cache, bs.enumerated().map { i, b in advance(b, logits.data + i * vocab) })
         }
-        func remaining(_ b: Int) -> Int { requests[b].options.maxNewTokens - state[b]!.generated.count }
+        // A finished request may already have been handed on (and its feed forgotten it).
+        func remaining(_ b: Int) -> Int { state[b]!.finished != nil ? 0 : request(b).options.maxNewTokens - state[b]!.generated.count }
+        /// Hands each row that has finished and not yet been handed on to `finished`.
+        func report(_ rows: [Int]) {
+            for b in rows where !reported.contains(b) {
+                guard let row = state[b], let reason = row.finished else { continue }
+                reported.insert(b)
+                finished(b, GenerationResult(tokens: row.generated, text: row.text, finishReason: reason, promptTokens: request(b).prompt.count))
+            }
+        }
 
-        var rows = queue.take(width)    // the request each row of the cache belongs to
+        var rows = take(width)    // the request each row of the cache belongs to
         guard !rows.isEmpty else { return 0 }
-        var (cache, next) = start(rows, extra: rows.map { requests[$0].options.maxNewTokens }.max()!)
+        var (cache, next) = start(rows, extra: rows.map { request($0).options.maxNewTokens }.max()!)
+        report(rows)
         while true {
             let running = rows.indices.filter { state[rows[$0]]!.finished == nil }
             let done = rows.count - running.count
-            // Once a quarter of the rows are done (or all), the cache keeps only the running
-            // ones and new requests take the free places.
-            if done >= max(1, rows.count / 4) || running.isEmpty {
-                let joining = queue.take(width - running.count)
+            // Once a quarter of the rows are done (or all), or a place is free and requests
+            // wait for one, the cache keeps only the running rows and new requests take the
+            // free places.
+            if done >= max(1, rows.count / 4) || running.isEmpty || (running.count < width && waiting()) {
+                let joining = take(width - running.count)
+                // Rows that leave the cache have been handed on: a server's loop keeps no trace.
+                for b in rows where state[b]!.finished != nil { state[b] = nil; reported.remove(b) }
                 if running.isEmpty && joining.isEmpty { break }
                 var joined: KVCache?, first: [Int32] = []
                 if !joining.isEmpty { (joined, first) = start(joining, extra: 0) }
+                report(joining)
                 let kept = running.map { rows[$0] } + joining
                 cache = KVCache(rows: running, of: cache, joining: joined, extra: max(1, kept.map(remaining).max()!))
                 next = running.map { next[$0] } + first
@@ -271,9 +327,7 @@ public final class Generator {
             }
             let logits = GradMode.withNoGrad { model.forward(ids: next, batch: rows.count, time: 1, cache: cache, lastOnly: true) }.value
             next = rows.enumerated().map { i, b in advance(b, logits.data + i * vocab) }
-        }
-        for (b, row) in state {
-            out[b] = GenerationResult(tokens: row.generated, text: row.text, finishReason: row.finished ?? .length, promptTokens: requests[b].prompt.count)
+            report(rows)
         }
         return rebuilt
     }
