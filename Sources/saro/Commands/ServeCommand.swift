@@ -10,8 +10,9 @@ struct ServeCommand: AsyncParsableCommand {
         abstract: "Serve a model over an OpenAI-compatible HTTP API.",
         discussion: """
             Endpoints: POST /v1/chat/completions and POST /v1/completions (with "stream": true for \
-            server-sent events), GET /v1/models, GET /health. Concurrent requests are generated \
-            together in batches of up to --max-batch; at most --max-queue wait (more get 429). \
+            server-sent events), GET /v1/models, GET /health. Up to --max-batch requests are \
+            generated together, and a request that arrives while others run joins them as soon \
+            as a place is free (continuous batching); at most --max-queue wait (more get 429). \
             Binds to loopback unless --host says otherwise; with --api-key every /v1 request \
             needs "Authorization: Bearer KEY". SIGINT or SIGTERM stops accepting and lets running \
             requests finish.
@@ -30,7 +31,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Read the bearer token from this file (its first line).", valueName: "file")) var apiKeyFile: String?
     @Option(help: "Close a connection whose request has not fully arrived after this many seconds.") var readTimeout: Double = 30
     @Option(help: "The model name clients send (default: the --model argument's last path component).") var servedModelName: String?
-    @Option(help: "Requests generated together.") var maxBatch = 16
+    @Option(help: "Requests generated together at most.") var maxBatch = 16
     @Option(help: "Requests allowed to wait.") var maxQueue = 64
     @Option(help: "max_tokens when a request gives none.") var defaultMaxTokens = 256
     @Flag(help: "Allow loading LoRA adapters at run time (POST /v1/load_lora_adapter, as vLLM with VLLM_ALLOW_RUNTIME_LORA_UPDATING=True).")
