@@ -50,8 +50,9 @@ public protocol RequestFeed: AnyObject {
     var hasWaiting: Bool { get }
 }
 
-/// Batched generation with a KV cache: prompts of different lengths are left-padded into one
-/// batch, prefilled together, then decoded one token per step for every unfinished row.
+/// Batched generation with a KV cache: prompts of different lengths are left-padded (in groups
+/// of similar length) into one batch, prefilled, then decoded one token per step for every
+/// unfinished row.
 public final class Generator {
     public let model: LlamaModel
     public let tokenizer: Tokenizer
@@ -232,9 +233,10 @@ public final class Generator {
         var emitted = 0   // characters already streamed
     }
 
-    /// One lane: decodes up to `width` requests of the queue at once, refilling the batch as
-    /// sequences finish, and writes each result at its request's index. Returns how many times
-    /// it rebuilt the cache (to drop finished rows or to let new ones join).
+    /// One lane: decodes up to `width` requests at once, refilling the batch as sequences
+    /// finish (or as a feed's requests arrive), and hands each result on as its request ends.
+    /// Returns how many times it rebuilt the cache (to drop finished rows or to let new ones
+    /// join).
     /// `request(key)` is a request by its key, `take(n)` the keys of up to n requests to start,
     /// `waiting()` whether more wait to join a running batch, and `finished` hears each result
     /// as its request ends.
