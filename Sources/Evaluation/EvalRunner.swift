@@ -111,8 +111,7 @@ public struct EvalRunner {
                     let second = try await store.judgments(secondJudge, asked)
                     judged += zip(asked, zip(verdicts, second)).map { ($0.kind, $1.0, $1.1) }
                 }
-                for (e, j) in zip(exs, verdicts) {
-                    let text = generated[e.prompt]!.text
+                for ((e, j), text) in zip(zip(exs, verdicts), asked.map(\.response)) {
                     let parts = format.parse(text)
                     results.append(ExampleResult(benchmark: b.name, example: e, response: text, judgment: j, scores: b.evaluate(e, response: text, judgment: j),
                                                  reasoningTokens: try parts.reasoning.flatMap(engine.countTokens), answerTokens: try engine.countTokens(parts.answer)))

@@ -153,11 +153,9 @@ public final class Generator {
     /// from the lanes' threads.
     public func generate(requests: [GenerationRequest], width: Int? = nil, onToken: ((Int, Int, String) -> Void)? = nil,
                          isCancelled: (Int) -> Bool = { _ in false }) -> [GenerationResult] {
-        precondition(!requests.isEmpty && requests.allSatisfy { !$0.prompt.isEmpty }, "every prompt needs at least one token")
+        precondition(!requests.isEmpty, "no requests")
         precondition(width.map { $0 >= 1 } ?? true, "width must be at least 1")
-        let context = model.config.maxPositionEmbeddings
-        precondition(requests.allSatisfy { $0.prompt.count + $0.options.maxNewTokens <= context },
-                     "a prompt plus its new tokens exceeds the model's context of \(context) (checkFits finds it before generating)")
+        requests.forEach(checkRequest)
         let lanes = onToken == nil ? Parallel.laneCount(items: requests.count) : 1
         lastLanes = lanes
         // Rows per lane: the width shared out, or each lane's share of all the requests.
@@ -207,14 +205,12 @@ public final class Generator {
                          finished: (Int, GenerationResult) -> Void) {
         precondition(width >= 1, "width must be at least 1")
         var taken: [Int: GenerationRequest] = [:]
-        let context = model.config.maxPositionEmbeddings
         lastLanes = 1
         compactions += decode(width: width, request: { taken[$0]! },
                               take: { n in
                                   let new = feed.take(n)
                                   for (key, r) in new {
-                                      precondition(!r.prompt.isEmpty && r.prompt.count + r.options.maxNewTokens <= context,
-                                                   "a request must fit the model's context (checkFits finds it before generating)")
+                                      checkRequest(r)
                                       taken[key] = r
                                   }
                                   return new.map(\.key)
@@ -222,6 +218,15 @@ public final class Generator {
                               waiting: { feed.hasWaiting },
                               finished: { key, result in finished(key, result); taken[key] = nil },
                               onToken: onToken, isCancelled: isCancelled)
+    }
+
+    /// A request the generator can run: a prompt of at least one token that, with its new
+    /// tokens, fits the model's context (callers check with `checkFits` first).
+    private func checkRequest(_ r: GenerationRequest) {
+        let context = model.config.maxPositionEmbeddings
+        precondition(!r.prompt.isEmpty, "every prompt needs at least one token")
+        precondition(r.prompt.count + r.options.maxNewTokens <= context,
+                     "a prompt plus its new tokens exceeds the model's context of \(context) (checkFits finds it before generating)")
     }
 
     /// One sequence's decoding state.
